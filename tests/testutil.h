@@ -1,0 +1,76 @@
+#ifndef RS_TESTS_TESTUTIL_H
+#define RS_TESTS_TESTUTIL_H
+
+// Shared helpers for the cmocka tests. Include after <cmocka.h>'s
+// prerequisites: stdarg.h, stddef.h, stdint.h, setjmp.h.
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// The shared test data (../shared/testdata by default, RIGHTSIZE_TESTDATA
+// overrides). Tests that need it call TESTDATA_PATH(buf, "models/x.gguf"):
+// where the data is absent they skip, except under CI=true where its absence
+// is a failure.
+static inline const char *testdata_dir(void)
+{
+    const char *d = getenv("RIGHTSIZE_TESTDATA");
+    return d && *d ? d : "../shared/testdata";
+}
+
+static inline int testdata_present(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", testdata_dir(), rel);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+#define TESTDATA_PATH(buf, rel)                                                                    \
+    do {                                                                                           \
+        snprintf((buf), sizeof(buf), "%s/%s", testdata_dir(), (rel));                             \
+        if (!testdata_present(rel)) {                                                              \
+            const char *ci_ = getenv("CI");                                                        \
+            if (ci_ && strcmp(ci_, "true") == 0)                                                   \
+                fail_msg("testdata missing under CI: %s", (buf));                                  \
+            fprintf(stderr, "SKIP: testdata not found: %s (set RIGHTSIZE_TESTDATA)\n", (buf));     \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+// A scratch directory unique to this test process, created on first use.
+static inline const char *test_tmpdir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(dir, sizeof dir, "%s/rightsize-test-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(dir)) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return dir;
+}
+
+// Writes n bytes to dir/name and returns the full path in buf.
+static inline const char *test_write_file(char *buf, size_t bufsz, const char *name,
+                                          const void *data, size_t n)
+{
+    snprintf(buf, bufsz, "%s/%s", test_tmpdir(), name);
+    FILE *f = fopen(buf, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) {
+        perror(buf);
+        abort();
+    }
+    fclose(f);
+    return buf;
+}
+
+#endif
