@@ -1,0 +1,20 @@
+#ifndef RS_ENGINE_CPU_MATMUL_H
+#define RS_ENGINE_CPU_MATMUL_H
+
+#include <stdint.h>
+
+#include "engine/cpu/threadpool.h"
+#include "util/dtype.h"
+
+// y = x W^T for one weight matrix W stored as n_out rows of n_in elements of
+// type wt (ggml layout: a row is contiguous). The hot loop of the engine:
+// matrix-vector for decode (n_tok = 1), matrix-matrix for prefill.
+//   w: (n_out, n_in) in type wt
+//   x: (n_tok, n_in) f32
+//   y: (n_tok, n_out) f32
+// Runs on the pool's threads; the kernel (AVX2/FMA, AVX-512, portable) is
+// chosen at run time from the CPU's features.
+void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, float *y, int64_t n_in,
+                int64_t n_out, int64_t n_tok);
+
+#endif

@@ -1,0 +1,27 @@
+#ifndef RS_ENGINE_QUANT_H
+#define RS_ENGINE_QUANT_H
+
+#include <stdint.h>
+
+#include "util/dtype.h"
+
+// Weight formats: the ggml block layouts (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+// Q5_0, Q5_K, Q4_K, Q6_K), bit-exact with ggml's reference code.
+
+// True if the engine can compute with tensors of this type.
+bool quant_supported(dtype t);
+
+// Dequantizes n elements (a multiple of the block) from src to dst.
+void quant_dequantize_row(dtype t, const void *src, float *dst, int64_t n);
+
+// Quantizes n elements; returns bytes written (dtype_row_bytes(t, n)).
+// Supported targets: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K.
+int64_t quant_quantize_row(dtype t, const float *src, void *dst, int64_t n);
+
+// fp16/bf16 scalar conversions (round-to-nearest-even).
+float fp16_to_f32(uint16_t h);
+uint16_t f32_to_fp16(float f);
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+
+#endif
