@@ -43,7 +43,7 @@ typedef struct gguf_kv {
     // ARRAY: element type and count; elements stay in the mapping.
     gguf_type arr_type;
     uint64_t arr_n;
-    const uint8_t *arr_data;    // numeric arrays: arr_n packed elements
+    const uint8_t *arr_data;     // numeric arrays: arr_n packed elements
     const uint64_t *arr_offsets; // string arrays: (arr_n) offsets of each string's length field
 } gguf_kv;
 
@@ -62,13 +62,14 @@ typedef struct gguf_file {
     uint32_t version;
     const uint8_t *data; // the whole file, mapped read-only (or the fuzzer's buffer)
     uint64_t size;
-    bool mapped;         // data came from mmap and is unmapped on close
+    bool mapped; // data came from mmap and is unmapped on close
     uint64_t n_kv;
     gguf_kv *kv;
     uint64_t n_tensors;
     gguf_tensor_info *tensors;
     uint64_t alignment;
-    uint64_t data_offset; // start of the tensor data section
+    uint64_t data_offset; // start of the tensor data section (<= size: a file without
+                          // tensors may omit the padding, then this is size)
 } gguf_file;
 
 rs_status gguf_open(const char *path, gguf_file **out, rs_error *err);
@@ -80,13 +81,15 @@ void gguf_close(gguf_file *f);
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key);
 // Typed getters: false when the key is missing or of another kind.
-bool gguf_get_int(const gguf_file *f, const char *key, int64_t *out); // any integer or bool
+bool gguf_get_int(const gguf_file *f, const char *key, int64_t *out);  // any integer or bool
 bool gguf_get_float(const gguf_file *f, const char *key, double *out); // float or integer
 const char *gguf_get_str(const gguf_file *f, const char *key);
 
 // Array element access; i must be < kv->arr_n.
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
 double gguf_arr_float(const gguf_kv *kv, uint64_t i);
+// Strings in arrays are NOT NUL-terminated: use *len. NULL when kv is not a
+// string array or i is out of range.
 const char *gguf_arr_str(const gguf_file *f, const gguf_kv *kv, uint64_t i, uint64_t *len);
 
 #endif
