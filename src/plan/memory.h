@@ -1,0 +1,173 @@
+#ifndef RS_PLAN_MEMORY_H
+#define RS_PLAN_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+#include "util/dtype.h"
+#include "util/error.h"
+
+// The one memory model. The planner sizes every device with these functions
+// and the engine allocates through the same ones, so planned and measured
+// agree by construction. Every constant lives here once, with its source in
+// docs/memory-model.md.
+
+// ---- Precisions -----------------------------------------------------------
+
+typedef enum plan_precision_kind {
+    PLAN_PREC_STORED, // each tensor keeps the type it is stored in
+    PLAN_PREC_F32,
+    PLAN_PREC_BF16,
+    PLAN_PREC_F16,
+    PLAN_PREC_INT8, // Q8_0
+    PLAN_PREC_INT4, // Q4_K (Q4_0 where a row is not a multiple of 256), output head Q6_K
+    PLAN_PREC_GGUF, // one GGUF type by name, in .type ("q5_k", "q6_k", ...)
+} plan_precision_kind;
+
+typedef struct plan_precision {
+    plan_precision_kind kind;
+    dtype type; // the target for PLAN_PREC_GGUF; ignored otherwise
+} plan_precision;
+
+// The standard ladder, best quality first (stored is not part of it).
+#define PLAN_N_STANDARD 5
+extern const plan_precision_kind plan_standard_precisions[PLAN_N_STANDARD];
+
+static inline plan_precision plan_precision_of(plan_precision_kind k)
+{
+    plan_precision p = {k, DTYPE_F32};
+    return p;
+}
+
+// Parses "stored", "fp32"/"f32", "bf16", "fp16"/"f16", "int8", "int4", or any
+// GGUF type name ("q8_0", "Q4_K", "q6_k"). Bad names fail with RS_ERR_INPUT.
+rs_status plan_precision_parse(const char *s, plan_precision *out, rs_error *err);
+
+// "stored", "fp32", "bf16", "fp16", "int8", "int4", or the GGUF type name.
+const char *plan_precision_name(plan_precision p);
+
+// ---- Tensors: what each becomes at a precision -----------------------------
+
+typedef enum plan_tensor_role {
+    PLAN_ROLE_LAYER,  // inside decoder block `layer`
+    PLAN_ROLE_EMBD,   // the token embedding table
+    PLAN_ROLE_OUTPUT, // output head, final norm and other tensors outside the blocks
+    PLAN_ROLE_SKIP,   // never loaded: next-token-prediction layers past n_layer, vision tower
+} plan_tensor_role;
+
+// Classifies a tensor by its name (GGUF "blk.N." / HF "model.layers.N.").
+// *layer gets the block index for PLAN_ROLE_LAYER, else -1. m may be NULL
+// (then no layer counts as past n_layer).
+plan_tensor_role plan_tensor_role_of(const model_desc *m, const model_tensor *t, int64_t *layer);
+
+// True for the routed-expert weights of a MoE layer (only n_expert_used of
+// n_expert are read per token); shared experts are not routed.
+bool plan_tensor_is_routed_expert(const model_tensor *t);
+
+// The type a tensor gets at a precision. 2-D weight matrices take the
+// target; 1-D tensors (norms, biases) and MoE routers stay F32; integer
+// tensors keep their type. int4 gives the output head Q6_K as llama.cpp's
+// Q4_K_M/Q4_K_S do. A row that is not a multiple of the target's block falls
+// back (Q4_K -> Q4_0, Q6_K -> Q8_0, ... -> F16). This name-only form treats
+// the embedding table as untied; plan_model_tensor_type knows the model.
+dtype plan_tensor_type(const model_tensor *t, plan_precision p);
+
+// As plan_tensor_type, but a tied embedding table (it is also the output
+// head) is typed as the output head. The engine converts through this.
+dtype plan_model_tensor_type(const model_desc *m, const model_tensor *t, plan_precision p);
+
+// Bytes of the tensor at that type (dtype_tensor_bytes); 0 if it cannot be
+// represented (never happens after the fallbacks above).
+uint64_t plan_tensor_bytes(const model_desc *m, const model_tensor *t, plan_precision p);
+
+// Total weight bytes of the model at a precision (skipped tensors excluded).
+uint64_t plan_weights_bytes(const model_desc *m, plan_precision p);
+
+// Weight bytes by where they live: per block, the embedding table, and the
+// output side (head + final norm; for tied embeddings the head is the
+// embedding table, counted in output_head_tied).
+typedef struct plan_weights {
+    int64_t n_layer;
+    uint64_t *layer;        // (n_layer) bytes of each block
+    uint64_t *layer_active; // (n_layer) bytes read per token (routed experts scaled by used/total)
+    uint64_t embd;          // token embedding table
+    uint64_t output;        // output head (if untied), final norm, other top-level tensors
+    uint64_t output_head_tied; // bytes of the tied embedding table as the head (0 if untied)
+    uint64_t total;         // all loaded bytes on a single device
+} plan_weights;
+
+rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err);
+void plan_weights_free(plan_weights *w);
+
+// Bytes on one device holding blocks [first, last), plus the embedding table
+// and/or the output side. A tied table needed for both input and output on
+// different devices is counted on each, as llama.cpp duplicates it.
+uint64_t plan_weights_range(const plan_weights *w, int64_t first, int64_t last, bool with_embd,
+                            bool with_output);
+
+// ---- KV cache ---------------------------------------------------------------
+
+// KV bytes of blocks [first, last) for n_seq sequences of n_ctx tokens each
+// (model_kv_bytes per block range x n_seq).
+uint64_t plan_kv_bytes_range(const model_desc *m, int64_t first, int64_t last, int64_t n_ctx,
+                             int64_t n_seq, dtype kv_type);
+uint64_t plan_kv_bytes(const model_desc *m, int64_t n_ctx, int64_t n_seq, dtype kv_type);
+
+// Parses "f16", "q8_0", "q4_0" (the KV cache types); -1 otherwise.
+int plan_kv_type_parse(const char *s);
+
+// ---- Compute buffers --------------------------------------------------------
+
+// The scratch of one prefill chunk of n_batch tokens, reused by every layer
+// (f32): sized for the largest layer. Attention runs over the cache in
+// tiles of PLAN_ATTN_KV_TILE keys with an online softmax, so the scores are
+// (n_head, n_batch, min(n_ctx, tile)) rather than the whole context.
+#define PLAN_DEFAULT_BATCH 512
+#define PLAN_ATTN_KV_TILE  1024
+
+typedef struct plan_compute {
+    uint64_t hidden;   // (2, n_batch, n_embd): residual stream and normed input
+    uint64_t qkv;      // (n_batch, q_dim + k_dim + v_dim) projections before the cache write
+    uint64_t scores;   // (n_head, n_batch, min(n_ctx, PLAN_ATTN_KV_TILE)) attention scores
+    uint64_t attn_out; // (n_batch, n_head * v_head_dim) attention output before o_proj
+    uint64_t ffn;      // (2, n_batch, ffn width) gate and up; MoE: used experts + shared + router
+    uint64_t logits;   // (n_outputs, n_vocab) f32 logits
+    uint64_t total;    // sum of the above
+} plan_compute;
+
+// n_outputs: rows of logits kept (1 per sequence for generation).
+void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
+                        plan_compute *out);
+
+// ---- Runtime overhead ---------------------------------------------------------
+
+// Memory that exists before any tensor: the CUDA context and library
+// workspaces on a GPU, the process (binary, libraries, heap, thread stacks) on
+// the CPU. Values and sources in docs/memory-model.md.
+#define PLAN_CUDA_CONTEXT_BYTES   (384ull << 20)
+#define PLAN_CUBLAS_WORKSPACE_BYTES (32ull << 20)
+#define PLAN_CPU_RUNTIME_BYTES    (48ull << 20)
+
+uint64_t plan_overhead_gpu(void);
+uint64_t plan_overhead_cpu(void);
+
+// ---- Margins ------------------------------------------------------------------
+
+// What the planner leaves free on each device: a fraction of the free
+// memory, at least a floor, for fragmentation and other processes.
+#define PLAN_GPU_MARGIN_FRAC  0.03
+#define PLAN_GPU_MARGIN_MIN   (256ull << 20)
+#define PLAN_RAM_MARGIN_FRAC  0.10
+#define PLAN_RAM_MARGIN_MIN   (512ull << 20)
+
+uint64_t plan_usable_gpu(uint64_t free_bytes);
+uint64_t plan_usable_ram(uint64_t available_bytes);
+
+// The seed's rule of thumb, shown beside the exact figure: params x bytes
+// per parameter x 1.2.
+#define PLAN_SEED_RULE_FACTOR 1.2
+uint64_t plan_seed_rule_bytes(uint64_t n_params, double bytes_per_param);
+
+#endif

@@ -1,0 +1,285 @@
+#include "testutil.h"
+
+#include "plan/memory.h"
+
+// Hand-built model descriptions: the plan's functions are pure, so the tests
+// state shapes and types and check bytes computed by hand from the ggml
+// block layouts (Q4_K 144 B / 256, Q4_0 18 B / 32, Q8_0 34 B / 32, Q6_K
+// 210 B / 256).
+
+static model_tensor tensor2(const char *name, int64_t ne0, int64_t ne1, dtype type)
+{
+    model_tensor t = {0};
+    t.name = (char *)name;
+    t.n_dims = ne1 > 0 ? 2 : 1;
+    t.ne[0] = ne0;
+    t.ne[1] = ne1 > 0 ? ne1 : 1;
+    t.n_elems = ne0 * t.ne[1];
+    t.type = type;
+    t.file = -1;
+    return t;
+}
+
+// A two-block model whose hidden size (288) is a multiple of 32 but not of
+// 256, so int4 falls back to Q4_0 for rows of 288, and whose FFN rows (512)
+// take Q4_K.
+static model_tensor tiny_tensors[7];
+static model_desc tiny_model(void)
+{
+    tiny_tensors[0] = tensor2("token_embd.weight", 288, 1000, DTYPE_BF16);
+    tiny_tensors[1] = tensor2("blk.0.attn_norm.weight", 288, 0, DTYPE_F32);
+    tiny_tensors[2] = tensor2("blk.0.attn_q.weight", 288, 288, DTYPE_BF16);
+    tiny_tensors[3] = tensor2("blk.0.ffn_down.weight", 512, 288, DTYPE_BF16);
+    tiny_tensors[4] = tensor2("blk.1.attn_q.weight", 288, 288, DTYPE_BF16);
+    tiny_tensors[5] = tensor2("output_norm.weight", 288, 0, DTYPE_F32);
+    tiny_tensors[6] = tensor2("output.weight", 288, 1000, DTYPE_BF16);
+    model_desc m = {0};
+    m.n_layer = 2;
+    m.n_embd = 288;
+    m.tensors = tiny_tensors;
+    m.n_tensors = 7;
+    return m;
+}
+
+static void test_precision_parse(void **state)
+{
+    (void)state;
+    plan_precision p;
+    rs_error err = {0};
+    assert_int_equal(plan_precision_parse("int4", &p, &err), RS_OK);
+    assert_int_equal(p.kind, PLAN_PREC_INT4);
+    assert_int_equal(plan_precision_parse("FP16", &p, &err), RS_OK);
+    assert_int_equal(p.kind, PLAN_PREC_F16);
+    assert_int_equal(plan_precision_parse("q5_k", &p, &err), RS_OK);
+    assert_int_equal(p.kind, PLAN_PREC_GGUF);
+    assert_int_equal(p.type, DTYPE_Q5_K);
+    assert_string_equal(plan_precision_name(p), "Q5_K");
+    assert_int_equal(plan_precision_parse("int3", &p, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "int3"));
+    assert_int_equal(plan_precision_parse("i32", &p, &err), RS_ERR_INPUT);
+    assert_int_equal(plan_kv_type_parse("q8_0"), DTYPE_Q8_0);
+    assert_int_equal(plan_kv_type_parse("f16"), DTYPE_F16);
+    assert_int_equal(plan_kv_type_parse("q4_1"), -1);
+}
+
+static void test_roles(void **state)
+{
+    (void)state;
+    model_desc m = {0};
+    m.n_layer = 61;
+    int64_t il;
+    model_tensor t = tensor2("model.layers.12.mlp.up_proj.weight", 4096, 11008, DTYPE_BF16);
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_LAYER);
+    assert_int_equal(il, 12);
+    t.name = "blk.0.attn_k.weight";
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_LAYER);
+    assert_int_equal(il, 0);
+    t.name = "model.layers.61.eh_proj.weight"; // DeepSeek-V3 MTP block
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_SKIP);
+    t.name = "model.embed_tokens.weight";
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_EMBD);
+    assert_int_equal(il, -1);
+    t.name = "lm_head.weight";
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_OUTPUT);
+    t.name = "model.norm.weight";
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_OUTPUT);
+    t.name = "vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight";
+    assert_int_equal(plan_tensor_role_of(&m, &t, &il), PLAN_ROLE_SKIP);
+    t.name = "model.layers.3.mlp.experts.17.down_proj.weight";
+    assert_true(plan_tensor_is_routed_expert(&t));
+    t.name = "blk.3.ffn_down_exps.weight";
+    assert_true(plan_tensor_is_routed_expert(&t));
+    t.name = "model.layers.3.mlp.shared_experts.down_proj.weight";
+    assert_false(plan_tensor_is_routed_expert(&t));
+    t.name = "blk.3.ffn_down_shexp.weight";
+    assert_false(plan_tensor_is_routed_expert(&t));
+}
+
+static void test_tensor_types(void **state)
+{
+    (void)state;
+    plan_precision int4 = plan_precision_of(PLAN_PREC_INT4);
+    plan_precision int8 = plan_precision_of(PLAN_PREC_INT8);
+    plan_precision bf16 = plan_precision_of(PLAN_PREC_BF16);
+    plan_precision stored = plan_precision_of(PLAN_PREC_STORED);
+
+    model_tensor w = tensor2("blk.0.ffn_up.weight", 4096, 14336, DTYPE_BF16);
+    assert_int_equal(plan_tensor_type(&w, int4), DTYPE_Q4_K);
+    assert_int_equal(plan_tensor_type(&w, int8), DTYPE_Q8_0);
+    assert_int_equal(plan_tensor_type(&w, stored), DTYPE_BF16);
+    // 14336 x 4096 at Q4_K: 4096/256 = 16 blocks of 144 bytes per row.
+    assert_int_equal(plan_tensor_bytes(NULL, &w, int4), 16ull * 144 * 14336);
+
+    w.ne[0] = 4864; // 19 x 256: Q4_K
+    assert_int_equal(plan_tensor_type(&w, int4), DTYPE_Q4_K);
+    w.ne[0] = 896; // 3.5 x 256, 28 x 32: falls back to Q4_0
+    assert_int_equal(plan_tensor_type(&w, int4), DTYPE_Q4_0);
+    w.ne[0] = 100; // not a multiple of 32: F16
+    assert_int_equal(plan_tensor_type(&w, int4), DTYPE_F16);
+    assert_int_equal(plan_tensor_type(&w, int8), DTYPE_F16);
+
+    model_tensor norm = tensor2("blk.0.attn_norm.weight", 4096, 0, DTYPE_BF16);
+    assert_int_equal(plan_tensor_type(&norm, int4), DTYPE_F32);
+    assert_int_equal(plan_tensor_type(&norm, bf16), DTYPE_F32);
+    assert_int_equal(plan_tensor_type(&norm, stored), DTYPE_BF16);
+
+    model_tensor router = tensor2("model.layers.0.mlp.gate.weight", 2048, 128, DTYPE_BF16);
+    assert_int_equal(plan_tensor_type(&router, int4), DTYPE_F32);
+
+    model_tensor head = tensor2("lm_head.weight", 4096, 128256, DTYPE_BF16);
+    assert_int_equal(plan_tensor_type(&head, int4), DTYPE_Q6_K);
+    assert_int_equal(plan_tensor_type(&head, int8), DTYPE_Q8_0);
+    // 4096/256 = 16 Q6_K blocks of 210 bytes per row.
+    assert_int_equal(plan_tensor_bytes(NULL, &head, int4), 16ull * 210 * 128256);
+
+    // A tied embedding table is the output head too: Q6_K, while an untied
+    // one takes the target like llama.cpp's token_embd.
+    model_tensor embd = tensor2("model.embed_tokens.weight", 4096, 128256, DTYPE_BF16);
+    model_desc tied = {0};
+    tied.tied_embeddings = true;
+    assert_int_equal(plan_tensor_type(&embd, int4), DTYPE_Q4_K);
+    assert_int_equal(plan_model_tensor_type(&tied, &embd, int4), DTYPE_Q6_K);
+
+    plan_precision q5k;
+    assert_int_equal(plan_precision_parse("q5_k", &q5k, NULL), RS_OK);
+    w.ne[0] = 4096;
+    assert_int_equal(plan_tensor_type(&w, q5k), DTYPE_Q5_K);
+    w.ne[0] = 896;
+    assert_int_equal(plan_tensor_type(&w, q5k), DTYPE_Q5_1); // llama.cpp's fallback
+
+    model_tensor ints = tensor2("blk.0.something", 16, 16, DTYPE_I32);
+    assert_int_equal(plan_tensor_type(&ints, int4), DTYPE_I32);
+}
+
+static void test_weights_bytes(void **state)
+{
+    (void)state;
+    model_desc m = tiny_model();
+    const uint64_t norm = 288 * 4;
+    // int4: rows of 288 -> Q4_0 (9 blocks x 18 = 162 B); rows of 512 -> Q4_K
+    // (2 x 144 = 288 B); the head's Q6_K falls back to Q8_0 (9 x 34 = 306 B).
+    const uint64_t embd4 = 162ull * 1000, q4 = 162ull * 288, down4 = 288ull * 288;
+    const uint64_t head4 = 306ull * 1000;
+    assert_int_equal(plan_weights_bytes(&m, plan_precision_of(PLAN_PREC_INT4)),
+                     embd4 + norm + q4 + down4 + q4 + norm + head4);
+    // int8: everything 2-D is Q8_0 (306 B per row of 288, 16 x 34 = 544 per row of 512).
+    assert_int_equal(plan_weights_bytes(&m, plan_precision_of(PLAN_PREC_INT8)),
+                     306ull * 1000 + norm + 306ull * 288 + 544ull * 288 + 306ull * 288 + norm +
+                         306ull * 1000);
+    // stored: bf16 matrices, f32 norms.
+    const uint64_t stored = 2ull * (288 * 1000 + 288 * 288 + 512 * 288 + 288 * 288 + 288 * 1000) +
+                            2 * norm;
+    assert_int_equal(plan_weights_bytes(&m, plan_precision_of(PLAN_PREC_STORED)), stored);
+    assert_int_equal(plan_weights_bytes(&m, plan_precision_of(PLAN_PREC_F32)),
+                     2 * stored - 2 * norm);
+
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, &m, plan_precision_of(PLAN_PREC_INT4), NULL), RS_OK);
+    assert_int_equal(w.layer[0], norm + q4 + down4);
+    assert_int_equal(w.layer[1], q4);
+    assert_int_equal(w.embd, embd4);
+    assert_int_equal(w.output, norm + head4);
+    assert_int_equal(w.output_head_tied, 0);
+    assert_int_equal(plan_weights_range(&w, 1, 2, false, true), q4 + norm + head4);
+    assert_int_equal(plan_weights_range(&w, 0, 1, true, false), embd4 + norm + q4 + down4);
+    plan_weights_free(&w);
+}
+
+static void test_tied_split(void **state)
+{
+    (void)state;
+    model_desc m = tiny_model();
+    m.n_tensors = 6; // no output.weight: tied
+    m.tied_embeddings = true;
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, &m, plan_precision_of(PLAN_PREC_INT8), NULL), RS_OK);
+    uint64_t embd = 306ull * 1000;
+    assert_int_equal(w.embd, embd);
+    assert_int_equal(w.output_head_tied, embd);
+    assert_int_equal(w.total, plan_weights_range(&w, 0, 2, true, true));
+    // On two devices the table sits on both: input side and output head.
+    assert_int_equal(plan_weights_range(&w, 0, 1, true, false) +
+                         plan_weights_range(&w, 1, 2, false, true),
+                     w.total + embd);
+    plan_weights_free(&w);
+}
+
+static void test_moe_active(void **state)
+{
+    (void)state;
+    static model_tensor t[3];
+    t[0] = tensor2("blk.0.ffn_up_exps.weight", 2048, 768, DTYPE_BF16);
+    t[0].n_dims = 3;
+    t[0].ne[2] = 128;
+    t[0].n_elems = 2048ll * 768 * 128;
+    t[1] = tensor2("blk.0.ffn_up_shexp.weight", 2048, 768, DTYPE_BF16);
+    t[2] = tensor2("blk.0.ffn_gate_inp.weight", 2048, 128, DTYPE_BF16);
+    model_desc m = {0};
+    m.n_layer = 1;
+    m.n_expert = 128;
+    m.n_expert_used = 8;
+    m.tensors = t;
+    m.n_tensors = 3;
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, &m, plan_precision_of(PLAN_PREC_STORED), NULL), RS_OK);
+    uint64_t exps = 2048ull * 768 * 128 * 2, shexp = 2048ull * 768 * 2, router = 2048ull * 128 * 2;
+    assert_int_equal(w.layer[0], exps + shexp + router);
+    assert_int_equal(w.layer_active[0], exps / 16 + shexp + router);
+    plan_weights_free(&w);
+}
+
+static void test_compute_bytes(void **state)
+{
+    (void)state;
+    // Qwen2.5-0.5B shapes: 896 hidden, 14 heads, 2 KV heads of 64, FFN 4864,
+    // vocab 151936; a 512-token chunk at 4096 context, one output row.
+    model_desc m = {0};
+    m.n_embd = 896;
+    m.n_head = 14;
+    m.n_head_kv = 2;
+    m.head_dim = 64;
+    m.n_ff = 4864;
+    m.n_vocab = 151936;
+    plan_compute c;
+    plan_compute_bytes(&m, 512, 4096, 1, &c);
+    assert_int_equal(c.hidden, 2ull * 512 * 896 * 4);
+    assert_int_equal(c.qkv, 512ull * (896 + 128 + 128) * 4);
+    assert_int_equal(c.scores, 14ull * 512 * 1024 * 4);
+    assert_int_equal(c.attn_out, 512ull * 896 * 4);
+    assert_int_equal(c.ffn, 2ull * 512 * 4864 * 4);
+    assert_int_equal(c.logits, 151936ull * 4);
+    assert_int_equal(c.total, c.hidden + c.qkv + c.scores + c.attn_out + c.ffn + c.logits);
+    // A context shorter than the tile and the chunk shrinks both.
+    plan_compute_bytes(&m, 512, 256, 1, &c);
+    assert_int_equal(c.scores, 14ull * 256 * 256 * 4);
+
+    // MoE (Qwen3-30B-A3B-like): 8 of 128 experts of width 768.
+    m.n_ff = 6144;
+    m.n_expert = 128;
+    m.n_expert_used = 8;
+    m.n_ff_expert = 768;
+    plan_compute_bytes(&m, 512, 4096, 1, &c);
+    assert_int_equal(c.ffn, 2ull * 512 * 6144 * 4 + 512ull * 128 * 4);
+}
+
+static void test_margins(void **state)
+{
+    (void)state;
+    // 24 GiB free: 3% margin; 1 GiB free: the 256 MiB floor.
+    assert_int_equal(plan_usable_gpu(24ull << 30), (24ull << 30) - (uint64_t)((24ull << 30) * 0.03));
+    assert_int_equal(plan_usable_gpu(1ull << 30), 768ull << 20);
+    assert_int_equal(plan_usable_ram(100ull << 20), 0);
+    assert_int_equal(plan_seed_rule_bytes(7000000000ull, 2.0), 16800000000ull);
+    assert_int_equal(plan_overhead_gpu(), PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_precision_parse), cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_tensor_types),    cmocka_unit_test(test_weights_bytes),
+        cmocka_unit_test(test_tied_split),      cmocka_unit_test(test_moe_active),
+        cmocka_unit_test(test_compute_bytes),   cmocka_unit_test(test_margins),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
