@@ -1,0 +1,202 @@
+#include "engine/cpu/threadpool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+// The calling thread is worker 0 and the pool owns n-1 more. A call to
+// thread_pool_run publishes the job by bumping `generation`; workers take
+// task indices from one atomic counter until it runs past n_tasks, so uneven
+// tasks balance themselves. Between calls a worker spins a little (a decode
+// step issues hundreds of matmuls back to back, and a wake-up through the
+// kernel costs more than a small matmul) and then sleeps on a condition
+// variable, so an idle engine uses no CPU.
+
+enum { POOL_SPIN_ITERS = 2000 }; // roughly 20-50 us of polling before sleeping
+
+struct thread_pool {
+    int n_threads; // including the caller
+    pthread_t *threads; // (n_threads - 1) workers
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work; // generation changed or quit
+    pthread_cond_t cv_done; // pending reached zero
+
+    // The job of the current generation.
+    void (*fn)(void *arg, int task, int thread);
+    void *arg;
+    int n_tasks;
+    _Atomic int next_task;
+    _Atomic int pending; // workers not yet finished with this generation
+    _Atomic uint64_t generation;
+    _Atomic bool quit;
+
+    // Scratch memory handed to kernels (thread_pool_scratch), grown on demand.
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+typedef struct {
+    thread_pool *pool;
+    int index;
+} worker_arg;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void run_tasks(thread_pool *pool, int thread)
+{
+    for (;;) {
+        int task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
+        if (task >= pool->n_tasks) break;
+        pool->fn(pool->arg, task, thread);
+    }
+}
+
+static void *worker_main(void *p)
+{
+    worker_arg *wa = p;
+    thread_pool *pool = wa->pool;
+    const int index = wa->index;
+    free(wa);
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        for (int i = 0; gen == seen && i < POOL_SPIN_ITERS; i++) {
+            cpu_relax();
+            gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&pool->mu);
+            while ((gen = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->quit))
+                pthread_cond_wait(&pool->cv_work, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        if (atomic_load(&pool->quit)) return NULL;
+        seen = gen;
+        run_tasks(pool, index);
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->cv_done);
+            pthread_mutex_unlock(&pool->mu);
+        }
+    }
+}
+
+static int available_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+thread_pool *thread_pool_init(int n_threads)
+{
+    if (n_threads <= 0) n_threads = available_cores();
+    if (n_threads > 256) n_threads = 256;
+    thread_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->n_threads = n_threads;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->cv_work, NULL);
+    pthread_cond_init(&pool->cv_done, NULL);
+    if (n_threads > 1) {
+        pool->threads = calloc((size_t)n_threads - 1, sizeof *pool->threads);
+        if (!pool->threads) {
+            thread_pool_free(pool);
+            return NULL;
+        }
+    }
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa) {
+            wa->pool = pool;
+            wa->index = i;
+        }
+        if (!wa || pthread_create(&pool->threads[i - 1], NULL, worker_main, wa) != 0) {
+            free(wa);
+            pool->n_threads = i; // the workers started so far are joined by free
+            thread_pool_free(pool);
+            return NULL;
+        }
+    }
+    return pool;
+}
+
+void thread_pool_free(thread_pool *pool)
+{
+    if (!pool) return;
+    pthread_mutex_lock(&pool->mu);
+    atomic_store(&pool->quit, true);
+    pthread_cond_broadcast(&pool->cv_work);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 1; i < pool->n_threads && pool->threads; i++) pthread_join(pool->threads[i - 1], NULL);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->cv_work);
+    pthread_cond_destroy(&pool->cv_done);
+    free(pool->threads);
+    free(pool->scratch);
+    free(pool);
+}
+
+int thread_pool_size(const thread_pool *pool)
+{
+    return pool ? pool->n_threads : 1;
+}
+
+void thread_pool_run(thread_pool *pool, void (*fn)(void *arg, int task, int thread), void *arg,
+                     int n_tasks)
+{
+    if (n_tasks <= 0) return;
+    if (!pool || pool->n_threads == 1 || n_tasks == 1) {
+        for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->n_tasks = n_tasks;
+    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->cv_work);
+    pthread_mutex_unlock(&pool->mu);
+
+    run_tasks(pool, 0);
+
+    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; i++) {
+        if (i < POOL_SPIN_ITERS) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&pool->mu);
+        while (atomic_load(&pool->pending) != 0) pthread_cond_wait(&pool->cv_done, &pool->mu);
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+
+void *thread_pool_scratch(thread_pool *pool, size_t bytes)
+{
+    if (!pool) return NULL;
+    if (bytes > pool->scratch_bytes) {
+        // 64-byte aligned so SIMD kernels may use aligned loads.
+        size_t rounded = (bytes + 63) & ~(size_t)63;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, rounded) != 0) return NULL;
+        free(pool->scratch);
+        pool->scratch = p;
+        pool->scratch_bytes = rounded;
+    }
+    return pool->scratch;
+}
