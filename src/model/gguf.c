@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <utf8proc.h>
+#include "model/name_check.h"
 
 // GGUF layout (v2/v3, little-endian): "GGUF", u32 version, u64 n_tensors,
 // u64 n_kv, then n_kv x (string key, u32 type, value), then n_tensors x
@@ -87,39 +87,6 @@ static const char *gguf_type_name(uint32_t t)
         "bool",  "string", "array",  "uint64", "int64",  "float64",
     };
     return t < GGUF_TYPE_COUNT ? names[t] : "?";
-}
-
-static bool utf8_valid(const uint8_t *s, uint64_t n)
-{
-    uint64_t i = 0;
-    while (i < n) {
-        utf8proc_int32_t cp;
-        uint64_t left = n - i;
-        utf8proc_ssize_t k = utf8proc_iterate(s + i, left > 8 ? 8 : (utf8proc_ssize_t)left, &cp);
-        if (k <= 0 || cp == 0) return false; // invalid, or an embedded NUL
-        i += (uint64_t)k;
-    }
-    return true;
-}
-
-// Copies a name for an error message: at most 80 bytes, with control and
-// non-ASCII bytes escaped, so that a hostile name keeps the message one line.
-static const char *printable(char *buf, size_t n, const uint8_t *s, uint64_t len)
-{
-    size_t o = 0;
-    for (uint64_t i = 0; i < len && o + 5 < n; i++) {
-        if (i == 80) {
-            o += (size_t)snprintf(buf + o, n - o, "...");
-            break;
-        }
-        uint8_t c = s[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            buf[o++] = (char)c;
-        else
-            o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);
-    }
-    buf[o] = '\0';
-    return buf;
 }
 
 // Reads a string header: length, then checks the bytes are there. On
@@ -340,12 +307,12 @@ static rs_status read_kvs(gguf_reader *r, gguf_file *f, rs_error *err)
         if (!rd_string(r, &s, &n)) return fail_string(r, err, path, what);
         char pb[512];
         if (n == 0) return rs_fail(err, RS_ERR_INPUT, "%s: %s: empty key", path, what);
-        if (!utf8_valid(s, n))
+        if (!name_valid(s, n))
             return rs_fail(err, RS_ERR_INPUT, "%s: key \"%s\": key is not valid UTF-8", path,
-                           printable(pb, sizeof pb, s, n));
+                           name_printable(pb, sizeof pb, s, n));
         kv->key = dup_bytes(s, n);
         if (!kv->key) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", path);
-        snprintf(what, sizeof what, "key \"%s\"", printable(pb, sizeof pb, s, n));
+        snprintf(what, sizeof what, "key \"%s\"", name_printable(pb, sizeof pb, s, n));
         uint64_t t;
         if (!rd_uint(r, 4, &t)) return fail_truncated(r, err, path, what, "value type");
         if (t >= GGUF_TYPE_COUNT)
@@ -368,7 +335,7 @@ static rs_status read_kvs(gguf_reader *r, gguf_file *f, rs_error *err)
     else if (dup) {
         char pb[512];
         st = rs_fail(err, RS_ERR_INPUT, "%s: key \"%s\": appears more than once", path,
-                     printable(pb, sizeof pb, (const uint8_t *)dup, strlen(dup)));
+                     name_printable(pb, sizeof pb, (const uint8_t *)dup, strlen(dup)));
     }
     free(keys);
     return st;
@@ -407,12 +374,12 @@ static rs_status read_tensor_infos(gguf_reader *r, gguf_file *f, rs_error *err)
         uint64_t n;
         if (!rd_string(r, &s, &n)) return fail_string(r, err, path, what);
         if (n == 0) return rs_fail(err, RS_ERR_INPUT, "%s: %s: empty name", path, what);
-        if (!utf8_valid(s, n))
+        if (!name_valid(s, n))
             return rs_fail(err, RS_ERR_INPUT, "%s: tensor \"%s\": name is not valid UTF-8", path,
-                           printable(pb, sizeof pb, s, n));
+                           name_printable(pb, sizeof pb, s, n));
         ti->name = dup_bytes(s, n);
         if (!ti->name) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", path);
-        snprintf(what, sizeof what, "tensor \"%s\"", printable(pb, sizeof pb, s, n));
+        snprintf(what, sizeof what, "tensor \"%s\"", name_printable(pb, sizeof pb, s, n));
 
         uint64_t nd;
         if (!rd_uint(r, 4, &nd)) return fail_truncated(r, err, path, what, "n_dims");
@@ -478,7 +445,7 @@ static rs_status place_tensors(gguf_file *f, rs_error *err)
     char pb[512];
     for (uint64_t i = 0; i < f->n_tensors; i++) {
         gguf_tensor_info *ti = &f->tensors[i];
-        const char *nm = printable(pb, sizeof pb, (const uint8_t *)ti->name, strlen(ti->name));
+        const char *nm = name_printable(pb, sizeof pb, (const uint8_t *)ti->name, strlen(ti->name));
         uint64_t rel = ti->offset;
         if (rel % f->alignment != 0)
             return rs_fail(err, RS_ERR_INPUT,
@@ -518,9 +485,10 @@ static rs_status place_tensors(gguf_file *f, rs_error *err)
             st = rs_fail(err, RS_ERR_INPUT,
                          "%s: tensor \"%s\": data [%" PRIu64 ", %" PRIu64
                          ") overlaps tensor \"%s\" [%" PRIu64 ", %" PRIu64 ")",
-                         path, printable(pb, sizeof pb, (const uint8_t *)b->name, strlen(b->name)),
+                         path,
+                         name_printable(pb, sizeof pb, (const uint8_t *)b->name, strlen(b->name)),
                          b->offset, b->offset + b->nbytes,
-                         printable(pb2, sizeof pb2, (const uint8_t *)a->name, strlen(a->name)),
+                         name_printable(pb2, sizeof pb2, (const uint8_t *)a->name, strlen(a->name)),
                          a->offset, a->offset + a->nbytes);
             break;
         }
@@ -538,7 +506,7 @@ static rs_status place_tensors(gguf_file *f, rs_error *err)
         st = rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", path);
     else if (dup)
         st = rs_fail(err, RS_ERR_INPUT, "%s: tensor \"%s\": name appears more than once", path,
-                     printable(pb, sizeof pb, (const uint8_t *)dup, strlen(dup)));
+                     name_printable(pb, sizeof pb, (const uint8_t *)dup, strlen(dup)));
     free(names);
     return st;
 }
@@ -550,7 +518,7 @@ static rs_status parse_into(gguf_file *f, rs_error *err)
     if (f->size < 4 || memcmp(f->data, GGUF_MAGIC, 4) != 0) {
         char pb[64];
         return rs_fail(err, RS_ERR_INPUT, "%s: not a GGUF file (magic \"%s\", expected \"GGUF\")",
-                       path, printable(pb, sizeof pb, f->data, f->size < 4 ? f->size : 4));
+                       path, name_printable(pb, sizeof pb, f->data, f->size < 4 ? f->size : 4));
     }
     r.pos = 4;
     uint64_t version;
