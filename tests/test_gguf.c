@@ -322,6 +322,7 @@ static void test_stories(void **state)
             end = f->tensors[i].offset + f->tensors[i].nbytes;
     }
     assert_int_equal(end, f->size); // header + alignment + tensors = file size
+    assert_true(total > 1000000 && total <= f->size - f->data_offset); // padding between
     assert_string_equal(f->tensors[0].name, "token_embd.weight");
     assert_int_equal(f->tensors[0].ne[0], 64);
     assert_int_equal(f->tensors[0].ne[1], 512);
