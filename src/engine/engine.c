@@ -1,0 +1,168 @@
+#include "engine/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cpu/threadpool.h"
+#include "engine/forward.h"
+#include "engine/model_weights.h"
+
+struct engine {
+    forward_config cfg;
+    model_weights w;
+    kv_cache kv;
+    run_state s;
+    thread_pool *pool;
+    int64_t pos;        // tokens in the cache
+    int64_t last_row;   // row of s.logits holding the last token's logits
+};
+
+engine_options engine_default_options(void)
+{
+    engine_options o = {0};
+    o.precision = plan_precision_of(PLAN_PREC_STORED);
+    o.kv_type = DTYPE_F16;
+    return o;
+}
+
+rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine **out,
+                      rs_error *err)
+{
+    *out = NULL;
+    engine_options opt = opt_in ? *opt_in : engine_default_options();
+    engine *e = calloc(1, sizeof *e);
+    if (!e) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    rs_status st;
+    e->pool = thread_pool_init(opt.n_threads);
+    if (!e->pool) {
+        free(e);
+        return rs_fail(err, RS_ERR_RUNTIME, "cannot start the thread pool");
+    }
+    weights_load_options wo = {
+        .precision = opt.precision, .progress = opt.progress, .verbose = opt.verbose};
+    if ((st = model_weights_load(m, &wo, e->pool, &e->w, err)) != RS_OK) {
+        thread_pool_free(e->pool);
+        free(e);
+        return st;
+    }
+
+    forward_config *c = &e->cfg;
+    c->n_layer = m->n_layer;
+    c->n_embd = m->n_embd;
+    c->n_head = m->n_head;
+    c->n_head_kv = m->n_head_kv;
+    c->head_dim = m->head_dim;
+    c->n_ff = m->n_ff;
+    c->n_vocab = m->n_vocab;
+    c->rope_dim = m->rope_dim > 0 ? m->rope_dim : m->head_dim;
+    c->rope_interleaved = m->rope_interleaved;
+    c->norm_eps = (float)m->norm_eps;
+    c->sliding_window = m->sliding_window;
+    c->layer_swa = m->layer_is_swa;
+    if (c->layer_swa) {
+        // The description may be freed before the engine: keep a copy.
+        uint8_t *swa = malloc((size_t)m->n_layer);
+        if (swa) memcpy(swa, m->layer_is_swa, (size_t)m->n_layer);
+        c->layer_swa = swa;
+    }
+
+    int64_t n_ctx = opt.n_ctx;
+    if (n_ctx <= 0) n_ctx = m->n_ctx_train > 0 && m->n_ctx_train < 4096 ? m->n_ctx_train : 4096;
+    int64_t n_batch = opt.n_batch > 0 ? opt.n_batch : 512;
+    if (n_batch > n_ctx) n_batch = n_ctx;
+    dtype kv_type = opt.kv_type == DTYPE_Q8_0 || opt.kv_type == DTYPE_F32 ? opt.kv_type : DTYPE_F16;
+    if ((st = kv_cache_init(&e->kv, c, n_ctx, kv_type, err)) != RS_OK ||
+        (st = run_state_init(&e->s, c, n_batch, n_ctx, thread_pool_size(e->pool), opt.logits_all,
+                             err)) != RS_OK) {
+        engine_free(e);
+        return st;
+    }
+    rope_inv_freq(m, e->w.rope_factors, e->s.inv_freq);
+    *out = e;
+    return RS_OK;
+}
+
+void engine_free(engine *e)
+{
+    if (!e) return;
+    run_state_free(&e->s);
+    kv_cache_free(&e->kv);
+    model_weights_free(&e->w);
+    thread_pool_free(e->pool);
+    free((void *)e->cfg.layer_swa);
+    free(e);
+}
+
+static rs_status check_tokens(const engine *e, const int32_t *tokens, int64_t n, rs_error *err)
+{
+    if (n <= 0) return rs_fail(err, RS_ERR_INPUT, "no tokens to run");
+    if (n > e->kv.n_ctx - e->pos)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "context full: %lld tokens in the cache + %lld new > n_ctx %lld",
+                       (long long)e->pos, (long long)n, (long long)e->kv.n_ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= e->cfg.n_vocab)
+            return rs_fail(err, RS_ERR_INPUT, "token id %d at %lld is outside the vocabulary (%lld)",
+                           tokens[i], (long long)i, (long long)e->cfg.n_vocab);
+    return RS_OK;
+}
+
+rs_status engine_prefill(engine *e, const int32_t *tokens, int64_t n, float *logits_out,
+                         rs_error *err)
+{
+    rs_status st = check_tokens(e, tokens, n, err);
+    if (st != RS_OK) return st;
+    const int64_t V = e->cfg.n_vocab;
+    for (int64_t i = 0; i < n; i += e->s.n_batch) {
+        int64_t nb = n - i < e->s.n_batch ? n - i : e->s.n_batch;
+        forward_batch(&e->cfg, &e->w, &e->kv, &e->s, e->pool, tokens + i, nb, e->pos);
+        e->pos += nb;
+        bool all = e->s.logits_rows >= nb;
+        if (logits_out && all) memcpy(logits_out + i * V, e->s.logits, (size_t)(nb * V) * sizeof(float));
+        e->last_row = all ? nb - 1 : 0;
+    }
+    return RS_OK;
+}
+
+rs_status engine_decode(engine *e, int32_t token, rs_error *err)
+{
+    return engine_prefill(e, &token, 1, NULL, err);
+}
+
+const float *engine_logits(const engine *e)
+{
+    return e->s.logits + e->last_row * e->cfg.n_vocab;
+}
+
+int64_t engine_n_vocab(const engine *e)
+{
+    return e->cfg.n_vocab;
+}
+
+int64_t engine_n_ctx(const engine *e)
+{
+    return e->kv.n_ctx;
+}
+
+int64_t engine_pos(const engine *e)
+{
+    return e->pos;
+}
+
+void engine_rewind(engine *e, int64_t pos)
+{
+    if (pos >= 0 && pos < e->pos) e->pos = pos;
+}
+
+void engine_memory_usage(const engine *e, engine_memory *out)
+{
+    out->weights = e->w.bytes_total;
+    out->weights_converted = e->w.bytes_converted;
+    out->kv_cache = e->kv.bytes;
+    out->activations = e->s.bytes;
+}
+
+dtype engine_weight_type(const engine *e)
+{
+    return e->w.main_type;
+}
