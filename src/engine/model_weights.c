@@ -153,7 +153,7 @@ static rs_status load_vector(load_ctx *c, const char *name, int64_t n, bool requ
 {
     *out = NULL;
     const model_tensor *t;
-    const void *data;
+    const void *data = NULL;
     rs_status st = find_tensor(c, name, required, &t, &data, err);
     if (st != RS_OK || !t) return st;
     if ((st = check_shape(c, t, n, 1, err)) != RS_OK) return st;
@@ -198,11 +198,11 @@ static rs_status load_matrix(load_ctx *c, const char *name, int64_t n_in, int64_
                              weight *out, rs_error *err)
 {
     const model_tensor *t;
-    const void *data;
+    const void *data = NULL;
     rs_status st = find_tensor(c, name, true, &t, &data, err);
     if (st != RS_OK) return st;
     if ((st = check_shape(c, t, n_in, n_out, err)) != RS_OK) return st;
-    dtype target;
+    dtype target = DTYPE_F32;
     if ((st = target_type(c, t, &target, err)) != RS_OK) return st;
     out->n_in = n_in;
     out->n_out = n_out;
@@ -282,7 +282,7 @@ static uint64_t bytes_to_convert(const load_ctx *c)
     for (int64_t i = 0; i < c->m->n_tensors; i++) {
         const model_tensor *t = &c->m->tensors[i];
         if (t->n_dims != 2) continue;
-        dtype target;
+        dtype target = DTYPE_F32;
         if (target_type(c, t, &target, NULL) != RS_OK) continue;
         if (target != t->type) total += t->nbytes;
     }
