@@ -2,7 +2,7 @@
 # Runs every fuzz target in BUILD_DIR for SECONDS each, seeded from
 # fuzz/corpus/<target>/ when present. Any finding fails the run.
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)  # absolute: each fuzzer runs in its own work dir
 seconds=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 status=0
