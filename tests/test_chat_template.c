@@ -1,0 +1,510 @@
+// Tests src/tok/chat_template.c, chat_render.c and chat_template_load.c:
+// family detection from real templates, and rendering byte for byte against
+//  - ollama's expected prompts (chat-templates/ollama-template-testdata),
+//  - transformers' apply_chat_template on the real Jinja templates
+//    (tests/fixtures/chat/*.json, written by tools/make_chat_fixtures.py).
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+
+#include "tok/chat_template.h"
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) buf[n] = '\0';
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static const char *source_dir(void)
+{
+    const char *s = getenv("RIGHTSIZE_SOURCE");
+    return s && *s ? s : "..";
+}
+
+static cJSON *load_fixture(const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/fixtures/chat/%s", source_dir(), name);
+    char *text = slurp(path, NULL);
+    if (!text) fail_msg("fixture missing: %s", path);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) fail_msg("fixture is not JSON: %s", path);
+    return j;
+}
+
+// Prints where two renders first differ, so a failure is readable.
+static bool quiet; // variants: count matches, do not print each difference
+
+static bool same_or_report(const char *what, const char *got, const char *want)
+{
+    if (strcmp(got, want) == 0) return true;
+    if (quiet) return false;
+    size_t i = 0;
+    while (got[i] && got[i] == want[i]) i++;
+    size_t from = i > 40 ? i - 40 : 0;
+    fprintf(stderr, "MISMATCH %s at byte %zu\n  got:  \"%.80s\"\n  want: \"%.80s\"\n", what, i,
+            got + from, want + from);
+    return false;
+}
+
+// ---- conversations of ollama's test data ----
+
+static const chat_message SYS = {"system", "You are a helpful assistant."};
+static const chat_message U1 = {"user", "Hello, how are you?"};
+static const chat_message A1 = {"assistant", "I'm doing great. How can I help you today?"};
+static const chat_message U2 = {"user", "I'd like to show off how chat templating works!"};
+
+// ollama template name -> family, and the eos text its prompts show. Where
+// the family follows the model's real HF template and ollama's Go template
+// differs from it, `differs` says how; those are checked against the HF
+// render instead (test_templates_jsonl) and must differ from ollama's here.
+static const struct ollama_case {
+    const char *dir;
+    const char *family;
+    const char *eos;
+    const char *differs;
+} ollama_cases[] = {
+    {"alfred", "alfred", "</s>", NULL},
+    {"alpaca", "alpaca", "</s>", NULL},
+    {"chatml", "chatml", "<|im_end|>", NULL},
+    {"chatqa", "chatqa", "</s>", NULL},
+    {"codellama-70b-instruct", "codellama-70b", "</s>", NULL},
+    {"command-r", "command-r", "</s>",
+     "ollama closes the last user turn twice and ends with a newline; Cohere's template does not"},
+    {"falcon-instruct", "falcon", "</s>", NULL},
+    {"gemma-instruct", "gemma", "<eos>", NULL},
+    {"gemma3-instruct", "gemma3", "<eos>",
+     "ollama adds a newline after the generation prompt; Gemma 3's template ends with model\\n"},
+    {"granite-instruct", "granite-code", "</s>", NULL},
+    {"llama2-chat", "llama2", "</s>",
+     "ollama writes an empty <<SYS>><</SYS>> block in every user turn; Meta's template does not"},
+    {"llama3-instruct", "llama3", "<|eot_id|>", NULL},
+    {"magicoder", "magicoder", "</s>", NULL},
+    {"mistral-instruct", "mistral-v3", "</s>", NULL},
+    {"openchat", "openchat", "</s>", NULL},
+    {"phi-3", "phi3", "<|endoftext|>", NULL},
+    {"solar-instruct", "solar", "</s>", NULL},
+    {"starcoder2-instruct", "starcoder2", "<|endoftext|>", NULL},
+    {"vicuna", "vicuna", "</s>", NULL},
+    {"zephyr", "zephyr", "</s>", NULL},
+};
+
+static void test_ollama_testdata(void **state)
+{
+    (void)state;
+    char dir[4096];
+    TESTDATA_PATH(dir, "chat-templates/ollama-template-testdata");
+    const chat_message conv_u[] = {U1};
+    const chat_message conv_uau[] = {U1, A1, U2};
+    const chat_message conv_suau[] = {SYS, U1, A1, U2};
+    const struct {
+        const char *file;
+        const chat_message *m;
+        size_t n;
+    } convs[] = {{"user", conv_u, 1}, {"user-assistant-user", conv_uau, 3},
+                 {"system-user-assistant-user", conv_suau, 4}};
+    int matched = 0, differ = 0;
+    for (size_t k = 0; k < sizeof ollama_cases / sizeof ollama_cases[0]; k++) {
+        const struct ollama_case *oc = &ollama_cases[k];
+        chat_family f = chat_family_from_name(oc->family);
+        assert_int_not_equal(f, CHAT_FAMILY_UNKNOWN);
+        chat_options o = chat_default_options();
+        o.bos_token = ""; // ollama's prompts omit BOS
+        o.eos_token = oc->eos;
+        int ok = 0;
+        for (size_t c = 0; c < 3; c++) {
+            char path[4200], *want, *got = NULL;
+            snprintf(path, sizeof path, "%s/%s.gotmpl/%s", dir, oc->dir, convs[c].file);
+            want = slurp(path, NULL);
+            assert_non_null(want);
+            rs_error err = {0};
+            assert_int_equal(chat_render(f, convs[c].m, convs[c].n, &o, &got, &err), RS_OK);
+            char what[256];
+            snprintf(what, sizeof what, "ollama %s/%s (family %s)", oc->dir, convs[c].file, oc->family);
+            if (oc->differs) {
+                if (strcmp(got, want) == 0) fail_msg("%s now matches ollama: update the table", what);
+            } else {
+                if (!same_or_report(what, got, want)) fail_msg("%s", what);
+                ok++;
+            }
+            free(want);
+            free(got);
+        }
+        if (oc->differs) {
+            fprintf(stderr, "ollama %-24s -> %-14s differs by design: %s\n", oc->dir, oc->family,
+                    oc->differs);
+            differ++;
+        } else {
+            fprintf(stderr, "ollama %-24s -> %-14s %d/3 match\n", oc->dir, oc->family, ok);
+            matched++;
+        }
+    }
+    fprintf(stderr, "ollama: %d families match byte for byte, %d follow the HF template instead\n",
+            matched, differ);
+}
+
+// ---- fixtures from transformers ----
+
+// Renders every case of a fixture with family f (default system prompt
+// taken from the template text, as the CLI does); returns the number of
+// cases that match.
+// lenient: where the template raises an error we may render instead (Gemma 2
+// rejects a system message; we join it to the first user turn, as ollama does,
+// and test that against ollama's prompts).
+static int check_cases(const char *label, chat_family f, const char *template_text,
+                       const cJSON *cases, bool lenient, int *total)
+{
+    int ok = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cases)
+    {
+        const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
+        const cJSON *want = cJSON_GetObjectItem(c, "expected");
+        char *def = chat_template_default_system(template_text,
+                                                 (time_t)cJSON_GetObjectItem(c, "now")->valuedouble);
+        char *got = NULL;
+        rs_error err = {0};
+        (*total)++;
+        // The default system prompt comes from the template text, as in the CLI.
+        cJSON *copy = cJSON_Duplicate(c, true);
+        rs_status st;
+        {
+            const cJSON *msgs = cJSON_GetObjectItem(copy, "messages");
+            size_t n = (size_t)cJSON_GetArraySize(msgs);
+            chat_message m[16];
+            for (size_t i = 0; i < n; i++) {
+                const cJSON *e = cJSON_GetArrayItem(msgs, (int)i);
+                m[i].role = cJSON_GetObjectItem(e, "role")->valuestring;
+                m[i].content = cJSON_GetObjectItem(e, "content")->valuestring;
+            }
+            chat_options o = chat_default_options();
+            o.add_generation_prompt = cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt"));
+            const cJSON *think = cJSON_GetObjectItem(c, "enable_thinking");
+            o.enable_thinking = cJSON_IsBool(think) ? cJSON_IsTrue(think) : -1;
+            o.bos_token = cJSON_GetObjectItem(c, "bos_token")->valuestring;
+            o.eos_token = cJSON_GetObjectItem(c, "eos_token")->valuestring;
+            o.now = (time_t)cJSON_GetObjectItem(c, "now")->valuedouble;
+            o.default_system = def;
+            st = chat_render(f, m, n, &o, &got, &err);
+        }
+        char what[512];
+        snprintf(what, sizeof what, "%s case %s (family %s)", label, name, chat_family_name(f));
+        if (!want) {
+            // The template raises an error for this conversation: so must we.
+            if (st == RS_OK && lenient)
+                ok++;
+            else if (st == RS_OK && !quiet)
+                fprintf(stderr, "MISMATCH %s: the template rejects it (%s), we rendered\n", what,
+                        cJSON_GetObjectItem(c, "error")->valuestring);
+            else
+                ok++;
+        } else if (st != RS_OK) {
+            if (!quiet) fprintf(stderr, "MISMATCH %s: %s\n", what, err.msg);
+        } else if (same_or_report(what, got, want->valuestring)) {
+            ok++;
+        }
+        free(got);
+        free(def);
+        cJSON_Delete(copy);
+    }
+    return ok;
+}
+
+// Each llama.cpp model template, its expected family.
+static const struct {
+    const char *stem;
+    const char *family;
+} jinja_families[] = {
+    {"HuggingFaceTB-SmolLM3-3B", "smollm3"},
+    {"Mistral-Small-3.2-24B-Instruct-2506", "mistral-v7-tekken"},
+    {"Qwen-QwQ-32B", "qwq"},
+    {"Qwen-Qwen2.5-7B-Instruct", "qwen2.5"},
+    {"Qwen-Qwen3-0.6B", "qwen3"},
+    {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B", "deepseek-r1"},
+    {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "deepseek-r1-toggle"},
+    {"deepseek-ai-DeepSeek-V3.1", "deepseek-v3.1"},
+    {"google-gemma-2-2b-it", "gemma"},
+    {"meta-llama-Llama-3.1-8B-Instruct", "llama3.1"},
+    {"meta-llama-Llama-3.2-3B-Instruct", "llama3.2"},
+    {"meta-llama-Llama-3.3-70B-Instruct", "llama3.1"},
+    {"microsoft-Phi-3.5-mini-instruct", "phi3"},
+    {"mistralai-Mistral-Nemo-Instruct-2407", "mistral-v3-tekken"},
+};
+
+static void test_llama_cpp_templates(void **state)
+{
+    (void)state;
+    char dir[4096];
+    TESTDATA_PATH(dir, "chat-templates/llama.cpp-models-templates");
+    int all_ok = 0, all_total = 0;
+    bool failed = false;
+    for (size_t k = 0; k < sizeof jinja_families / sizeof jinja_families[0]; k++) {
+        char path[4200], name[512];
+        snprintf(path, sizeof path, "%s/%s.jinja", dir, jinja_families[k].stem);
+        char *text = slurp(path, NULL);
+        assert_non_null(text);
+        const char *fam = chat_template_family_name(text);
+        if (strcmp(fam, jinja_families[k].family) != 0) {
+            fprintf(stderr, "DETECT %s: got %s, want %s\n", jinja_families[k].stem, fam,
+                    jinja_families[k].family);
+            failed = true;
+        }
+        snprintf(name, sizeof name, "%s.json", jinja_families[k].stem);
+        cJSON *fx = load_fixture(name);
+        int total = 0;
+        int ok = check_cases(jinja_families[k].stem, chat_family_detect(text), text,
+                             cJSON_GetObjectItem(fx, "cases"),
+                             strcmp(fam, "gemma") == 0, &total);
+        fprintf(stderr, "%-44s %-18s %2d/%2d cases match transformers\n", jinja_families[k].stem,
+                fam, ok, total);
+        if (ok != total) failed = true;
+        all_ok += ok;
+        all_total += total;
+        cJSON_Delete(fx);
+        free(text);
+    }
+    fprintf(stderr, "llama.cpp templates: %d/%d cases match\n", all_ok, all_total);
+    assert_false(failed);
+}
+
+// templates.jsonl: line -> expected family, and whether our render of that
+// family matches transformers' render of that exact template. Templates
+// marked with a reason are variants our family does not copy (a different
+// default system prompt or spacing); detection must still be right.
+static const struct {
+    int line;
+    const char *family;
+    const char *variant;
+} jsonl_families[] = {
+    {1, "chatml", "puts the system text before the first turn without a ChatML header"},
+    {2, "chatml", NULL},
+    {3, "zephyr", NULL},
+    {4, "chatml", "writes bos_token first"},
+    {5, "openchat", NULL},
+    {6, "chatml", "writes bos_token first"},
+    {7, "chatml", NULL},
+    {8, "chatml-default-system", NULL},
+    {9, "chatml-default-system", NULL},
+    {10, "zephyr", "user turns without eos"},
+    {11, "mistral-v0", NULL},
+    {12, "starcoder2", "adds its own default system prompt"},
+    {13, "llama2", NULL},
+    {14, "codellama-70b", NULL},
+    {15, "mistral-v0", "a space after eos"},
+    {16, "chatml", NULL},
+    {17, "chatml", NULL},
+    {18, "chatml-default-system", NULL},
+    {19, "chatml-default-system", "DBRX: no newline after the last turn"},
+    {20, "deepseek", "DeepSeek Coder: default system prompt"},
+    {21, "deepseek2", NULL},
+    {22, "gemma", NULL},
+    {23, "llama3", NULL},
+    {24, "granite-code", NULL},
+    {25, "magicoder", "adds its own default system prompt"},
+    {26, "alfred", NULL},
+    {27, "llama2", NULL},
+    {28, "phi3", "Phi-3 mini: no system turn"},
+    {29, "phi3", "Phi-3 mini: no system turn"},
+    {30, "phi3", NULL},
+    {31, "chatqa", "ChatQA 1.5: default system prompt"},
+    {32, "falcon", "writes \"User: \\n\""},
+    {33, "falcon", "writes \"User: \" on one line"},
+    {34, "solar", "no eos after answers"},
+    {35, "chatml-default-system", NULL},
+};
+
+static void test_templates_jsonl(void **state)
+{
+    (void)state;
+    char path[4096];
+    TESTDATA_PATH(path, "chat-templates/ollama-template-testdata/templates.jsonl");
+    char *all = slurp(path, NULL);
+    assert_non_null(all);
+    cJSON *fx = load_fixture("templates-jsonl.json");
+    const cJSON *entries = cJSON_GetObjectItem(fx, "entries");
+    bool failed = false;
+    int exact = 0, variants = 0;
+    char *line = all;
+    for (size_t k = 0; k < sizeof jsonl_families / sizeof jsonl_families[0]; k++) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        cJSON *obj = cJSON_Parse(line);
+        assert_non_null(obj);
+        const char *text = obj->child->valuestring;
+        const char *fam = chat_template_family_name(text);
+        if (strcmp(fam, jsonl_families[k].family) != 0) {
+            fprintf(stderr, "DETECT templates.jsonl line %d (%s): got %s, want %s\n",
+                    jsonl_families[k].line, obj->child->string, fam, jsonl_families[k].family);
+            failed = true;
+        }
+        const cJSON *entry = cJSON_GetArrayItem(entries, (int)k);
+        assert_int_equal(cJSON_GetObjectItem(entry, "line")->valueint, jsonl_families[k].line);
+        char label[128];
+        snprintf(label, sizeof label, "templates.jsonl line %d (%s)", jsonl_families[k].line,
+                 obj->child->string);
+        int total = 0;
+        quiet = jsonl_families[k].variant != NULL;
+        int ok = check_cases(label, chat_family_from_name(jsonl_families[k].family), text,
+                             cJSON_GetObjectItem(entry, "cases"), strcmp(fam, "gemma") == 0, &total);
+        if (jsonl_families[k].variant) {
+            fprintf(stderr, "%-44s %-22s variant (%s): %d/%d cases match\n", label, fam,
+                    jsonl_families[k].variant, ok, total);
+            variants++;
+        } else {
+            fprintf(stderr, "%-44s %-22s %d/%d cases match transformers\n", label, fam, ok, total);
+            if (ok != total) failed = true;
+            exact++;
+        }
+        quiet = false;
+        cJSON_Delete(obj);
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    fprintf(stderr, "templates.jsonl: %d templates render exactly, %d are variants (detected only)\n",
+            exact, variants);
+    cJSON_Delete(fx);
+    free(all);
+    assert_false(failed);
+}
+
+// ---- detection and options ----
+
+static void test_detect_basics(void **state)
+{
+    (void)state;
+    assert_string_equal(chat_template_family_name(NULL), "none");
+    assert_string_equal(chat_template_family_name("Hello {{ messages }}"), "unknown");
+    assert_string_equal(chat_template_family_name(""), "unknown");
+    assert_string_equal(chat_template_family_name("chatml"), "chatml");
+    assert_int_equal(chat_family_from_name("mistral-nemo"), CHAT_FAMILY_MISTRAL_V3_TEKKEN);
+    assert_int_equal(chat_family_from_name("no-such-family"), CHAT_FAMILY_UNKNOWN);
+    // Every family has a distinct name that maps back to it.
+    for (int f = 1; f < CHAT_FAMILY_COUNT; f++)
+        assert_int_equal(chat_family_from_name(chat_family_name((chat_family)f)), f);
+}
+
+static void test_render_errors(void **state)
+{
+    (void)state;
+    char *out = (char *)1;
+    rs_error err = {0};
+    const chat_message bad_role[] = {{"tool", "x"}};
+    assert_int_equal(chat_render(CHAT_FAMILY_CHATML, bad_role, 1, NULL, &out, &err), RS_ERR_INPUT);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "tool"));
+    const chat_message two_users[] = {U1, U2};
+    assert_int_equal(chat_render(CHAT_FAMILY_LLAMA2, two_users, 2, NULL, &out, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "alternate"));
+    assert_int_equal(chat_render(CHAT_FAMILY_UNKNOWN, two_users, 2, NULL, &out, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "--chat-template"));
+    // chatml-default-system without a default to insert is an error, not a guess.
+    assert_int_equal(chat_render(CHAT_FAMILY_CHATML_DEFSYS, &U1, 1, NULL, &out, &err), RS_ERR_INPUT);
+    // An empty conversation renders just the generation prompt.
+    assert_int_equal(chat_render(CHAT_FAMILY_CHATML, NULL, 0, NULL, &out, &err), RS_OK);
+    assert_string_equal(out, "<|im_start|>assistant\n");
+    free(out);
+}
+
+static void test_qwen_defaults(void **state)
+{
+    (void)state;
+    char *out;
+    rs_error err = {0};
+    chat_options o = chat_default_options();
+    assert_int_equal(chat_render(CHAT_FAMILY_QWEN2_5, &U1, 1, &o, &out, &err), RS_OK);
+    assert_string_equal(out, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a "
+                             "helpful assistant.<|im_end|>\n<|im_start|>user\nHello, how are "
+                             "you?<|im_end|>\n<|im_start|>assistant\n");
+    free(out);
+    o.default_system = "Be brief.";
+    assert_int_equal(chat_render(CHAT_FAMILY_QWEN2_5, &U1, 1, &o, &out, &err), RS_OK);
+    assert_non_null(strstr(out, "<|im_start|>system\nBe brief.<|im_end|>\n"));
+    free(out);
+    o = chat_default_options();
+    o.enable_thinking = 0;
+    assert_int_equal(chat_render(CHAT_FAMILY_QWEN3, &U1, 1, &o, &out, &err), RS_OK);
+    assert_string_equal(out, "<|im_start|>user\nHello, how are you?<|im_end|>\n"
+                             "<|im_start|>assistant\n<think>\n\n</think>\n\n");
+    free(out);
+    char *def = chat_template_default_system(
+        "{% else %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}", 0);
+    assert_string_equal(def, "You are a helpful assistant.");
+    free(def);
+    assert_null(chat_template_default_system("{{ '<|im_start|>system\\n' + m }}", 0));
+}
+
+static void test_load(void **state)
+{
+    (void)state;
+    char dir[4096];
+    TESTDATA_PATH(dir, "tokenizers/qwen3");
+    chat_template_info info;
+    rs_error err = {0};
+    assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
+    assert_non_null(info.text);
+    assert_string_equal(chat_template_family_name(info.text), "qwen3");
+    assert_null(info.bos_token); // Qwen3's config has "bos_token": null
+    assert_string_equal(info.eos_token, "<|im_end|>");
+    chat_template_info_free(&info);
+
+    TESTDATA_PATH(dir, "tokenizers/llama3");
+    assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
+    assert_string_equal(info.bos_token, "<|begin_of_text|>");
+    assert_string_equal(chat_template_family_name(info.text), "llama3"); // Llama 3 (no date block)
+    chat_template_info_free(&info);
+
+    TESTDATA_PATH(dir, "tokenizers/mistral-7b-v0.1");
+    assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
+    assert_null(info.text); // no template: the caller must ask for --chat-template
+    assert_string_equal(info.bos_token, "<s>");
+    chat_template_info_free(&info);
+
+    // A GGUF without a template, and a list-style tokenizer_config.json.
+    TESTDATA_PATH(dir, "models/stories260K/stories260K.gguf");
+    assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
+    assert_null(info.text);
+    assert_non_null(info.bos_token);
+    chat_template_info_free(&info);
+
+    const char cfg[] = "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"},"
+                       " {\"name\": \"default\", \"template\": \"{{ '<|im_start|>' }}\"}],"
+                       " \"eos_token\": {\"content\": \"<|im_end|>\", \"special\": true}}";
+    char p[4096];
+    test_write_file(p, sizeof p, "tokenizer_config.json", cfg, sizeof cfg - 1);
+    assert_int_equal(chat_template_load(p, &info, &err), RS_OK);
+    assert_string_equal(info.text, "{{ '<|im_start|>' }}");
+    assert_string_equal(info.eos_token, "<|im_end|>");
+    chat_template_info_free(&info);
+
+    const char bad[] = "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"}]}";
+    test_write_file(p, sizeof p, "tokenizer_config.json", bad, sizeof bad - 1);
+    assert_int_equal(chat_template_load(p, &info, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "default"));
+    assert_int_equal(chat_template_load("/nonexistent/model", &info, &err), RS_ERR_INPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect_basics),
+        cmocka_unit_test(test_render_errors),
+        cmocka_unit_test(test_qwen_defaults),
+        cmocka_unit_test(test_ollama_testdata),
+        cmocka_unit_test(test_llama_cpp_templates),
+        cmocka_unit_test(test_templates_jsonl),
+        cmocka_unit_test(test_load),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
