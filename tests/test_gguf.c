@@ -1,5 +1,8 @@
 #include "testutil.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include "model/gguf.h"
 
 // Tests of the GGUF reader: the real files in testdata, then malformed files
@@ -388,12 +391,17 @@ static void test_v1_rejected(void **state)
 static void test_vocab_only(void **state)
 {
     (void)state;
-    static const char *names[] = {"llama-spm", "gpt-2",     "bert-bge",
-                                  "phi-3",     "starcoder", "deepseek-llm"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char rel[256], path[4096];
-        snprintf(rel, sizeof rel, "vocab-tests/ggml-vocab-%s.gguf", names[i]);
-        TESTDATA_PATH(path, rel);
+    char dir[4096];
+    TESTDATA_PATH(dir, "vocab-tests");
+    DIR *dp = opendir(dir);
+    assert_non_null(dp);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 5, ".gguf") != 0) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         gguf_file *f = NULL;
         rs_error err = {0};
         if (gguf_open(path, &f, &err) != RS_OK) fail_msg("%s", err.msg);
@@ -401,10 +409,144 @@ static void test_vocab_only(void **state)
         assert_true(f->data_offset <= f->size);
         const gguf_kv *tok = gguf_find(f, "tokenizer.ggml.tokens");
         assert_non_null(tok);
+        assert_int_equal(tok->arr_type, GGUF_TYPE_STRING);
         assert_true(tok->arr_n > 1000);
+        uint64_t last_len;
+        assert_non_null(gguf_arr_str(f, tok, tok->arr_n - 1, &last_len));
         assert_non_null(gguf_get_str(f, "tokenizer.ggml.model"));
         gguf_close(f);
+        n++;
     }
+    closedir(dp);
+    assert_true(n >= 10);
+}
+
+// Every value type, scalar and array, read back through the accessors.
+static void test_all_types(void **state)
+{
+    (void)state;
+    buf b = {0};
+    put(&b, "GGUF", 4);
+    put_le(&b, 3, 4);
+    put_le(&b, 0, 8);  // no tensors
+    put_le(&b, 14, 8); // 12 scalars + 2 arrays
+    static const struct {
+        const char *key;
+        gguf_type t;
+        uint64_t bits;
+        int size;
+    } sc[] = {
+        {"u8", GGUF_TYPE_UINT8, 200, 1},
+        {"i8", GGUF_TYPE_INT8, 0x80, 1}, // -128
+        {"u16", GGUF_TYPE_UINT16, 65535, 2},
+        {"i16", GGUF_TYPE_INT16, 0x8000, 2},
+        {"u32", GGUF_TYPE_UINT32, 4000000000u, 4},
+        {"i32", GGUF_TYPE_INT32, 0xffffffffu, 4},   // -1
+        {"f32", GGUF_TYPE_FLOAT32, 0x3fc00000u, 4}, // 1.5
+        {"bool", GGUF_TYPE_BOOL, 0, 1},
+        {"u64", GGUF_TYPE_UINT64, 0xffffffffffffffffull, 8},
+        {"i64", GGUF_TYPE_INT64, 0x8000000000000000ull, 8},
+        {"f64", GGUF_TYPE_FLOAT64, 0xc004000000000000ull, 8}, // -2.5
+        {"u64small", GGUF_TYPE_UINT64, 42, 8},
+    };
+    for (size_t i = 0; i < sizeof sc / sizeof *sc; i++) {
+        put_str(&b, sc[i].key);
+        put_le(&b, sc[i].t, 4);
+        put_le(&b, sc[i].bits, sc[i].size);
+    }
+    put_str(&b, "arr.i16");
+    put_le(&b, GGUF_TYPE_ARRAY, 4);
+    put_le(&b, GGUF_TYPE_INT16, 4);
+    put_le(&b, 3, 8);
+    put_le(&b, (uint16_t)-300, 2);
+    put_le(&b, 7, 2);
+    put_le(&b, 0x7fff, 2);
+    put_str(&b, "arr.f64");
+    put_le(&b, GGUF_TYPE_ARRAY, 4);
+    put_le(&b, GGUF_TYPE_FLOAT64, 4);
+    put_le(&b, 1, 8);
+    put_le(&b, 0x4059000000000000ull, 8); // 100.0
+    gguf_file *f = NULL;
+    rs_error err = {0};
+    // Without padding after the header: legal for a file without tensors.
+    if (gguf_parse(b.p, b.n, "types.gguf", &f, &err) != RS_OK) fail_msg("%s", err.msg);
+    assert_int_equal(f->data_offset, b.n);
+    int64_t v;
+    double d;
+    assert_true(gguf_get_int(f, "u8", &v) && v == 200);
+    assert_true(gguf_get_int(f, "i8", &v) && v == -128);
+    assert_true(gguf_get_int(f, "u16", &v) && v == 65535);
+    assert_true(gguf_get_int(f, "i16", &v) && v == -32768);
+    assert_true(gguf_get_int(f, "u32", &v) && v == 4000000000LL);
+    assert_true(gguf_get_int(f, "i32", &v) && v == -1);
+    assert_false(gguf_get_int(f, "f32", &v));
+    assert_true(gguf_get_float(f, "f32", &d) && d == 1.5);
+    assert_true(gguf_get_int(f, "bool", &v) && v == 0);
+    assert_false(gguf_get_int(f, "u64", &v)); // does not fit int64
+    assert_true(gguf_get_float(f, "u64", &d) && d > 1.8e19);
+    assert_true(gguf_get_int(f, "i64", &v) && v == INT64_MIN);
+    assert_true(gguf_get_float(f, "f64", &d) && d == -2.5);
+    assert_true(gguf_get_int(f, "u64small", &v) && v == 42);
+    assert_null(gguf_get_str(f, "u8"));
+    const gguf_kv *a = gguf_find(f, "arr.i16");
+    assert_int_equal(a->arr_n, 3);
+    assert_int_equal(gguf_arr_int(a, 0), -300);
+    assert_int_equal(gguf_arr_int(a, 2), 32767);
+    assert_true(gguf_arr_float(a, 1) == 7.0);
+    a = gguf_find(f, "arr.f64");
+    assert_true(gguf_arr_float(a, 0) == 100.0);
+    assert_int_equal(gguf_arr_int(a, 0), 100);
+    assert_null(gguf_arr_str(f, a, 0, NULL)); // not a string array
+    gguf_close(f);
+    free(b.p);
+}
+
+// A tensor of 4 GiB + 64 in a sparse file: 64-bit offsets, and gguf_open
+// maps the file without reading the weights.
+static void test_large_sparse(void **state)
+{
+    (void)state;
+    buf b = {0};
+    put(&b, "GGUF", 4);
+    put_le(&b, 3, 4);
+    put_le(&b, 2, 8);
+    put_le(&b, 0, 8);
+    put_str(&b, "small");
+    put_le(&b, 1, 4);
+    put_le(&b, 16, 8);
+    put_le(&b, DTYPE_F32, 4);
+    put_le(&b, 0, 8);
+    put_str(&b, "huge");
+    put_le(&b, 2, 4);
+    put_le(&b, 4096, 8);
+    put_le(&b, 262144, 8); // 4096 x 262144 x 4 bytes = 4 GiB
+    put_le(&b, DTYPE_F32, 4);
+    put_le(&b, 64, 8);
+    while (b.n % 32)
+        put_le(&b, 0, 1);
+    uint64_t data_off = b.n, size = data_off + 64 + (4ULL << 30);
+    char path[4096];
+    test_write_file(path, sizeof path, "sparse.gguf", b.p, b.n);
+    if (truncate(path, (off_t)size) != 0) skip();
+    gguf_file *f = NULL;
+    rs_error err = {0};
+    if (gguf_open(path, &f, &err) != RS_OK) fail_msg("%s", err.msg);
+    assert_int_equal(f->size, size);
+    assert_int_equal(f->tensors[1].nbytes, 4ULL << 30);
+    assert_int_equal(f->tensors[1].offset, data_off + 64);
+    assert_int_equal(f->tensors[1].offset + f->tensors[1].nbytes, size);
+    gguf_close(f);
+    // One byte short: the message gives the exact range and the file size.
+    assert_int_equal(truncate(path, (off_t)(size - 1)), 0);
+    assert_int_equal(gguf_open(path, &f, &err), RS_ERR_INPUT);
+    char want[256];
+    snprintf(want, sizeof want,
+             "tensor \"huge\": data [%llu, %llu) lies past the end of the file (%llu bytes)",
+             (unsigned long long)(data_off + 64), (unsigned long long)size,
+             (unsigned long long)(size - 1));
+    if (!strstr(err.msg, want)) fail_msg("%s", err.msg);
+    unlink(path);
+    free(b.p);
 }
 
 static void test_open_errors(void **state)
@@ -423,13 +565,33 @@ static void test_open_errors(void **state)
     gguf_close(NULL);
 }
 
+// The fuzz seeds (tools/make_fuzz_seeds.py) are valid files, except v1.
+static void test_fuzz_seeds(void **state)
+{
+    (void)state;
+    const char *src = getenv("RIGHTSIZE_SOURCE");
+    static const char *names[] = {"v3_two_tensors.gguf", "v2_q4k.gguf", "vocab_only.gguf",
+                                  "v1.gguf"};
+    for (int i = 0; i < 4; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/fuzz/corpus/fuzz_gguf/%s", src && *src ? src : "..",
+                 names[i]);
+        gguf_file *f = NULL;
+        rs_error err = {0};
+        rs_status st = gguf_open(path, &f, &err);
+        if (st != (i == 3 ? RS_ERR_INPUT : RS_OK)) fail_msg("%s: %s", names[i], err.msg);
+        gguf_close(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_valid), cmocka_unit_test(test_every_prefix),
         cmocka_unit_test(test_malformed),   cmocka_unit_test(test_stories),
         cmocka_unit_test(test_v1_rejected), cmocka_unit_test(test_vocab_only),
-        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_open_errors), cmocka_unit_test(test_fuzz_seeds),
+        cmocka_unit_test(test_all_types),   cmocka_unit_test(test_large_sparse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <unistd.h>
+
 #include "model/safetensors.h"
 
 // Tests of the safetensors header reader: a fixture written by the reference
@@ -252,6 +254,55 @@ static void test_open_images(void **state)
     st_close(NULL);
 }
 
+// A 6 GiB sparse file: 64-bit offsets, and st_open reads only the header.
+static void test_large_sparse(void **state)
+{
+    (void)state;
+    const char *json = "{\"embed\":{\"dtype\":\"BF16\",\"shape\":[151936,8192],"
+                       "\"data_offsets\":[0,2489319424]},"
+                       "\"lm_head\":{\"dtype\":\"F32\",\"shape\":[262144,4096],"
+                       "\"data_offsets\":[2489319424,6784286720]}}";
+    size_t jl = strlen(json);
+    uint8_t *img = malloc(8 + jl);
+    for (int i = 0; i < 8; i++)
+        img[i] = (uint8_t)((uint64_t)jl >> (8 * i));
+    memcpy(img + 8, json, jl);
+    char path[4096];
+    test_write_file(path, sizeof path, "sparse.safetensors", img, 8 + jl);
+    uint64_t size = 8 + jl + 6784286720ULL;
+    if (truncate(path, (off_t)size) != 0) skip();
+    st_file *f = NULL;
+    rs_error err = {0};
+    if (st_open(path, &f, &err) != RS_OK) fail_msg("%s", err.msg);
+    assert_int_equal(f->n_tensors, 2);
+    assert_int_equal(st_find(f, "lm_head")->end, size);
+    assert_int_equal(st_find(f, "lm_head")->n_elems, 262144LL * 4096);
+    st_close(f);
+    assert_int_equal(truncate(path, (off_t)(size - 2)), 0);
+    assert_int_equal(st_open(path, &f, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "tensor \"lm_head\": data_offsets [2489319424, 6784286720) "
+                                    "lie past the end of the data section"));
+    unlink(path);
+    free(img);
+}
+
+// The fuzz seeds (tools/make_fuzz_seeds.py) are valid files.
+static void test_fuzz_seeds(void **state)
+{
+    (void)state;
+    const char *src = getenv("RIGHTSIZE_SOURCE");
+    static const char *names[] = {"two.safetensors", "kinds.safetensors", "empty.safetensors"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/fuzz/corpus/fuzz_safetensors/%s", src && *src ? src : "..",
+                 names[i]);
+        st_file *f = NULL;
+        rs_error err = {0};
+        if (st_open(path, &f, &err) != RS_OK) fail_msg("%s", err.msg);
+        st_close(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +310,8 @@ int main(void)
         cmocka_unit_test(test_malformed_headers),
         cmocka_unit_test(test_invalid_json_message),
         cmocka_unit_test(test_open_images),
+        cmocka_unit_test(test_large_sparse),
+        cmocka_unit_test(test_fuzz_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
