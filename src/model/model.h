@@ -139,6 +139,20 @@ typedef struct model_desc {
     const char *chat_template_kind; // "chatml", "llama3", ... or "none"/"unknown"
 
     struct gguf_file *gguf;   // the open GGUF file (metadata, mapping) for GGUF sources
+
+    // Added by the architecture rules (arch.c); read by them to synthesize
+    // the HF tensor list from a config alone.
+    bool arch_rules_known;     // false: tensors described, figures from the rules missing
+    dtype config_type;         // torch_dtype of the config (BF16 when absent)
+    bool attn_out_bias;        // o_proj bias (Llama attention_bias, Qwen3 attention_bias)
+    bool mlp_bias;             // Llama mlp_bias
+    uint8_t *layer_is_moe;     // (n_layer) 1 for MoE layers; NULL = none
+    int64_t fp8_block[2];      // FP8 block-quantized checkpoint (DeepSeek): scale block [out, in], 0 = none
+    bool lm_head_stored;       // the files hold lm_head.weight (not tied)
+    struct {
+        int64_t n_layer, n_embd, n_ff, n_head, patch_size, image_size, n_channels;
+    } vision;                  // Gemma 3's SigLIP vision tower (n_layer 0 = none)
+    char note[256];            // one line for inspect: what is only partly described, "" when all is known
 } model_desc;
 
 // Opens a model by path (HF folder, GGUF file) or catalog name. Reads

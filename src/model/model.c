@@ -1,0 +1,116 @@
+// model_open: one entry point for every source. A directory is an HF
+// folder, a file starting with "GGUF" is a GGUF file, anything else that
+// does not exist on disk is looked up in the catalog.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/catalog.h"
+#include "model/gguf.h"
+#include "model/model_priv.h"
+
+void model_desc_init(model_desc *m)
+{
+    memset(m, 0, sizeof *m);
+    m->bos_id = m->eos_id = m->eot_id = m->pad_id = -1;
+    m->rope_theta = 10000.0;
+    m->config_type = DTYPE_BF16;
+    m->stored_type = DTYPE_BF16;
+    m->chat_template_kind = "none";
+}
+
+void model_free(model_desc *m)
+{
+    if (!m) return;
+    free(m->path);
+    free(m->name);
+    free(m->arch_name);
+    free(m->layer_is_swa);
+    free(m->layer_is_moe);
+    for (int i = 0; i < m->n_files; i++) free(m->files[i].path);
+    free(m->files);
+    for (int64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
+    free(m->tensors);
+    free(m->chat_template);
+    if (m->gguf) gguf_close(m->gguf);
+    free(m);
+}
+
+static bool looks_like_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') != NULL && s[0] != '\0' &&
+               // "Qwen/Qwen2.5-7B" is a catalog id, "./x" or "/x" or "a/b/c" a path
+               (s[0] == '/' || s[0] == '.' || s[0] == '~' || strchr(strchr(s, '/') + 1, '/')) ||
+           (n > 5 && strcmp(s + n - 5, ".gguf") == 0) ||
+           (n > 12 && strcmp(s + n - 12, ".safetensors") == 0);
+}
+
+static rs_status open_file(const char *path, model_desc *m, rs_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rs_fail(err, RS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char magic[4] = {0};
+    size_t n = fread(magic, 1, 4, f);
+    fclose(f);
+    if (n == 4 && memcmp(magic, "GGUF", 4) == 0) return gguf_model_open(path, m, err);
+    return rs_fail(err, RS_ERR_INPUT,
+                   "%s: not a GGUF file (no \"GGUF\" magic) and not a folder; name an HF folder, a "
+                   "GGUF file or a catalog model",
+                   path);
+}
+
+rs_status model_open(const char *path_or_name, model_desc **out, rs_error *err)
+{
+    *out = NULL;
+    if (!path_or_name || !*path_or_name)
+        return rs_fail(err, RS_ERR_INPUT, "no model named: give an HF folder, a GGUF file or a catalog name");
+    model_desc *m = malloc(sizeof *m);
+    if (!m) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    model_desc_init(m);
+    m->path = strdup(path_or_name);
+    if (!m->path) {
+        model_free(m);
+        return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    }
+
+    rs_status st;
+    struct stat sb;
+    if (stat(path_or_name, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            m->source = MODEL_SOURCE_HF_FOLDER;
+            st = hf_open(path_or_name, m, err);
+        } else {
+            m->source = MODEL_SOURCE_GGUF;
+            st = open_file(path_or_name, m, err);
+        }
+    } else if (looks_like_path(path_or_name)) {
+        st = rs_fail(err, RS_ERR_INPUT, "%s: no such file or folder", path_or_name);
+    } else {
+        m->source = MODEL_SOURCE_CATALOG;
+        st = catalog_open(path_or_name, m, err);
+    }
+    if (st != RS_OK) {
+        model_free(m);
+        return st;
+    }
+    // The template's family is named by the chat template code (tok/) once
+    // it is linked in; until then only its presence is known.
+    m->chat_template_kind = m->chat_template ? "present" : "none";
+    if (!m->name) {
+        // Display name: the last path component.
+        const char *p = path_or_name + strlen(path_or_name);
+        while (p > path_or_name && p[-1] == '/') p--;
+        const char *end = p;
+        while (p > path_or_name && p[-1] != '/') p--;
+        m->name = strndup(p, (size_t)(end - p));
+        if (!m->name) {
+            model_free(m);
+            return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+        }
+    }
+    *out = m;
+    return RS_OK;
+}
