@@ -82,9 +82,6 @@ rs_status gguf_model_open(const char *path, model_desc *m, rs_error *err)
     if (!arch) return rs_fail(err, RS_ERR_INPUT, "%s: field \"general.architecture\": missing", path);
     m->arch_name = strdup(arch);
     if (!m->arch_name) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
-    const char *gname = gguf_get_str(f, "general.name");
-    if (gname && *gname && !(m->name = strdup(gname)))
-        return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
     m->arch = arch_from_gguf_name(arch);
     gk g = {f, arch};
 

@@ -4,6 +4,7 @@
 // language model's fields in a nested "text_config".
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -38,14 +38,16 @@ void model_free(model_desc *m)
     free(m);
 }
 
+// "Qwen/Qwen2.5-7B" may be a catalog id; "/x", "./x", "~/x", "a/b/c" and
+// names ending in .gguf or .safetensors are paths.
 static bool looks_like_path(const char *s)
 {
     size_t n = strlen(s);
-    return strchr(s, '/') != NULL && s[0] != '\0' &&
-               // "Qwen/Qwen2.5-7B" is a catalog id, "./x" or "/x" or "a/b/c" a path
-               (s[0] == '/' || s[0] == '.' || s[0] == '~' || strchr(strchr(s, '/') + 1, '/')) ||
-           (n > 5 && strcmp(s + n - 5, ".gguf") == 0) ||
-           (n > 12 && strcmp(s + n - 12, ".safetensors") == 0);
+    const char *slash = strchr(s, '/');
+    if (s[0] == '/' || s[0] == '.' || s[0] == '~') return true;
+    if (slash && strchr(slash + 1, '/')) return true;
+    if (n > 5 && strcmp(s + n - 5, ".gguf") == 0) return true;
+    return n > 12 && strcmp(s + n - 12, ".safetensors") == 0;
 }
 
 static rs_status open_file(const char *path, model_desc *m, rs_error *err)
