@@ -330,6 +330,17 @@ static void test_stories(void **state)
     assert_int_equal(f->tensors[0].ne[0], 64);
     assert_int_equal(f->tensors[0].ne[1], 512);
     assert_int_equal(f->tensors[0].offset, 14176);
+    const gguf_tensor_info *norm = gguf_find_tensor(f, "output_norm.weight");
+    assert_non_null(norm);
+    assert_int_equal(norm->n_elems, 64);
+    assert_null(gguf_find_tensor(f, "nope"));
+    // RMSNorm weights of a trained model: finite and mostly positive.
+    float w[64];
+    memcpy(w, gguf_tensor_data(f, norm), sizeof w);
+    int pos = 0;
+    for (int i = 0; i < 64; i++)
+        pos += w[i] > 0 && w[i] < 100;
+    assert_true(pos > 48);
     int64_t v;
     assert_true(gguf_get_int(f, "llama.block_count", &v));
     assert_int_equal(v, 5);

@@ -653,6 +653,19 @@ const gguf_kv *gguf_find(const gguf_file *f, const char *key)
     return NULL;
 }
 
+const gguf_tensor_info *gguf_find_tensor(const gguf_file *f, const char *name)
+{
+    if (!f || !name) return NULL;
+    for (uint64_t i = 0; i < f->n_tensors; i++)
+        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    return NULL;
+}
+
+const void *gguf_tensor_data(const gguf_file *f, const gguf_tensor_info *t)
+{
+    return f && t ? f->data + t->offset : NULL;
+}
+
 static bool type_is_unsigned(gguf_type t)
 {
     return t == GGUF_TYPE_UINT8 || t == GGUF_TYPE_UINT16 || t == GGUF_TYPE_UINT32 ||

@@ -85,6 +85,12 @@ bool gguf_get_int(const gguf_file *f, const char *key, int64_t *out);  // any in
 bool gguf_get_float(const gguf_file *f, const char *key, double *out); // float or integer
 const char *gguf_get_str(const gguf_file *f, const char *key);
 
+// The tensor named name, or NULL; and a pointer to its bytes in the mapping
+// (t->nbytes of them, checked to lie inside the file; unaligned only if the
+// mapping is).
+const gguf_tensor_info *gguf_find_tensor(const gguf_file *f, const char *name);
+const void *gguf_tensor_data(const gguf_file *f, const gguf_tensor_info *t);
+
 // Array element access; i must be < kv->arr_n.
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
 double gguf_arr_float(const gguf_kv *kv, uint64_t i);
