@@ -1,12 +1,199 @@
+// rightsize template MODEL --system S --user U --assistant A ...: the exact
+// prompt the model's chat template makes of a conversation.
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "tok/chat_template.h"
 
-// Placeholder until the command lands; it says so rather than pretending.
+static void template_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rightsize template MODEL [--system S] [--user U] [--assistant A] ...\n"
+            "                          [--no-generation-prompt] [--think on|off]\n"
+            "                          [--chat-template NAME|FILE.jinja] [--json]\n\n"
+            "Prints the prompt the model's chat template makes of the conversation, exactly\n"
+            "(no newline added). MODEL: an HF folder (tokenizer_config.json), a GGUF file,\n"
+            "or a .jinja file. Messages are taken in the order given.\n\n"
+            "  --chat-template NAME   use this family instead of the model's template:\n"
+            "                         %s\n",
+            chat_family_list());
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int cmd_template(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "rightsize template: not implemented yet\n");
-    return 1;
+    const char *model = NULL, *override = NULL;
+    bool json = false;
+    chat_options opts = chat_default_options();
+    chat_message *msgs = calloc((size_t)argc, sizeof *msgs); // at most one message per argument
+    size_t n = 0;
+    if (!msgs) {
+        fprintf(stderr, "rightsize template: out of memory\n");
+        return 1;
+    }
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *role = strcmp(a, "--system") == 0      ? "system"
+                           : strcmp(a, "--user") == 0      ? "user"
+                           : strcmp(a, "--assistant") == 0 ? "assistant"
+                                                           : NULL;
+        bool takes_value = role || strcmp(a, "--think") == 0 || strcmp(a, "--chat-template") == 0;
+        if (takes_value && i + 1 >= argc) {
+            fprintf(stderr, "rightsize template: %s needs a value\n", a);
+            goto out;
+        }
+        if (role) {
+            msgs[n].role = role;
+            msgs[n++].content = argv[++i];
+        } else if (strcmp(a, "--think") == 0) {
+            const char *v = argv[++i];
+            if (strcmp(v, "on") == 0)
+                opts.enable_thinking = 1;
+            else if (strcmp(v, "off") == 0)
+                opts.enable_thinking = 0;
+            else {
+                fprintf(stderr, "rightsize template: --think takes on or off, not \"%s\"\n", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--chat-template") == 0) {
+            override = argv[++i];
+        } else if (strcmp(a, "--no-generation-prompt") == 0) {
+            opts.add_generation_prompt = false;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            template_usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "rightsize template: unknown option \"%s\"\n", a);
+            template_usage(stderr);
+            goto out;
+        } else if (!model) {
+            model = a;
+        } else {
+            fprintf(stderr, "rightsize template: one MODEL only (got \"%s\" and \"%s\")\n", model, a);
+            goto out;
+        }
+    }
+    if (!model) {
+        template_usage(stderr);
+        goto out;
+    }
+    if (n == 0) {
+        fprintf(stderr, "rightsize template: give at least one message (--system, --user, --assistant)\n");
+        goto out;
+    }
+
+    chat_template_info info;
+    rs_error err = {0};
+    if (chat_template_load(model, &info, &err) != RS_OK) {
+        fprintf(stderr, "rightsize template: %s\n", err.msg);
+        rc = err.status == RS_ERR_RUNTIME ? 1 : 2;
+        goto out;
+    }
+    // --chat-template takes a family name or a template file.
+    char *override_text = NULL;
+    chat_family family;
+    if (override) {
+        family = chat_family_from_name(override);
+        if (family == CHAT_FAMILY_UNKNOWN && is_file(override)) {
+            chat_template_info ov;
+            if (chat_template_load(override, &ov, &err) != RS_OK) {
+                fprintf(stderr, "rightsize template: --chat-template: %s\n", err.msg);
+                chat_template_info_free(&info);
+                goto out;
+            }
+            override_text = ov.text;
+            ov.text = NULL;
+            chat_template_info_free(&ov);
+            family = chat_family_detect(override_text);
+        }
+        if (family == CHAT_FAMILY_UNKNOWN) {
+            fprintf(stderr,
+                    "rightsize template: --chat-template \"%s\" is neither a known family nor a "
+                    "template file whose family is known; families: %s\n",
+                    override, chat_family_list());
+            free(override_text);
+            chat_template_info_free(&info);
+            goto out;
+        }
+    } else if (!info.text) {
+        fprintf(stderr,
+                "rightsize template: %s has no chat template; pass --chat-template NAME "
+                "(one of: %s)\n",
+                model, chat_family_list());
+        chat_template_info_free(&info);
+        goto out;
+    } else {
+        family = chat_family_detect(info.text);
+        if (family == CHAT_FAMILY_UNKNOWN) {
+            fprintf(stderr,
+                    "rightsize template: warning: the chat template in %s is not one of the "
+                    "families rightsize renders, and guessing would give the model a wrong "
+                    "prompt; pass --chat-template NAME (one of: %s)\n",
+                    info.source ? info.source : model, chat_family_list());
+            chat_template_info_free(&info);
+            goto out;
+        }
+    }
+
+    // The default system prompt written in the template, if any (Qwen2,
+    // Mistral Small); the template that chose the family decides.
+    const char *text = override_text ? override_text : info.text;
+    char *def_sys = chat_template_default_system(text, 0);
+    opts.default_system = def_sys;
+    opts.bos_token = info.bos_token;
+    opts.eos_token = info.eos_token;
+    char *prompt = NULL;
+    if (chat_render(family, msgs, n, &opts, &prompt, &err) != RS_OK) {
+        fprintf(stderr, "rightsize template: %s: %s\n", model, err.msg);
+        rc = err.status == RS_ERR_RUNTIME ? 1 : 2;
+    } else if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", model);
+        cJSON_AddStringToObject(o, "family", chat_family_name(family));
+        cJSON_AddStringToObject(o, "detected_family", chat_template_family_name(info.text));
+        if (info.source)
+            cJSON_AddStringToObject(o, "template_source", info.source);
+        else
+            cJSON_AddNullToObject(o, "template_source");
+        if (info.bos_token)
+            cJSON_AddStringToObject(o, "bos_token", info.bos_token);
+        else
+            cJSON_AddNullToObject(o, "bos_token");
+        if (info.eos_token)
+            cJSON_AddStringToObject(o, "eos_token", info.eos_token);
+        else
+            cJSON_AddNullToObject(o, "eos_token");
+        cJSON_AddBoolToObject(o, "add_generation_prompt", opts.add_generation_prompt);
+        if (opts.enable_thinking >= 0)
+            cJSON_AddBoolToObject(o, "enable_thinking", opts.enable_thinking == 1);
+        cJSON_AddStringToObject(o, "prompt", prompt);
+        char *s = cJSON_Print(o);
+        if (s) printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+        rc = 0;
+    } else {
+        fwrite(prompt, 1, strlen(prompt), stdout);
+        rc = 0;
+    }
+    free(prompt);
+    free(def_sys);
+    free(override_text);
+    chat_template_info_free(&info);
+out:
+    free(msgs);
+    return rc;
 }
