@@ -17,12 +17,12 @@ typedef struct hw_gpu {
     uint64_t mem_total; // bytes
     uint64_t mem_free;
     uint64_t mem_used;
-    int cc_major, cc_minor;   // compute capability, 0 when unknown
-    double bandwidth_gbs;     // memory bandwidth, GB/s (1e9 bytes/s)
+    int cc_major, cc_minor;        // compute capability, 0 when unknown
+    double bandwidth_gbs;          // memory bandwidth, GB/s (1e9 bytes/s)
     double bandwidth_measured_gbs; // from `hw --measure` or the engine, 0 if never measured
-    double tflops_bf16;       // dense bf16/fp16 tensor TFLOPS, 0 when unknown
-    bool unified_memory;      // Apple silicon: shares RAM with the CPU
-    bool hypothetical;        // from the table (--gpu), not detected
+    double tflops_bf16;            // dense bf16/fp16 tensor TFLOPS, 0 when unknown
+    bool unified_memory;           // Apple silicon: shares RAM with the CPU
+    bool hypothetical;             // from the table (--gpu), not detected
 } hw_gpu;
 
 typedef struct hw_info {
@@ -33,9 +33,9 @@ typedef struct hw_info {
     double cpu_bandwidth_gbs; // measured or estimated; 0 when unknown
     double cpu_gflops;        // estimated peak f32 GFLOPS
 
-    uint64_t ram_total;      // physical RAM
-    uint64_t ram_available;  // MemAvailable, capped by the cgroup limit
-    uint64_t cgroup_limit;   // 0 when no limit applies
+    uint64_t ram_total;     // physical RAM
+    uint64_t ram_available; // MemAvailable, capped by the cgroup limit
+    uint64_t cgroup_limit;  // 0 when no limit applies
     bool ram_hypothetical;
 
     char driver_version[32]; // NVIDIA driver, "" without NVML
@@ -49,5 +49,43 @@ typedef struct hw_info {
 // path, which the tests use to load a fake NVML). Never fails for a missing
 // driver: n_gpus is 0 and nvml_note says why.
 rs_status hw_probe(hw_info *out, rs_error *err);
+
+// The parts of hw_probe, each filling its own fields of out (tests call them
+// one by one). The roots of /proc and of the cgroup hierarchy come from
+// RIGHTSIZE_PROC_ROOT and RIGHTSIZE_CGROUP_ROOT when set (default /proc and
+// /sys/fs/cgroup), so tests can build fake trees.
+void hw_probe_cpu(hw_info *out);                        // src/hw/cpu.c
+rs_status hw_probe_memory(hw_info *out, rs_error *err); // src/hw/memory.c
+void hw_probe_nvidia(hw_info *out);                     // src/hw/nvidia.c
+
+// What-if hardware for `plan --ram 64G` / `--cpu-only` (the GPUs come from
+// hw_set_hypothetical_gpus in gpu_table.h). hw_set_hypothetical_ram sets
+// ram_total = ram_available = bytes and drops the cgroup limit.
+void hw_set_hypothetical_ram(hw_info *hw, uint64_t bytes);
+void hw_set_cpu_only(hw_info *hw); // no GPUs
+
+// Memory bandwidth, measured by `rightsize hw --measure` and cached per
+// machine in $XDG_CACHE_HOME/rightsize/measured.json (~/.cache/...), keyed
+// by CPU model and thread count. Each returns 0 when never measured.
+// hw_probe fills cpu_bandwidth_gbs and each GPU's bandwidth_measured_gbs
+// from this cache.
+double hw_cached_cpu_bandwidth(const hw_info *hw);
+// The hook for the CUDA engine's device-to-device copy measurement: keyed
+// by the GPU's name on this machine.
+double hw_cached_gpu_bandwidth(const hw_info *hw, const char *gpu_name);
+rs_status hw_cache_store_cpu_bandwidth(const hw_info *hw, double gbs, rs_error *err);
+rs_status hw_cache_store_gpu_bandwidth(const hw_info *hw, const char *gpu_name, double gbs,
+                                       rs_error *err);
+// Path of the cache file (for messages); "" when neither XDG_CACHE_HOME nor HOME is set.
+const char *hw_cache_path(char *buf, unsigned long n);
+
+// Reads memory with all threads, best of `runs` runs over a buffer of
+// `bytes` (>> last-level cache); returns GB/s, or fails (out of memory).
+rs_status hw_measure_cpu_bandwidth(int threads, uint64_t bytes, int runs, double *gbs,
+                                   rs_error *err);
+
+// The machine as JSON (schema: docs/hw-json.md); the caller owns the result
+// (cJSON_Delete). NULL only when out of memory.
+struct cJSON *hw_to_json(const hw_info *hw);
 
 #endif

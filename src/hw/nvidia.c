@@ -1,0 +1,174 @@
+// NVIDIA GPUs through NVML, opened with dlopen so that the binary starts
+// and works on machines without the driver. Only the handful of NVML
+// functions below are used; their types are declared here (from nvml.h,
+// whose ABI is stable across driver releases) so no CUDA headers are needed.
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw/gpu_table.h"
+#include "hw/hw.h"
+#include "hw/hw_internal.h"
+
+typedef int nvml_return; // nvmlReturn_t; NVML_SUCCESS = 0
+typedef struct nvml_device_st *nvml_device;
+typedef struct nvml_memory {
+    unsigned long long total, free, used; // bytes
+} nvml_memory;
+enum { NVML_SUCCESS = 0, NVML_CLOCK_MEM = 2 }; // nvmlClockType_t NVML_CLOCK_MEM
+
+typedef struct nvml_api {
+    nvml_return (*init)(void);
+    nvml_return (*shutdown)(void);
+    const char *(*error_string)(nvml_return);
+    nvml_return (*driver_version)(char *, unsigned int);
+    nvml_return (*count)(unsigned int *);
+    nvml_return (*handle)(unsigned int, nvml_device *);
+    nvml_return (*name)(nvml_device, char *, unsigned int);
+    nvml_return (*memory)(nvml_device, nvml_memory *);
+    nvml_return (*cc)(nvml_device, int *, int *);
+    nvml_return (*bus_width)(nvml_device, unsigned int *);
+    nvml_return (*max_clock)(nvml_device, int, unsigned int *);
+} nvml_api;
+
+// Loads each symbol; false (with the missing name in note) when a required
+// one is absent. error_string, bus_width and max_clock are optional (old
+// drivers lack the bus width; then the bandwidth comes from the table).
+static bool nvml_resolve(void *lib, nvml_api *api, char *note, size_t n)
+{
+#define NVML_SYM(field, sym, required)                                                             \
+    do {                                                                                           \
+        *(void **)&api->field = dlsym(lib, sym);                                                   \
+        if (!api->field && (required)) {                                                           \
+            snprintf(note, n, "NVML lacks %s (driver too old?)", sym);                             \
+            return false;                                                                          \
+        }                                                                                          \
+    } while (0)
+    NVML_SYM(init, "nvmlInit_v2", true);
+    NVML_SYM(shutdown, "nvmlShutdown", true);
+    NVML_SYM(error_string, "nvmlErrorString", false);
+    NVML_SYM(driver_version, "nvmlSystemGetDriverVersion", false);
+    NVML_SYM(count, "nvmlDeviceGetCount_v2", true);
+    NVML_SYM(handle, "nvmlDeviceGetHandleByIndex_v2", true);
+    NVML_SYM(name, "nvmlDeviceGetName", true);
+    NVML_SYM(memory, "nvmlDeviceGetMemoryInfo", true);
+    NVML_SYM(cc, "nvmlDeviceGetCudaComputeCapability", false);
+    NVML_SYM(bus_width, "nvmlDeviceGetMemoryBusWidth", false);
+    NVML_SYM(max_clock, "nvmlDeviceGetMaxClockInfo", false);
+#undef NVML_SYM
+    return true;
+}
+
+// Peak memory bandwidth in GB/s: bus width in bytes x memory clock x 2
+// transfers per clock (double data rate; NVML's memory clock for GDDR6X and
+// HBM is already the rate that makes this formula hold: H100 SXM 5120 bits
+// at 2619 MHz gives 3352 GB/s, the RTX 4090's 384 bits at 10501 MHz 1008).
+double hw_nvidia_bandwidth_gbs(unsigned bus_width_bits, unsigned mem_clock_mhz)
+{
+    return (double)bus_width_bits / 8.0 * (double)mem_clock_mhz * 1e6 * 2.0 / 1e9;
+}
+
+static const char *nvml_err(const nvml_api *api, nvml_return r)
+{
+    static char buf[32];
+    if (api->error_string) {
+        const char *s = api->error_string(r);
+        if (s) return s;
+    }
+    snprintf(buf, sizeof buf, "error %d", r);
+    return buf;
+}
+
+static void probe_device(const nvml_api *api, unsigned idx, nvml_device dev, hw_gpu *g)
+{
+    memset(g, 0, sizeof *g);
+    g->index = (int)idx;
+    if (api->name(dev, g->name, sizeof g->name) != NVML_SUCCESS)
+        snprintf(g->name, sizeof g->name, "NVIDIA GPU %u", idx);
+    g->name[sizeof g->name - 1] = '\0';
+    nvml_memory mem;
+    if (api->memory(dev, &mem) == NVML_SUCCESS) {
+        g->mem_total = mem.total;
+        g->mem_free = mem.free;
+        g->mem_used = mem.used;
+    }
+    if (api->cc) {
+        int major = 0, minor = 0;
+        if (api->cc(dev, &major, &minor) == NVML_SUCCESS) {
+            g->cc_major = major;
+            g->cc_minor = minor;
+        }
+    }
+    unsigned width = 0, clock = 0;
+    if (api->bus_width && api->max_clock && api->bus_width(dev, &width) == NVML_SUCCESS &&
+        api->max_clock(dev, NVML_CLOCK_MEM, &clock) == NVML_SUCCESS && width > 0 && clock > 0)
+        g->bandwidth_gbs = hw_nvidia_bandwidth_gbs(width, clock);
+    // NVML reports no FLOPS; the table knows them (and the bandwidth when
+    // the driver does not report bus width).
+    const gpu_spec *spec = gpu_table_find(g->name);
+    if (spec) {
+        g->tflops_bf16 = spec->tflops_bf16;
+        if (g->bandwidth_gbs <= 0) g->bandwidth_gbs = spec->bandwidth_gbs;
+    }
+}
+
+void hw_probe_nvidia(hw_info *out)
+{
+    out->n_gpus = 0;
+    out->driver_version[0] = '\0';
+    out->nvml_note[0] = '\0';
+    const char *path = getenv("RIGHTSIZE_NVML_LIB");
+    if (!path || !*path) path = "libnvidia-ml.so.1";
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(out->nvml_note, sizeof out->nvml_note, "no NVIDIA driver (%s not found)", path);
+        return;
+    }
+    nvml_api api;
+    memset(&api, 0, sizeof api);
+    if (!nvml_resolve(lib, &api, out->nvml_note, sizeof out->nvml_note)) {
+        dlclose(lib);
+        return;
+    }
+    nvml_return r = api.init();
+    if (r != NVML_SUCCESS) {
+        snprintf(out->nvml_note, sizeof out->nvml_note, "NVML failed to start: %s",
+                 nvml_err(&api, r));
+        dlclose(lib);
+        return;
+    }
+    if (api.driver_version &&
+        api.driver_version(out->driver_version, sizeof out->driver_version) != NVML_SUCCESS)
+        out->driver_version[0] = '\0';
+    out->driver_version[sizeof out->driver_version - 1] = '\0';
+
+    unsigned count = 0;
+    r = api.count(&count);
+    if (r != NVML_SUCCESS) {
+        snprintf(out->nvml_note, sizeof out->nvml_note, "NVML cannot count GPUs: %s",
+                 nvml_err(&api, r));
+        count = 0;
+    }
+    if (count > HW_MAX_GPUS) {
+        snprintf(out->nvml_note, sizeof out->nvml_note, "%u GPUs found; only the first %d are used",
+                 count, HW_MAX_GPUS);
+        count = HW_MAX_GPUS;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        nvml_device dev = NULL;
+        r = api.handle(i, &dev);
+        if (r != NVML_SUCCESS) {
+            // A GPU we may not access (another container's): skip it, say so.
+            snprintf(out->nvml_note, sizeof out->nvml_note, "GPU %u not accessible: %s", i,
+                     nvml_err(&api, r));
+            continue;
+        }
+        probe_device(&api, i, dev, &out->gpus[out->n_gpus++]);
+    }
+    if (count == 0 && !out->nvml_note[0])
+        snprintf(out->nvml_note, sizeof out->nvml_note, "NVIDIA driver %s reports no GPUs",
+                 out->driver_version[0] ? out->driver_version : "(unknown version)");
+    api.shutdown();
+    dlclose(lib);
+}

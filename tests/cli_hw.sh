@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end: `rightsize hw` text and --json, on this machine and under the
+# fake NVML (RIGHTSIZE_FAKE_NVML, built by CMake), --list-gpus, what-ifs,
+# --measure with its cache. No jq/python: grep and awk only.
+set -euo pipefail
+bin=${RIGHTSIZE_BIN:?}
+fake=${RIGHTSIZE_FAKE_NVML:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME=$tmp/cache
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# This machine, no driver: CPU threads = what the affinity mask allows.
+threads=$(nproc)
+out=$(RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw)
+echo "$out"
+echo "$out" | grep -q "^CPU " || fail "no CPU line"
+n=$(echo "$out" | sed -n 's/.*cores, \([0-9]*\) threads available.*/\1/p')
+[ -n "$n" ] && [ "$n" -ge 1 ] && [ "$n" -le "$threads" ] || fail "threads $n not in 1..nproc ($threads)"
+# Without a cgroup CPU quota (an empty fake cgroup tree): exactly the affinity mask.
+out2=$(RIGHTSIZE_CGROUP_ROOT=$tmp RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw)
+echo "$out2" | grep -q "cores, $threads threads available" || fail "threads != nproc ($threads)"
+echo "$out" | grep -q "^RAM .* total, .* available" || fail "no RAM line"
+echo "$out" | grep -q "GPUs     none: no NVIDIA driver ($tmp/none.so not found)" || fail "no-driver note"
+awk 'length > 80 { exit 1 }' <<<"$out" || fail "a line is wider than 80 columns"
+
+json=$(RIGHTSIZE_CGROUP_ROOT=$tmp RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw --json)
+echo "$json" | grep -q "\"threads\":[[:space:]]*$threads," || fail "json threads"
+echo "$json" | grep -q '"gpus":[[:space:]]*\[\]' || fail "json gpus not empty"
+echo "$json" | grep -q '"note":[[:space:]]*"no NVIDIA driver' || fail "json note"
+total=$(echo "$json" | awk -F: '/"total_bytes"/ { gsub(/[ \t,]/, "", $2); print $2 }')
+memtotal=$(awk '/^MemTotal:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
+[ "$total" = "$memtotal" ] || fail "json total_bytes $total != MemTotal $memtotal"
+
+# Under the fake NVML: exactly the GPUs it describes.
+export RIGHTSIZE_NVML_LIB=$fake FAKE_NVML_DRIVER=550.54.15
+export FAKE_NVML_GPUS="NVIDIA H100 80GB HBM3:81559:80000:9.0:5120:2619;NVIDIA GeForce RTX 4090:24564:20000:8.9:384:10501"
+out=$("$bin" hw)
+echo "$out"
+echo "$out" | grep -q "^GPU 0    NVIDIA H100 80GB HBM3$" || fail "GPU 0 name"
+echo "$out" | grep -q "79.6 GiB total, 78.1 GiB free, 1.52 GiB used, compute 9.0" || fail "GPU 0 memory"
+echo "$out" | grep -q "3352 GB/s peak, 989.0 TFLOPS bf16" || fail "GPU 0 bandwidth"
+echo "$out" | grep -q "^GPU 1    NVIDIA GeForce RTX 4090$" || fail "GPU 1 name"
+echo "$out" | grep -q "compute 8.9" || fail "GPU 1 cc"
+echo "$out" | grep -q "^NVIDIA   driver 550.54.15$" || fail "driver"
+awk 'length > 80 { exit 1 }' <<<"$out" || fail "a line is wider than 80 columns"
+json=$("$bin" hw --json)
+[ "$(echo "$json" | grep -c '"name":')" = 2 ] || fail "json: not 2 GPUs"
+echo "$json" | grep -q '"mem_total_bytes":[[:space:]]*85520809984,' || fail "json mem_total"
+echo "$json" | grep -q '"compute_capability":[[:space:]]*"8.9"' || fail "json cc"
+echo "$json" | grep -q '"bandwidth_gbs":[[:space:]]*3352.32' || fail "json bandwidth"
+echo "$json" | grep -q '"driver_version":[[:space:]]*"550.54.15"' || fail "json driver"
+
+out=$(FAKE_NVML_INIT_FAIL=1 "$bin" hw)
+grep -q "none: NVML failed to start: Driver Not Loaded" <<<"$out" || fail "init failure note"
+
+# What-ifs.
+"$bin" hw --gpu "RTX 4090x2" --ram 64G | tee "$tmp/whatif"
+[ "$(grep -c 'NVIDIA GeForce RTX 4090 (hypothetical)' "$tmp/whatif")" = 2 ] || fail "--gpu x2"
+grep -q "^RAM      64.0 GiB total, 64.0 GiB available (hypothetical)" "$tmp/whatif" || fail "--ram"
+out=$("$bin" hw --cpu-only)
+grep -q "GPUs     none: --cpu-only" <<<"$out" || fail "--cpu-only"
+set +e
+err=$("$bin" hw --gpu "RTX 4099" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] || fail "bad --gpu exit $rc"
+echo "$err" | grep -q 'unknown GPU "RTX 4099"; close matches: .*"NVIDIA GeForce RTX 4090"' || fail "close matches: $err"
+[ "$(echo "$err" | wc -l)" = 1 ] || fail "error is not one line"
+set +e; "$bin" hw --bogus >/dev/null 2>&1; rc=$?; set -e
+[ $rc = 2 ] || fail "unknown option exit $rc"
+
+# The table.
+"$bin" hw --list-gpus > "$tmp/list"
+rows=$(awk 'NR > 1 && NF >= 4 && $1 ~ /^[a-z0-9]+$/' "$tmp/list" | wc -l)
+[ "$rows" -ge 50 ] || fail "--list-gpus has $rows rows"
+"$bin" hw --list-gpus --json > "$tmp/list.json"
+grep -q '"source":[[:space:]]*"https://' "$tmp/list.json" || fail "--list-gpus --json"
+
+# --measure: measured once, cached, read back by later probes.
+"$bin" hw --measure > "$tmp/m" 2>&1
+grep -q "memory bandwidth [0-9.]* GB/s (measured)" "$tmp/m" || fail "--measure output"
+[ -s "$XDG_CACHE_HOME/rightsize/measured.json" ] || fail "no cache file"
+out=$("$bin" hw)
+grep -q "memory bandwidth [0-9.]* GB/s (measured)" <<<"$out" || fail "cache not read back"
+out=$("$bin" hw --json)
+grep -q '"bandwidth_gbs":[[:space:]]*[0-9]' <<<"$out" || fail "json cached bandwidth"
+echo "cli_hw: ok"
