@@ -24,6 +24,12 @@ void model_desc_init(model_desc *m)
 void model_free(model_desc *m)
 {
     if (!m) return;
+    model_desc_clear(m);
+    free(m);
+}
+
+void model_desc_clear(model_desc *m)
+{
     free(m->path);
     free(m->name);
     free(m->arch_name);
@@ -35,7 +41,7 @@ void model_free(model_desc *m)
     free(m->tensors);
     free(m->chat_template);
     if (m->gguf) gguf_close(m->gguf);
-    free(m);
+    model_desc_init(m);
 }
 
 // "Qwen/Qwen2.5-7B" may be a catalog id; "/x", "./x", "~/x", "a/b/c" and

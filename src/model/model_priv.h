@@ -13,6 +13,8 @@ struct cJSON;
 
 // Sets every id to -1 and every optional size to 0.
 void model_desc_init(model_desc *m);
+// Frees what m owns and re-initialises it (m itself stays).
+void model_desc_clear(model_desc *m);
 
 // hf.c: config.json text -> shapes and facts (no tensors). name is used in
 // messages ("config.json", "catalog entry \"x\"").
