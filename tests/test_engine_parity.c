@@ -306,7 +306,7 @@ static void test_truncated_gguf(void **state)
 static void test_inconsistent_config(void **state)
 {
     (void)state;
-    char dir[2048], path[2048], src[2048];
+    char dir[1024], path[4096], src[4096];
     snprintf(dir, sizeof dir, "%s/badcfg", test_tmpdir());
     mkdir(dir, 0755);
     snprintf(src, sizeof src, "%s/qwen2/f32/model.safetensors", fixture_dir());
@@ -333,7 +333,7 @@ static void test_inconsistent_config(void **state)
 static void test_unknown_arch(void **state)
 {
     (void)state;
-    char dir[2048], path[2048], src[2048];
+    char dir[1024], path[4096], src[4096];
     snprintf(dir, sizeof dir, "%s/badarch", test_tmpdir());
     mkdir(dir, 0755);
     snprintf(src, sizeof src, "%s/qwen2/f32/model.safetensors", fixture_dir());

@@ -87,7 +87,7 @@ static int parse_args(int argc, char **argv, run_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n;
+        int64_t n = 0;
         bool ok = true, takes = true;
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             usage(stdout);
