@@ -114,7 +114,7 @@ static const dtype all_types[] = {DTYPE_F32,  DTYPE_F16,  DTYPE_BF16, DTYPE_Q8_0
 
 static void run_all(thread_pool *pool)
 {
-    const int64_t toks[] = {1, 7, 64};
+    const int64_t toks[] = {1, 3, 7, 64};
     const int64_t outs[] = {1, 13, 67};
     for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
         const dtype t = all_types[ti];
@@ -123,7 +123,7 @@ static void run_all(thread_pool *pool)
         const int64_t ins[] = {be == 1 ? 37 : be, be == 1 ? 333 : 3 * be, be == 1 ? 1000 : 5 * be};
         for (size_t a = 0; a < 3; a++)
             for (size_t b = 0; b < 3; b++)
-                for (size_t c = 0; c < 3; c++) check_case(pool, t, ins[a], outs[b], toks[c]);
+                for (size_t c = 0; c < 4; c++) check_case(pool, t, ins[a], outs[b], toks[c]);
     }
 }
 

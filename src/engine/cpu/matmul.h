@@ -17,4 +17,8 @@
 void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, float *y, int64_t n_in,
                 int64_t n_out, int64_t n_tok);
 
+// The kernel set cpu_matmul runs on this machine: "avx512", "avx2" or
+// "portable" (RIGHTSIZE_KERNELS=portable|avx2 forces a lesser one).
+const char *cpu_matmul_kernel_name(void);
+
 #endif
