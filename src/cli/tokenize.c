@@ -33,8 +33,7 @@ static char *read_all(FILE *f, size_t *len)
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
         if (n == cap) {
             char *p = realloc(buf, cap * 2);
             if (!p) {
@@ -53,14 +52,12 @@ static char *read_all(FILE *f, size_t *len)
 static rs_status load_any(const char *path, tokenizer **tok, rs_error *err)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
-        return rs_fail(err, RS_ERR_INPUT, "%s: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) return rs_fail(err, RS_ERR_INPUT, "%s: %s", path, strerror(errno));
     size_t n = strlen(path);
     if (!S_ISDIR(st.st_mode) && !(n >= 5 && strcmp(path + n - 5, ".json") == 0)) {
         gguf_file *g;
         rs_status s = gguf_open(path, &g, err);
-        if (s)
-            return s;
+        if (s) return s;
         s = tokenizer_load_gguf(g, tok, err);
         gguf_close(g);
         return s;
@@ -157,8 +154,7 @@ int cmd_tokenize(int argc, char **argv)
             return 2;
         }
         buf = read_all(f, &len);
-        if (f != stdin)
-            fclose(f);
+        if (f != stdin) fclose(f);
         if (!buf) {
             fprintf(stderr, "rightsize tokenize: out of memory reading the text\n");
             return 1;
@@ -205,8 +201,7 @@ int cmd_tokenize(int argc, char **argv)
         for (int64_t i = 0; i < n; i++) {
             size_t pl;
             const char *p = tokenizer_token_piece(tok, ids[i], &pl);
-            if (i)
-                printf(", ");
+            if (i) printf(", ");
             json_str(stdout, p, pl);
         }
         printf("]}\n");
@@ -214,8 +209,7 @@ int cmd_tokenize(int argc, char **argv)
         for (int64_t i = 0; i < n; i++) {
             size_t pl;
             const char *p = tokenizer_token_piece(tok, ids[i], &pl);
-            if (mode == OUT_BOTH)
-                printf("%d\t", ids[i]);
+            if (mode == OUT_BOTH) printf("%d\t", ids[i]);
             show_piece(stdout, p, pl);
             printf("\n");
         }

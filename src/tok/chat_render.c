@@ -22,7 +22,8 @@ static void sb_addn(sb *b, const char *s, size_t n)
     if (b->oom || !s) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
+        while (cap < b->len + n + 1)
+            cap *= 2;
         char *ns = realloc(b->s, cap);
         if (!ns) {
             b->oom = true;
@@ -46,7 +47,8 @@ static void sb_cat(sb *b, ...)
 {
     va_list ap;
     va_start(ap, b);
-    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *)) sb_add(b, s);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        sb_add(b, s);
     va_end(ap);
 }
 #define CAT(b, ...) sb_cat((b), __VA_ARGS__, (const char *)NULL)
@@ -84,33 +86,41 @@ typedef struct view {
     size_t n;
 } view;
 
-static view vw(const char *s) { return (view){s ? s : "", s ? strlen(s) : 0}; }
+static view vw(const char *s)
+{
+    return (view){s ? s : "", s ? strlen(s) : 0};
+}
 
 // str.strip() / Jinja's trim: Unicode whitespace on both ends.
 static view v_strip(view v)
 {
     size_t k;
-    while ((k = space_len(v.p, v.n)) > 0) v.p += k, v.n -= k;
-    while ((k = space_len_back(v.p, v.n)) > 0) v.n -= k;
+    while ((k = space_len(v.p, v.n)) > 0)
+        v.p += k, v.n -= k;
+    while ((k = space_len_back(v.p, v.n)) > 0)
+        v.n -= k;
     return v;
 }
 
 static view v_lstrip_char(view v, char c)
 {
-    while (v.n && v.p[0] == c) v.p++, v.n--;
+    while (v.n && v.p[0] == c)
+        v.p++, v.n--;
     return v;
 }
 
 static view v_rstrip_char(view v, char c)
 {
-    while (v.n && v.p[v.n - 1] == c) v.n--;
+    while (v.n && v.p[v.n - 1] == c)
+        v.n--;
     return v;
 }
 
 static view v_rstrip(view v)
 {
     size_t k;
-    while ((k = space_len_back(v.p, v.n)) > 0) v.n -= k;
+    while ((k = space_len_back(v.p, v.n)) > 0)
+        v.n -= k;
     return v;
 }
 
@@ -157,7 +167,10 @@ static view v_after_first(view v, const char *sep)
     return (view){v.p + off, v.n - off};
 }
 
-static void sb_view(sb *b, view v) { sb_addn(b, v.p, v.n); }
+static void sb_view(sb *b, view v)
+{
+    sb_addn(b, v.p, v.n);
+}
 
 // ---- shared helpers ----
 
@@ -169,9 +182,15 @@ typedef struct ctx {
     rs_error *err;
 } ctx;
 
-static bool is_role(const chat_message *m, const char *role) { return strcmp(m->role, role) == 0; }
+static bool is_role(const chat_message *m, const char *role)
+{
+    return strcmp(m->role, role) == 0;
+}
 
-static bool first_is_system(const ctx *c) { return c->n > 0 && is_role(&c->m[0], "system"); }
+static bool first_is_system(const ctx *c)
+{
+    return c->n > 0 && is_role(&c->m[0], "system");
+}
 
 // Several templates raise_exception() unless user and assistant alternate,
 // starting with user, after an optional first system message.
@@ -358,13 +377,15 @@ static rs_status render_smollm3(sb *b, const ctx *c)
         if (is_role(m, "user")) {
             CAT(b, "<|im_start|>user\n", m->content, "<|im_end|>\n");
         } else if (is_role(m, "assistant")) {
-            sb_add(b, think ? "<|im_start|>assistant\n" : "<|im_start|>assistant\n<think>\n\n</think>\n");
+            sb_add(b, think ? "<|im_start|>assistant\n"
+                            : "<|im_start|>assistant\n<think>\n\n</think>\n");
             sb_view(b, v_lstrip_char(vw(m->content), '\n'));
             sb_add(b, "<|im_end|>\n");
         }
     }
     if (c->o->add_generation_prompt)
-        sb_add(b, think ? "<|im_start|>assistant\n" : "<|im_start|>assistant\n<think>\n\n</think>\n");
+        sb_add(b,
+               think ? "<|im_start|>assistant\n" : "<|im_start|>assistant\n<think>\n\n</think>\n");
     return RS_OK;
 }
 
@@ -410,11 +431,12 @@ static rs_status render_llama3_1(sb *b, const ctx *c, bool today)
     }
     size_t from = first_is_system(c) ? 1 : 0;
     sb_add(b, c->bos);
-    CAT(b, "<|start_header_id|>system<|end_header_id|>\n\n", "Cutting Knowledge Date: December 2023\n",
-        "Today Date: ", date, "\n\n");
+    CAT(b, "<|start_header_id|>system<|end_header_id|>\n\n",
+        "Cutting Knowledge Date: December 2023\n", "Today Date: ", date, "\n\n");
     if (from) sb_view(b, v_strip(vw(c->m[0].content)));
     sb_add(b, "<|eot_id|>");
-    for (size_t i = from; i < c->n; i++) llama3_turn(b, c->m[i].role, c->m[i].content);
+    for (size_t i = from; i < c->n; i++)
+        llama3_turn(b, c->m[i].role, c->m[i].content);
     gen(b, c, "<|start_header_id|>assistant<|end_header_id|>\n\n");
     return RS_OK;
 }
@@ -434,7 +456,8 @@ static rs_status render_llama2(sb *b, const ctx *c)
             CAT(&content, "<<SYS>>\n", c->m[0].content, "\n<</SYS>>\n\n", m->content);
         else
             sb_add(&content, m->content);
-        if (content.oom) return rs_fail(c->err, RS_ERR_RUNTIME, "chat template llama2: out of memory");
+        if (content.oom)
+            return rs_fail(c->err, RS_ERR_RUNTIME, "chat template llama2: out of memory");
         view v = v_strip(vw(content.s));
         if (is_role(m, "user")) {
             CAT(b, c->bos, "[INST] ");
@@ -757,55 +780,56 @@ static rs_status render_turns(sb *b, const ctx *c, const turn_format *f)
     return RS_OK;
 }
 
-static const turn_format fmt_zephyr = {"<|system|>\n", "{eos}\n", "<|user|>\n", "{eos}\n",
+static const turn_format fmt_zephyr = {"<|system|>\n",    "{eos}\n", "<|user|>\n",      "{eos}\n",
                                        "<|assistant|>\n", "{eos}\n", "<|assistant|>\n", false};
-static const turn_format fmt_vicuna = {"", "\n\n", "USER: ", "\n", "ASSISTANT: ", "</s>\n",
-                                       "ASSISTANT:", false};
-static const turn_format fmt_vicuna_orca = {"SYSTEM: ", "\n", "USER: ", "\n", "ASSISTANT: ", "</s>\n",
-                                            "ASSISTANT:", false};
-static const turn_format fmt_alpaca = {"", "\n\n", "### Instruction:\n", "\n\n", "### Response:\n",
-                                       "\n\n", "### Response:\n", false};
-static const turn_format fmt_chatqa = {"System: ", "\n\n", "User: ", "\n\n", "Assistant: ", "\n\n",
-                                       "Assistant:", false};
-static const turn_format fmt_granite_code = {"System:\n", "\n\n", "Question:\n", "\n\n", "Answer:\n",
-                                             "\n\n", "Answer:\n", false};
-static const turn_format fmt_falcon = {"System: ", "\n", "User:\n", "\n", "Falcon:\n", "\n",
-                                       "Falcon:\n", false};
-static const turn_format fmt_falcon3 = {"<|system|>\n", "\n", "<|user|>\n", "\n", "<|assistant|>\n",
-                                        "\n", "<|assistant|>\n", false};
-static const turn_format fmt_starcoder2 = {"", "\n\n", "### Instruction\n", "\n\n", "### Response\n",
-                                           "{eos}\n\n", "### Response\n", false};
-static const turn_format fmt_magicoder = {"", "\n\n", "@@ Instruction\n", "\n\n", "@@ Response\n",
-                                          "\n\n", "@@ Response\n", false};
-static const turn_format fmt_solar = {"### System:\n", "\n\n", "### User:\n", "\n\n",
+static const turn_format fmt_vicuna = {
+    "", "\n\n", "USER: ", "\n", "ASSISTANT: ", "</s>\n", "ASSISTANT:", false};
+static const turn_format fmt_vicuna_orca = {"SYSTEM: ",    "\n",     "USER: ",     "\n",
+                                            "ASSISTANT: ", "</s>\n", "ASSISTANT:", false};
+static const turn_format fmt_alpaca = {
+    "", "\n\n", "### Instruction:\n", "\n\n", "### Response:\n", "\n\n", "### Response:\n", false};
+static const turn_format fmt_chatqa = {"System: ",    "\n\n", "User: ",     "\n\n",
+                                       "Assistant: ", "\n\n", "Assistant:", false};
+static const turn_format fmt_granite_code = {"System:\n", "\n\n", "Question:\n", "\n\n",
+                                             "Answer:\n", "\n\n", "Answer:\n",   false};
+static const turn_format fmt_falcon = {"System: ",  "\n", "User:\n",   "\n",
+                                       "Falcon:\n", "\n", "Falcon:\n", false};
+static const turn_format fmt_falcon3 = {"<|system|>\n",    "\n", "<|user|>\n",      "\n",
+                                        "<|assistant|>\n", "\n", "<|assistant|>\n", false};
+static const turn_format fmt_starcoder2 = {
+    "",   "\n\n", "### Instruction\n", "\n\n", "### Response\n", "{eos}\n\n", "### Response\n",
+    false};
+static const turn_format fmt_magicoder = {
+    "", "\n\n", "@@ Instruction\n", "\n\n", "@@ Response\n", "\n\n", "@@ Response\n", false};
+static const turn_format fmt_solar = {"### System:\n",    "\n\n",      "### User:\n",      "\n\n",
                                       "### Assistant:\n", "{eos}\n\n", "### Assistant:\n", false};
-static const turn_format fmt_alfred = {"<start_system>", "<end_message>", "<start_user>",
-                                       "<end_message>", "<start_assistant>", "<end_message>",
-                                       "<start_assistant>", false};
-static const turn_format fmt_openchat = {"GPT4 Correct System: ", "<|end_of_turn|>",
-                                         "GPT4 Correct User: ", "<|end_of_turn|>",
-                                         "GPT4 Correct Assistant: ", "<|end_of_turn|>",
-                                         "GPT4 Correct Assistant:", true};
-static const turn_format fmt_granite = {"<|start_of_role|>system<|end_of_role|>", "<|end_of_text|>\n",
-                                        "<|start_of_role|>user<|end_of_role|>", "<|end_of_text|>\n",
-                                        "<|start_of_role|>assistant<|end_of_role|>",
-                                        "<|end_of_text|>\n",
-                                        "<|start_of_role|>assistant<|end_of_role|>\n", false};
-static const turn_format fmt_chatglm4 = {"<|system|>\n", "", "<|user|>\n", "", "<|assistant|>\n", "",
-                                         "<|assistant|>\n", false};
-static const turn_format fmt_glmedge = {"<|system|>\n", "", "<|user|>\n", "", "<|assistant|>\n", "",
-                                        "<|assistant|>", false};
-static const turn_format fmt_chatglm3 = {"<|system|>\n ", "", "<|user|>\n ", "", "<|assistant|>\n ",
-                                         "", "<|assistant|>", false};
-static const turn_format fmt_megrez = {"<|role_start|>system<|role_end|>", "<|turn_end|>",
-                                       "<|role_start|>user<|role_end|>", "<|turn_end|>",
+static const turn_format fmt_alfred = {
+    "<start_system>",    "<end_message>", "<start_user>",      "<end_message>",
+    "<start_assistant>", "<end_message>", "<start_assistant>", false};
+static const turn_format fmt_openchat = {
+    "GPT4 Correct System: ",    "<|end_of_turn|>", "GPT4 Correct User: ",     "<|end_of_turn|>",
+    "GPT4 Correct Assistant: ", "<|end_of_turn|>", "GPT4 Correct Assistant:", true};
+static const turn_format fmt_granite = {
+    "<|start_of_role|>system<|end_of_role|>",      "<|end_of_text|>\n",
+    "<|start_of_role|>user<|end_of_role|>",        "<|end_of_text|>\n",
+    "<|start_of_role|>assistant<|end_of_role|>",   "<|end_of_text|>\n",
+    "<|start_of_role|>assistant<|end_of_role|>\n", false};
+static const turn_format fmt_chatglm4 = {"<|system|>\n",    "", "<|user|>\n",      "",
+                                         "<|assistant|>\n", "", "<|assistant|>\n", false};
+static const turn_format fmt_glmedge = {"<|system|>\n",    "", "<|user|>\n",    "",
+                                        "<|assistant|>\n", "", "<|assistant|>", false};
+static const turn_format fmt_chatglm3 = {"<|system|>\n ",    "", "<|user|>\n ",   "",
+                                         "<|assistant|>\n ", "", "<|assistant|>", false};
+static const turn_format fmt_megrez = {"<|role_start|>system<|role_end|>",    "<|turn_end|>",
+                                       "<|role_start|>user<|role_end|>",      "<|turn_end|>",
                                        "<|role_start|>assistant<|role_end|>", "<|turn_end|>",
                                        "<|role_start|>assistant<|role_end|>", false};
-static const turn_format fmt_bailing = {"<role>SYSTEM</role>", "", "<role>HUMAN</role>", "",
-                                        "<role>ASSISTANT</role>", "", "<role>ASSISTANT</role>", false};
-static const turn_format fmt_dots1 = {"<|system|>", "<|endofsystem|>", "<|userprompt|>",
-                                      "<|endofuserprompt|>", "<|response|>", "<|endofresponse|>",
-                                      "<|response|>", false};
+static const turn_format fmt_bailing = {
+    "<role>SYSTEM</role>",    "", "<role>HUMAN</role>",     "",
+    "<role>ASSISTANT</role>", "", "<role>ASSISTANT</role>", false};
+static const turn_format fmt_dots1 = {
+    "<|system|>",   "<|endofsystem|>",   "<|userprompt|>", "<|endofuserprompt|>",
+    "<|response|>", "<|endofresponse|>", "<|response|>",   false};
 
 // Formats whose content is trimmed (Python's strip()).
 static rs_status render_trimmed_turns(sb *b, const ctx *c, const turn_format *f)
@@ -825,11 +849,11 @@ static rs_status render_trimmed_turns(sb *b, const ctx *c, const turn_format *f)
 }
 
 static const turn_format fmt_command_r = {
-    "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", "<|END_OF_TURN_TOKEN|>",
-    "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>", "<|END_OF_TURN_TOKEN|>",
+    "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>",  "<|END_OF_TURN_TOKEN|>",
+    "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",    "<|END_OF_TURN_TOKEN|>",
     "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>", "<|END_OF_TURN_TOKEN|>",
     "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>", true};
-static const turn_format fmt_exaone = {"[|system|]", "[|endofturn|]\n", "[|user|]", "\n",
+static const turn_format fmt_exaone = {"[|system|]",    "[|endofturn|]\n", "[|user|]",      "\n",
                                        "[|assistant|]", "[|endofturn|]\n", "[|assistant|]", false};
 
 // codellama/CodeLlama-70b-Instruct-hf: "<s>" (bos) then "Source: role\n\n "
@@ -897,7 +921,9 @@ static rs_status render_rwkv_world(sb *b, const ctx *c)
 {
     for (size_t i = 0; i < c->n; i++) {
         const chat_message *m = &c->m[i];
-        const char *pre = is_role(m, "system") ? "System: " : is_role(m, "user") ? "User: " : "Assistant: ";
+        const char *pre = is_role(m, "system") ? "System: "
+                          : is_role(m, "user") ? "User: "
+                                               : "Assistant: ";
         sb_add(b, pre);
         sb_view(b, v_strip(vw(m->content)));
         sb_add(b, "\n\n");
@@ -926,70 +952,123 @@ static rs_status render_smolvlm(sb *b, const ctx *c)
 static rs_status render_family(sb *b, chat_family f, const ctx *c)
 {
     switch (f) {
-    case CHAT_FAMILY_CHATML: return render_chatml(b, c);
-    case CHAT_FAMILY_CHATML_DEFSYS: return render_chatml_defsys(b, c, NULL);
+    case CHAT_FAMILY_CHATML:
+        return render_chatml(b, c);
+    case CHAT_FAMILY_CHATML_DEFSYS:
+        return render_chatml_defsys(b, c, NULL);
     case CHAT_FAMILY_QWEN2_5:
-        return render_chatml_defsys(b, c,
-                                    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
-    case CHAT_FAMILY_QWEN3: return render_qwen3(b, c);
-    case CHAT_FAMILY_QWQ: return render_qwq(b, c);
-    case CHAT_FAMILY_SMOLLM3: return render_smollm3(b, c);
-    case CHAT_FAMILY_LLAMA3: return render_llama3(b, c);
-    case CHAT_FAMILY_LLAMA3_1: return render_llama3_1(b, c, false);
-    case CHAT_FAMILY_LLAMA3_2: return render_llama3_1(b, c, true);
-    case CHAT_FAMILY_LLAMA2: return render_llama2(b, c);
-    case CHAT_FAMILY_MISTRAL_V0: return render_mistral_v0(b, c);
-    case CHAT_FAMILY_MISTRAL_V1: return render_mistral_v1_v3(b, c, true);
-    case CHAT_FAMILY_MISTRAL_V3: return render_mistral_v1_v3(b, c, false);
-    case CHAT_FAMILY_MISTRAL_V3_TEKKEN: return render_mistral_v3_tekken(b, c);
-    case CHAT_FAMILY_MISTRAL_V7: return render_mistral_v7(b, c);
-    case CHAT_FAMILY_MISTRAL_V7_TEKKEN: return render_mistral_v7_tekken(b, c);
-    case CHAT_FAMILY_GEMMA: return render_gemma(b, c, false);
-    case CHAT_FAMILY_GEMMA3: return render_gemma(b, c, true);
-    case CHAT_FAMILY_PHI3: return render_phi3(b, c);
-    case CHAT_FAMILY_PHI4: return render_phi4(b, c);
-    case CHAT_FAMILY_DEEPSEEK: return render_deepseek(b, c);
-    case CHAT_FAMILY_DEEPSEEK2: return render_deepseek2(b, c);
-    case CHAT_FAMILY_DEEPSEEK3: return render_deepseek_r1(b, c, 0);
-    case CHAT_FAMILY_DEEPSEEK3_1: return render_deepseek3_1(b, c);
-    case CHAT_FAMILY_DEEPSEEK_R1: return render_deepseek_r1(b, c, 1);
-    case CHAT_FAMILY_DEEPSEEK_R1_TOGGLE: return render_deepseek_r1(b, c, 2);
-    case CHAT_FAMILY_ZEPHYR: return render_turns(b, c, &fmt_zephyr);
-    case CHAT_FAMILY_VICUNA: return render_turns(b, c, &fmt_vicuna);
-    case CHAT_FAMILY_VICUNA_ORCA: return render_turns(b, c, &fmt_vicuna_orca);
-    case CHAT_FAMILY_ALPACA: return render_turns(b, c, &fmt_alpaca);
-    case CHAT_FAMILY_COMMAND_R: return render_trimmed_turns(b, c, &fmt_command_r);
-    case CHAT_FAMILY_GRANITE: return render_turns(b, c, &fmt_granite);
-    case CHAT_FAMILY_GRANITE_CODE: return render_turns(b, c, &fmt_granite_code);
-    case CHAT_FAMILY_FALCON: return render_turns(b, c, &fmt_falcon);
-    case CHAT_FAMILY_FALCON3: return render_turns(b, c, &fmt_falcon3);
-    case CHAT_FAMILY_OPENCHAT: return render_turns(b, c, &fmt_openchat);
-    case CHAT_FAMILY_CHATQA: return render_turns(b, c, &fmt_chatqa);
-    case CHAT_FAMILY_STARCODER2: return render_turns(b, c, &fmt_starcoder2);
-    case CHAT_FAMILY_MAGICODER: return render_turns(b, c, &fmt_magicoder);
-    case CHAT_FAMILY_CODELLAMA70B: return render_codellama70b(b, c);
-    case CHAT_FAMILY_SOLAR: return render_turns(b, c, &fmt_solar);
-    case CHAT_FAMILY_ALFRED: return render_turns(b, c, &fmt_alfred);
-    case CHAT_FAMILY_MONARCH: return render_monarch(b, c);
-    case CHAT_FAMILY_ORION: return render_orion(b, c);
+        return render_chatml_defsys(
+            b, c, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
+    case CHAT_FAMILY_QWEN3:
+        return render_qwen3(b, c);
+    case CHAT_FAMILY_QWQ:
+        return render_qwq(b, c);
+    case CHAT_FAMILY_SMOLLM3:
+        return render_smollm3(b, c);
+    case CHAT_FAMILY_LLAMA3:
+        return render_llama3(b, c);
+    case CHAT_FAMILY_LLAMA3_1:
+        return render_llama3_1(b, c, false);
+    case CHAT_FAMILY_LLAMA3_2:
+        return render_llama3_1(b, c, true);
+    case CHAT_FAMILY_LLAMA2:
+        return render_llama2(b, c);
+    case CHAT_FAMILY_MISTRAL_V0:
+        return render_mistral_v0(b, c);
+    case CHAT_FAMILY_MISTRAL_V1:
+        return render_mistral_v1_v3(b, c, true);
+    case CHAT_FAMILY_MISTRAL_V3:
+        return render_mistral_v1_v3(b, c, false);
+    case CHAT_FAMILY_MISTRAL_V3_TEKKEN:
+        return render_mistral_v3_tekken(b, c);
+    case CHAT_FAMILY_MISTRAL_V7:
+        return render_mistral_v7(b, c);
+    case CHAT_FAMILY_MISTRAL_V7_TEKKEN:
+        return render_mistral_v7_tekken(b, c);
+    case CHAT_FAMILY_GEMMA:
+        return render_gemma(b, c, false);
+    case CHAT_FAMILY_GEMMA3:
+        return render_gemma(b, c, true);
+    case CHAT_FAMILY_PHI3:
+        return render_phi3(b, c);
+    case CHAT_FAMILY_PHI4:
+        return render_phi4(b, c);
+    case CHAT_FAMILY_DEEPSEEK:
+        return render_deepseek(b, c);
+    case CHAT_FAMILY_DEEPSEEK2:
+        return render_deepseek2(b, c);
+    case CHAT_FAMILY_DEEPSEEK3:
+        return render_deepseek_r1(b, c, 0);
+    case CHAT_FAMILY_DEEPSEEK3_1:
+        return render_deepseek3_1(b, c);
+    case CHAT_FAMILY_DEEPSEEK_R1:
+        return render_deepseek_r1(b, c, 1);
+    case CHAT_FAMILY_DEEPSEEK_R1_TOGGLE:
+        return render_deepseek_r1(b, c, 2);
+    case CHAT_FAMILY_ZEPHYR:
+        return render_turns(b, c, &fmt_zephyr);
+    case CHAT_FAMILY_VICUNA:
+        return render_turns(b, c, &fmt_vicuna);
+    case CHAT_FAMILY_VICUNA_ORCA:
+        return render_turns(b, c, &fmt_vicuna_orca);
+    case CHAT_FAMILY_ALPACA:
+        return render_turns(b, c, &fmt_alpaca);
+    case CHAT_FAMILY_COMMAND_R:
+        return render_trimmed_turns(b, c, &fmt_command_r);
+    case CHAT_FAMILY_GRANITE:
+        return render_turns(b, c, &fmt_granite);
+    case CHAT_FAMILY_GRANITE_CODE:
+        return render_turns(b, c, &fmt_granite_code);
+    case CHAT_FAMILY_FALCON:
+        return render_turns(b, c, &fmt_falcon);
+    case CHAT_FAMILY_FALCON3:
+        return render_turns(b, c, &fmt_falcon3);
+    case CHAT_FAMILY_OPENCHAT:
+        return render_turns(b, c, &fmt_openchat);
+    case CHAT_FAMILY_CHATQA:
+        return render_turns(b, c, &fmt_chatqa);
+    case CHAT_FAMILY_STARCODER2:
+        return render_turns(b, c, &fmt_starcoder2);
+    case CHAT_FAMILY_MAGICODER:
+        return render_turns(b, c, &fmt_magicoder);
+    case CHAT_FAMILY_CODELLAMA70B:
+        return render_codellama70b(b, c);
+    case CHAT_FAMILY_SOLAR:
+        return render_turns(b, c, &fmt_solar);
+    case CHAT_FAMILY_ALFRED:
+        return render_turns(b, c, &fmt_alfred);
+    case CHAT_FAMILY_MONARCH:
+        return render_monarch(b, c);
+    case CHAT_FAMILY_ORION:
+        return render_orion(b, c);
     case CHAT_FAMILY_CHATGLM3:
         sb_add(b, "[gMASK]sop");
         return render_turns(b, c, &fmt_chatglm3);
     case CHAT_FAMILY_CHATGLM4:
         sb_add(b, "[gMASK]<sop>");
         return render_turns(b, c, &fmt_chatglm4);
-    case CHAT_FAMILY_GLMEDGE: return render_turns(b, c, &fmt_glmedge);
-    case CHAT_FAMILY_MINICPM: return render_minicpm(b, c);
+    case CHAT_FAMILY_GLMEDGE:
+        return render_turns(b, c, &fmt_glmedge);
+    case CHAT_FAMILY_MINICPM:
+        return render_minicpm(b, c);
     case CHAT_FAMILY_EXAONE3:
-    case CHAT_FAMILY_EXAONE4: return render_trimmed_turns(b, c, &fmt_exaone);
-    case CHAT_FAMILY_RWKV_WORLD: return render_rwkv_world(b, c);
-    case CHAT_FAMILY_MEGREZ: return render_turns(b, c, &fmt_megrez);
-    case CHAT_FAMILY_LLAMA4: return render_llama4(b, c);
-    case CHAT_FAMILY_SMOLVLM: return render_smolvlm(b, c);
-    case CHAT_FAMILY_BAILING: return render_turns(b, c, &fmt_bailing);
-    case CHAT_FAMILY_DOTS1: return render_turns(b, c, &fmt_dots1);
+    case CHAT_FAMILY_EXAONE4:
+        return render_trimmed_turns(b, c, &fmt_exaone);
+    case CHAT_FAMILY_RWKV_WORLD:
+        return render_rwkv_world(b, c);
+    case CHAT_FAMILY_MEGREZ:
+        return render_turns(b, c, &fmt_megrez);
+    case CHAT_FAMILY_LLAMA4:
+        return render_llama4(b, c);
+    case CHAT_FAMILY_SMOLVLM:
+        return render_smolvlm(b, c);
+    case CHAT_FAMILY_BAILING:
+        return render_turns(b, c, &fmt_bailing);
+    case CHAT_FAMILY_DOTS1:
+        return render_turns(b, c, &fmt_dots1);
     case CHAT_FAMILY_UNKNOWN:
-    case CHAT_FAMILY_COUNT: break;
+    case CHAT_FAMILY_COUNT:
+        break;
     }
     return rs_fail(c->err, RS_ERR_INPUT,
                    "chat template: unknown family; pick one with --chat-template NAME (%s)",
@@ -1008,10 +1087,15 @@ rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const c
             return rs_fail(err, RS_ERR_INPUT, "chat message %zu: role or content missing", i + 1);
         if (strcmp(r, "system") != 0 && strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0)
             return rs_fail(err, RS_ERR_INPUT,
-                           "chat message %zu: role \"%s\" is not system, user or assistant", i + 1, r);
+                           "chat message %zu: role \"%s\" is not system, user or assistant", i + 1,
+                           r);
     }
-    ctx c = {msgs, n, opts, opts->bos_token ? opts->bos_token : "",
-             opts->eos_token ? opts->eos_token : "", err};
+    ctx c = {msgs,
+             n,
+             opts,
+             opts->bos_token ? opts->bos_token : "",
+             opts->eos_token ? opts->eos_token : "",
+             err};
     sb b = {0};
     rs_status st = render_family(&b, f, &c);
     if (st == RS_OK && b.oom) st = rs_fail(err, RS_ERR_RUNTIME, "chat template: out of memory");

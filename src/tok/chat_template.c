@@ -92,7 +92,7 @@ static const struct family_name family_aliases[] = {
     {CHAT_FAMILY_SOLAR, "solar-instruct"},
 };
 
-#define N_NAMES (sizeof family_names / sizeof family_names[0])
+#define N_NAMES   (sizeof family_names / sizeof family_names[0])
 #define N_ALIASES (sizeof family_aliases / sizeof family_aliases[0])
 
 const char *chat_family_name(chat_family f)
@@ -129,7 +129,10 @@ chat_options chat_default_options(void)
     return (chat_options){.add_generation_prompt = true, .enable_thinking = -1};
 }
 
-static bool has(const char *t, const char *s) { return strstr(t, s) != NULL; }
+static bool has(const char *t, const char *s)
+{
+    return strstr(t, s) != NULL;
+}
 
 // ChatML templates differ in what they add around the turns; the telling
 // substrings below come from the real templates (Qwen2.5, Qwen3, QwQ,
@@ -155,7 +158,7 @@ static chat_family detect_mistral_or_llama2(const char *t)
 {
     if (has(t, "[SYSTEM_PROMPT]"))
         return has(t, "'[INST] '") || has(t, "\"[INST] \"") ? CHAT_FAMILY_MISTRAL_V7
-                                                           : CHAT_FAMILY_MISTRAL_V7_TEKKEN;
+                                                            : CHAT_FAMILY_MISTRAL_V7_TEKKEN;
     // The official Mistral v1, v3 and v3-tekken templates (Mistral cookbook).
     if (has(t, "' [INST] ' + system_message") || has(t, "[AVAILABLE_TOOLS]")) {
         if (has(t, " [INST]")) return CHAT_FAMILY_MISTRAL_V1;
@@ -194,7 +197,8 @@ chat_family chat_family_detect(const char *t)
         if (has(t, "eos_token") && !has(t, "</s>")) return CHAT_FAMILY_ZEPHYR;
         return has(t, "</s>") ? CHAT_FAMILY_FALCON3 : CHAT_FAMILY_GLMEDGE;
     }
-    if (has(t, "<|{{ item['role'] }}|>") && has(t, "<|begin_of_image|>")) return CHAT_FAMILY_GLMEDGE;
+    if (has(t, "<|{{ item['role'] }}|>") && has(t, "<|begin_of_image|>"))
+        return CHAT_FAMILY_GLMEDGE;
     if (has(t, "<|user|>") && has(t, "<|endoftext|>")) return CHAT_FAMILY_ZEPHYR;
     if (has(t, "bos_token + message['role']")) return CHAT_FAMILY_MONARCH;
     if (has(t, "<start_of_turn>"))
@@ -228,8 +232,7 @@ chat_family chat_family_detect(const char *t)
     if (has(t, "<start_user>") && has(t, "<start_assistant>")) return CHAT_FAMILY_ALFRED;
     if (has(t, "Source: assistant") && has(t, "<step>")) return CHAT_FAMILY_CODELLAMA70B;
     if (has(t, "@@ Instruction")) return CHAT_FAMILY_MAGICODER;
-    if (has(t, "### Instruction\\n") || has(t, "### Instruction\n"))
-        return CHAT_FAMILY_STARCODER2;
+    if (has(t, "### Instruction\\n") || has(t, "### Instruction\n")) return CHAT_FAMILY_STARCODER2;
     if (has(t, "### User:") && has(t, "### Assistant:")) return CHAT_FAMILY_SOLAR;
     if (has(t, "Question:") && has(t, "Answer:")) return CHAT_FAMILY_GRANITE_CODE;
     if (has(t, "Falcon:")) return CHAT_FAMILY_FALCON;
@@ -259,10 +262,18 @@ static bool parse_literal(const char **p, char **buf, size_t *len, size_t *cap)
         if (c == '\\' && *s) {
             char e = *s++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            default: c = e; break; // \\, \', \"
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            default:
+                c = e;
+                break; // \\, \', \"
             }
         }
         if (*len + 2 > *cap) {
@@ -282,7 +293,8 @@ static bool parse_literal(const char **p, char **buf, size_t *len, size_t *cap)
 
 static const char *skip_space(const char *s)
 {
-    while (*s == ' ' || *s == '\t' || *s == '\n') s++;
+    while (*s == ' ' || *s == '\t' || *s == '\n')
+        s++;
     return s;
 }
 

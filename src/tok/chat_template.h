@@ -19,62 +19,62 @@
 
 typedef enum chat_family {
     CHAT_FAMILY_UNKNOWN = 0,
-    CHAT_FAMILY_CHATML,         // <|im_start|>role\n...<|im_end|>\n
-    CHAT_FAMILY_CHATML_DEFSYS,  // ChatML + the template's own default system prompt (Qwen2, DBRX)
-    CHAT_FAMILY_QWEN2_5,        // ChatML + "You are Qwen, created by Alibaba Cloud..." default
-    CHAT_FAMILY_QWEN3,          // ChatML + <think> handling, enable_thinking
-    CHAT_FAMILY_QWQ,            // QwQ-32B: generation prompt opens <think>
-    CHAT_FAMILY_SMOLLM3,        // SmolLM3: metadata system block, /think and /no_think
-    CHAT_FAMILY_LLAMA3,         // Llama 3: headers, content trimmed
-    CHAT_FAMILY_LLAMA3_1,       // Llama 3.1/3.3: system block with knowledge and fixed date
-    CHAT_FAMILY_LLAMA3_2,       // Llama 3.2: the same with today's date
-    CHAT_FAMILY_LLAMA2,         // Llama 2 chat: [INST] <<SYS>> ... [/INST]
-    CHAT_FAMILY_MISTRAL_V0,     // Mistral-7B-Instruct v0.1: "[INST] q [/INST]a</s>", no system
-    CHAT_FAMILY_MISTRAL_V1,     // " [INST] " with spaces (Mistral cookbook v1)
-    CHAT_FAMILY_MISTRAL_V3,     // "[INST] ...[/INST] answer</s>" (v3, ollama mistral-instruct)
+    CHAT_FAMILY_CHATML,        // <|im_start|>role\n...<|im_end|>\n
+    CHAT_FAMILY_CHATML_DEFSYS, // ChatML + the template's own default system prompt (Qwen2, DBRX)
+    CHAT_FAMILY_QWEN2_5,       // ChatML + "You are Qwen, created by Alibaba Cloud..." default
+    CHAT_FAMILY_QWEN3,         // ChatML + <think> handling, enable_thinking
+    CHAT_FAMILY_QWQ,           // QwQ-32B: generation prompt opens <think>
+    CHAT_FAMILY_SMOLLM3,       // SmolLM3: metadata system block, /think and /no_think
+    CHAT_FAMILY_LLAMA3,        // Llama 3: headers, content trimmed
+    CHAT_FAMILY_LLAMA3_1,      // Llama 3.1/3.3: system block with knowledge and fixed date
+    CHAT_FAMILY_LLAMA3_2,      // Llama 3.2: the same with today's date
+    CHAT_FAMILY_LLAMA2,        // Llama 2 chat: [INST] <<SYS>> ... [/INST]
+    CHAT_FAMILY_MISTRAL_V0,    // Mistral-7B-Instruct v0.1: "[INST] q [/INST]a</s>", no system
+    CHAT_FAMILY_MISTRAL_V1,    // " [INST] " with spaces (Mistral cookbook v1)
+    CHAT_FAMILY_MISTRAL_V3,    // "[INST] ...[/INST] answer</s>" (v3, ollama mistral-instruct)
     CHAT_FAMILY_MISTRAL_V3_TEKKEN, // Mistral Nemo: no spaces, system joins the last user turn
-    CHAT_FAMILY_MISTRAL_V7,     // [SYSTEM_PROMPT] with spaces
+    CHAT_FAMILY_MISTRAL_V7,        // [SYSTEM_PROMPT] with spaces
     CHAT_FAMILY_MISTRAL_V7_TEKKEN, // Mistral Small 3.x: [SYSTEM_PROMPT] without spaces
-    CHAT_FAMILY_GEMMA,          // Gemma/Gemma 2: <start_of_turn>, system joins the first user turn
-    CHAT_FAMILY_GEMMA3,         // Gemma 3: the same with "\n\n" after the system text
-    CHAT_FAMILY_PHI3,           // <|user|>\n...<|end|>\n
-    CHAT_FAMILY_PHI4,           // <|im_start|>role<|im_sep|>...
-    CHAT_FAMILY_DEEPSEEK,       // DeepSeek Coder: ### Instruction: / ### Response: / <|EOT|>
-    CHAT_FAMILY_DEEPSEEK2,      // DeepSeek V2: User: / Assistant:
-    CHAT_FAMILY_DEEPSEEK3,      // DeepSeek V3: <｜User｜> <｜Assistant｜>
-    CHAT_FAMILY_DEEPSEEK3_1,    // DeepSeek V3.1: <think></think> markers, thinking switch
-    CHAT_FAMILY_DEEPSEEK_R1,    // DeepSeek R1 (distills): generation prompt opens <think>
+    CHAT_FAMILY_GEMMA,       // Gemma/Gemma 2: <start_of_turn>, system joins the first user turn
+    CHAT_FAMILY_GEMMA3,      // Gemma 3: the same with "\n\n" after the system text
+    CHAT_FAMILY_PHI3,        // <|user|>\n...<|end|>\n
+    CHAT_FAMILY_PHI4,        // <|im_start|>role<|im_sep|>...
+    CHAT_FAMILY_DEEPSEEK,    // DeepSeek Coder: ### Instruction: / ### Response: / <|EOT|>
+    CHAT_FAMILY_DEEPSEEK2,   // DeepSeek V2: User: / Assistant:
+    CHAT_FAMILY_DEEPSEEK3,   // DeepSeek V3: <｜User｜> <｜Assistant｜>
+    CHAT_FAMILY_DEEPSEEK3_1, // DeepSeek V3.1: <think></think> markers, thinking switch
+    CHAT_FAMILY_DEEPSEEK_R1, // DeepSeek R1 (distills): generation prompt opens <think>
     CHAT_FAMILY_DEEPSEEK_R1_TOGGLE, // R1 template with the enable_thinking switch
-    CHAT_FAMILY_ZEPHYR,         // <|user|>\n...eos\n
-    CHAT_FAMILY_VICUNA,         // USER: / ASSISTANT:
-    CHAT_FAMILY_VICUNA_ORCA,    // the same with SYSTEM:
-    CHAT_FAMILY_ALPACA,         // ### Instruction: / ### Response:
-    CHAT_FAMILY_COMMAND_R,      // <|START_OF_TURN_TOKEN|>
-    CHAT_FAMILY_GRANITE,        // Granite 3: <|start_of_role|>
-    CHAT_FAMILY_GRANITE_CODE,   // Granite code instruct: Question: / Answer:
-    CHAT_FAMILY_FALCON,         // Falcon instruct: User: / Falcon:
-    CHAT_FAMILY_FALCON3,        // Falcon 3: <|user|>\n...\n
-    CHAT_FAMILY_OPENCHAT,       // GPT4 Correct User:
-    CHAT_FAMILY_CHATQA,         // System: / User: / Assistant:
-    CHAT_FAMILY_STARCODER2,     // ### Instruction / ### Response
-    CHAT_FAMILY_MAGICODER,      // @@ Instruction / @@ Response
-    CHAT_FAMILY_CODELLAMA70B,   // Source: role ... <step>
-    CHAT_FAMILY_SOLAR,          // ### System: / ### User: / ### Assistant:
-    CHAT_FAMILY_ALFRED,         // <start_user>...<end_message>
-    CHAT_FAMILY_MONARCH,        // role\ncontent</s>\n with <s> inside history
-    CHAT_FAMILY_ORION,          // Human: / Assistant: </s>
-    CHAT_FAMILY_CHATGLM3,       // [gMASK]sop<|user|>\n ...
-    CHAT_FAMILY_CHATGLM4,       // [gMASK]<sop><|user|>\n...
-    CHAT_FAMILY_GLMEDGE,        // <|user|>\n...<|assistant|>
-    CHAT_FAMILY_MINICPM,        // <用户>...<AI>
-    CHAT_FAMILY_EXAONE3,        // [|system|]...[|endofturn|]
-    CHAT_FAMILY_EXAONE4,        // EXAONE 4 (adds [|tool|])
-    CHAT_FAMILY_RWKV_WORLD,     // User: / Assistant: with "\n\n" turns
-    CHAT_FAMILY_MEGREZ,         // <|role_start|>...<|role_end|>...<|turn_end|>
-    CHAT_FAMILY_LLAMA4,         // <|header_start|>...<|header_end|>...<|eot|>
-    CHAT_FAMILY_SMOLVLM,        // <|im_start|>User: ...<end_of_utterance>
-    CHAT_FAMILY_BAILING,        // <role>HUMAN</role>
-    CHAT_FAMILY_DOTS1,          // <|userprompt|>...<|endofuserprompt|>
+    CHAT_FAMILY_ZEPHYR,             // <|user|>\n...eos\n
+    CHAT_FAMILY_VICUNA,             // USER: / ASSISTANT:
+    CHAT_FAMILY_VICUNA_ORCA,        // the same with SYSTEM:
+    CHAT_FAMILY_ALPACA,             // ### Instruction: / ### Response:
+    CHAT_FAMILY_COMMAND_R,          // <|START_OF_TURN_TOKEN|>
+    CHAT_FAMILY_GRANITE,            // Granite 3: <|start_of_role|>
+    CHAT_FAMILY_GRANITE_CODE,       // Granite code instruct: Question: / Answer:
+    CHAT_FAMILY_FALCON,             // Falcon instruct: User: / Falcon:
+    CHAT_FAMILY_FALCON3,            // Falcon 3: <|user|>\n...\n
+    CHAT_FAMILY_OPENCHAT,           // GPT4 Correct User:
+    CHAT_FAMILY_CHATQA,             // System: / User: / Assistant:
+    CHAT_FAMILY_STARCODER2,         // ### Instruction / ### Response
+    CHAT_FAMILY_MAGICODER,          // @@ Instruction / @@ Response
+    CHAT_FAMILY_CODELLAMA70B,       // Source: role ... <step>
+    CHAT_FAMILY_SOLAR,              // ### System: / ### User: / ### Assistant:
+    CHAT_FAMILY_ALFRED,             // <start_user>...<end_message>
+    CHAT_FAMILY_MONARCH,            // role\ncontent</s>\n with <s> inside history
+    CHAT_FAMILY_ORION,              // Human: / Assistant: </s>
+    CHAT_FAMILY_CHATGLM3,           // [gMASK]sop<|user|>\n ...
+    CHAT_FAMILY_CHATGLM4,           // [gMASK]<sop><|user|>\n...
+    CHAT_FAMILY_GLMEDGE,            // <|user|>\n...<|assistant|>
+    CHAT_FAMILY_MINICPM,            // <用户>...<AI>
+    CHAT_FAMILY_EXAONE3,            // [|system|]...[|endofturn|]
+    CHAT_FAMILY_EXAONE4,            // EXAONE 4 (adds [|tool|])
+    CHAT_FAMILY_RWKV_WORLD,         // User: / Assistant: with "\n\n" turns
+    CHAT_FAMILY_MEGREZ,             // <|role_start|>...<|role_end|>...<|turn_end|>
+    CHAT_FAMILY_LLAMA4,             // <|header_start|>...<|header_end|>...<|eot|>
+    CHAT_FAMILY_SMOLVLM,            // <|im_start|>User: ...<end_of_utterance>
+    CHAT_FAMILY_BAILING,            // <role>HUMAN</role>
+    CHAT_FAMILY_DOTS1,              // <|userprompt|>...<|endofuserprompt|>
     CHAT_FAMILY_COUNT,
 } chat_family;
 

@@ -26,8 +26,9 @@ static rs_status read_file(const char *path, char **out, size_t *len, rs_error *
     }
     if ((unsigned long long)st.st_size > CHAT_TEMPLATE_MAX_FILE) {
         fclose(f);
-        return rs_fail(err, RS_ERR_INPUT, "%s: %lld bytes is too large for a tokenizer config or template",
-                       path, (long long)st.st_size);
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: %lld bytes is too large for a tokenizer config or template", path,
+                       (long long)st.st_size);
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);
@@ -53,7 +54,10 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 // tokenizer_config.json stores a special token as a string or as an
 // AddedToken object {"content": "...", ...}.
@@ -80,8 +84,8 @@ static rs_status json_template(const cJSON *root, const char *path, char **out, 
         return *out ? RS_OK : rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", path);
     }
     if (!cJSON_IsArray(t))
-        return rs_fail(err, RS_ERR_INPUT, "%s: field \"chat_template\": neither a string nor a list",
-                       path);
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: field \"chat_template\": neither a string nor a list", path);
     const cJSON *item;
     cJSON_ArrayForEach(item, t)
     {
@@ -168,8 +172,7 @@ rs_status chat_template_load(const char *path, chat_template_info *out, rs_error
 {
     memset(out, 0, sizeof *out);
     struct stat st;
-    if (stat(path, &st) != 0)
-        return rs_fail(err, RS_ERR_INPUT, "%s: no such file or folder", path);
+    if (stat(path, &st) != 0) return rs_fail(err, RS_ERR_INPUT, "%s: no such file or folder", path);
     rs_status rc;
     if (S_ISDIR(st.st_mode)) {
         char p[4096];
@@ -190,8 +193,9 @@ rs_status chat_template_load(const char *path, chat_template_info *out, rs_error
         }
         if (!out->source) {
             snprintf(p, sizeof p, "%s/tokenizer_config.json", path);
-            rc = rs_fail(err, RS_ERR_INPUT,
-                         "%s: no tokenizer_config.json or chat_template.jinja in this folder", path);
+            rc =
+                rs_fail(err, RS_ERR_INPUT,
+                        "%s: no tokenizer_config.json or chat_template.jinja in this folder", path);
             goto done;
         }
         rc = RS_OK;

@@ -38,8 +38,7 @@ static void heap_push(bpe_cand *h, size_t *n, bpe_cand c)
     size_t i = (*n)++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!cand_less(&c, &h[p]))
-            break;
+        if (!cand_less(&c, &h[p])) break;
         h[i] = h[p];
         i = p;
     }
@@ -58,15 +57,12 @@ static bpe_cand heap_pop(bpe_cand *h, size_t *n)
             m = l;
             best = &h[l];
         }
-        if (r < *n && cand_less(&h[r], best))
-            m = r;
-        if (m == i)
-            break;
+        if (r < *n && cand_less(&h[r], best)) m = r;
+        if (m == i) break;
         h[i] = h[m];
         i = m;
     }
-    if (*n)
-        h[i] = last;
+    if (*n) h[i] = last;
     return top;
 }
 
@@ -75,8 +71,7 @@ static bpe_scratch *scratch(tokenizer *t, size_t n)
     bpe_scratch *s = t->bpe_scratch;
     if (!s) {
         s = calloc(1, sizeof *s);
-        if (!s)
-            return NULL;
+        if (!s) return NULL;
         t->bpe_scratch = s;
     }
     // Byte fallback can turn one char into 4 symbols; every merge adds at
@@ -89,20 +84,16 @@ static bpe_scratch *scratch(tokenizer *t, size_t n)
         s->heap = malloc(need * 3 * sizeof *s->heap);
         s->cap_syms = s->syms && s->heap ? need : 0;
         s->cap_heap = s->cap_syms * 3;
-        if (!s->cap_syms)
-            return NULL;
+        if (!s->cap_syms) return NULL;
     }
     return s;
 }
 
-
 static void try_pair(const tokenizer *t, bpe_sym *syms, int32_t left, bpe_cand *heap, size_t *nh)
 {
-    if (left < 0)
-        return;
+    if (left < 0) return;
     int32_t right = syms[left].next;
-    if (right < 0)
-        return;
+    if (right < 0) return;
     int32_t rank, merged;
     if (tok_pairmap_get(&t->merges, syms[left].id, syms[right].id, &rank, &merged))
         heap_push(heap, nh, (bpe_cand){rank, left, merged});
@@ -114,10 +105,8 @@ static tok_cache_entry *cache_find(tokenizer *t, const char *w, uint32_t n, uint
 {
     for (uint64_t i = h & (t->cache_cap - 1);; i = (i + 1) & (t->cache_cap - 1)) {
         tok_cache_entry *e = &t->cache[i];
-        if (!e->word)
-            return e;
-        if (e->word_len == n && memcmp(e->word, w, n) == 0)
-            return e;
+        if (!e->word) return e;
+        if (e->word_len == n && memcmp(e->word, w, n) == 0) return e;
     }
 }
 
@@ -129,8 +118,7 @@ static void cache_put(tokenizer *t, const char *w, uint32_t n, uint64_t h, const
     if (t->cache_n * 2 >= t->cache_cap)
         tok_cache_clear(t); // full: start over rather than track recency
     tok_cache_entry *e = cache_find(t, w, n, h);
-    if (e->word)
-        return;
+    if (e->word) return;
     e->word = malloc(n ? n : 1);
     e->ids = malloc((n_ids ? n_ids : 1) * sizeof(int32_t));
     if (!e->word || !e->ids) {
@@ -151,15 +139,13 @@ static void cache_put(tokenizer *t, const char *w, uint32_t n, uint64_t h, const
 static bool bpe_merge(tokenizer *t, const char *w, size_t n, tok_ids *out)
 {
     bpe_scratch *s = scratch(t, n);
-    if (!s)
-        return false;
+    if (!s) return false;
     bpe_sym *syms = s->syms;
     int32_t ns = 0;
     if (t->byte_level) {
         for (size_t i = 0; i < n; i++) {
             int32_t id = t->byte_token[(uint8_t)w[i]];
-            if (id < 0)
-                id = t->unk_id;
+            if (id < 0) id = t->unk_id;
             if (id < 0)
                 continue; // a vocabulary without this byte: nothing to emit (as HF without unk)
             syms[ns] = (bpe_sym){id, ns - 1, ns + 1, 1};
@@ -168,8 +154,7 @@ static bool bpe_merge(tokenizer *t, const char *w, size_t n, tok_ids *out)
     } else {
         for (size_t i = 0; i < n;) {
             uint32_t l = (uint32_t)tok_utf8_len((uint8_t)w[i]);
-            if (l > n - i)
-                l = (uint32_t)(n - i);
+            if (l > n - i) l = (uint32_t)(n - i);
             int32_t id = tok_strmap_get(&t->by_text, w + i, l);
             if (id >= 0) {
                 syms[ns] = (bpe_sym){id, ns - 1, ns + 1, l};
@@ -196,8 +181,7 @@ static bool bpe_merge(tokenizer *t, const char *w, size_t n, tok_ids *out)
             i += l;
         }
     }
-    if (ns == 0)
-        return true;
+    if (ns == 0) return true;
     syms[ns - 1].next = -1;
 
     size_t nh = 0;
@@ -206,8 +190,7 @@ static bool bpe_merge(tokenizer *t, const char *w, size_t n, tok_ids *out)
     while (nh) {
         bpe_cand c = heap_pop(s->heap, &nh);
         bpe_sym *l = &syms[c.pos];
-        if (l->len == 0 || l->next < 0)
-            continue;
+        if (l->len == 0 || l->next < 0) continue;
         bpe_sym *r = &syms[l->next];
         int32_t rank, merged;
         if (!tok_pairmap_get(&t->merges, l->id, r->id, &rank, &merged) || merged != c.merged ||
@@ -217,29 +200,25 @@ static bool bpe_merge(tokenizer *t, const char *w, size_t n, tok_ids *out)
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
-        if (l->next >= 0)
-            syms[l->next].prev = c.pos;
+        if (l->next >= 0) syms[l->next].prev = c.pos;
         try_pair(t, syms, l->prev, s->heap, &nh);
         try_pair(t, syms, c.pos, s->heap, &nh);
     }
     for (int32_t i = 0; i >= 0; i = syms[i].next)
-        if (!tok_ids_push(out, syms[i].id))
-            return false;
+        if (!tok_ids_push(out, syms[i].id)) return false;
     return true;
 }
 
 bool tok_bpe_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
 {
-    if (n == 0)
-        return true;
+    if (n == 0) return true;
     if (t->ignore_merges) {
         // A word that is itself in the vocabulary is emitted whole (Llama 3).
         int32_t id;
         if (t->byte_level) {
             tok_buf *b = &t->word_buf;
             b->n = 0;
-            if (!tok_buf_reserve(b, n * 2))
-                return false;
+            if (!tok_buf_reserve(b, n * 2)) return false;
             for (size_t i = 0; i < n; i++) {
                 char e[4];
                 int l = tok_utf8_encode(tok_byte_to_cp((uint8_t)w[i]), e);
@@ -254,25 +233,21 @@ bool tok_bpe_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
             t->tokens[id].type != TOKENIZER_TOKEN_USER_DEFINED)
             return tok_ids_push(out, id);
     }
-    if (n > CACHE_MAX_WORD)
-        return bpe_merge(t, w, n, out);
+    if (n > CACHE_MAX_WORD) return bpe_merge(t, w, n, out);
     if (!t->cache) {
         t->cache = calloc(CACHE_CAP, sizeof *t->cache);
-        if (!t->cache)
-            return bpe_merge(t, w, n, out);
+        if (!t->cache) return bpe_merge(t, w, n, out);
         t->cache_cap = CACHE_CAP;
     }
     uint64_t h = tok_hash_bytes(w, n);
     tok_cache_entry *e = cache_find(t, w, (uint32_t)n, h);
     if (e->word) {
         for (uint32_t i = 0; i < e->n_ids; i++)
-            if (!tok_ids_push(out, e->ids[i]))
-                return false;
+            if (!tok_ids_push(out, e->ids[i])) return false;
         return true;
     }
     int64_t before = out->n;
-    if (!bpe_merge(t, w, n, out))
-        return false;
+    if (!bpe_merge(t, w, n, out)) return false;
     cache_put(t, w, (uint32_t)n, h, out->v + before, (uint32_t)(out->n - before));
     return true;
 }
@@ -280,8 +255,7 @@ bool tok_bpe_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
 void tok_bpe_scratch_free(void *p)
 {
     bpe_scratch *s = p;
-    if (!s)
-        return;
+    if (!s) return;
     free(s->syms);
     free(s->heap);
     free(s);

@@ -11,11 +11,10 @@ rs_status tok_alloc(const char *name, int32_t n_vocab, tokenizer **out, rs_error
 {
     *out = NULL;
     if (n_vocab <= 0 || n_vocab > (1 << 24))
-        return rs_fail(err, RS_ERR_INPUT, "%s: vocabulary size %d is out of range [1, 2^24]",
-                       name, n_vocab);
+        return rs_fail(err, RS_ERR_INPUT, "%s: vocabulary size %d is out of range [1, 2^24]", name,
+                       n_vocab);
     tokenizer *t = calloc(1, sizeof *t);
-    if (!t)
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", name);
+    if (!t) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", name);
     t->name = strdup(name);
     t->n_vocab = n_vocab;
     t->tokens = calloc((size_t)n_vocab, sizeof *t->tokens);
@@ -41,12 +40,10 @@ rs_status tok_set_token(tokenizer *t, int32_t id, const char *text, size_t len, 
         return rs_fail(err, RS_ERR_INPUT, "%s: token %d is %zu bytes long", t->name, id, len);
     tok_token *tk = &t->tokens[id];
     free(tk->text);
-    if (tk->piece != tk->text)
-        free(tk->piece);
+    if (tk->piece != tk->text) free(tk->piece);
     tk->piece = NULL;
     tk->text = malloc(len + 1);
-    if (!tk->text)
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+    if (!tk->text) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
     memcpy(tk->text, text, len);
     tk->text[len] = 0;
     tk->text_len = (uint32_t)len;
@@ -62,15 +59,14 @@ rs_status tok_add_added(tokenizer *t, int32_t id, bool special, bool lstrip, boo
         return rs_fail(err, RS_ERR_INPUT, "%s: added token id %d is outside the vocabulary",
                        t->name, id);
     tok_added *a = realloc(t->added, (size_t)(t->n_added + 1) * sizeof *a);
-    if (!a)
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+    if (!a) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
     t->added = a;
     a[t->n_added++] = (tok_added){.id = id, .special = special, .lstrip = lstrip, .rstrip = rstrip};
     return RS_OK;
 }
 
-rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal,
-                      pcre2_code **out, rs_error *err)
+rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal, pcre2_code **out,
+                      rs_error *err)
 {
     int ec;
     PCRE2_SIZE off;
@@ -92,32 +88,49 @@ rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool litera
 // "<0xAB>" -> 0xAB, else -1.
 static int byte_token_value(const char *s, size_t n)
 {
-    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>')
-        return -1;
+    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') return -1;
     int v = 0;
     for (int i = 3; i < 5; i++) {
         char c = s[i];
         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
-            return -1;
+        if (d < 0) return -1;
         v = v * 16 + d;
     }
     return v;
 }
 
+rs_status tok_add_norm(tokenizer *t, tok_norm nm, rs_error *err)
+{
+    tok_norm *p = realloc(t->norms, (size_t)(t->n_norms + 1) * sizeof *p);
+    if (!p) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+    t->norms = p;
+    p[t->n_norms++] = nm;
+    return RS_OK;
+}
+
+rs_status tok_add_pretok(tokenizer *t, tok_pretok pt, rs_error *err)
+{
+    tok_pretok *p = realloc(t->pretoks, (size_t)(t->n_pretoks + 1) * sizeof *p);
+    if (!p) {
+        pcre2_code_free(pt.re);
+        free(pt.replacement);
+        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+    }
+    t->pretoks = p;
+    p[t->n_pretoks++] = pt;
+    return RS_OK;
+}
+
 void tok_piece_for(tokenizer *t, tok_token *tk)
 {
-    if (tk->piece && tk->piece != tk->text)
-        free(tk->piece);
+    if (tk->piece && tk->piece != tk->text) free(tk->piece);
     tk->piece = tk->text;
     tk->piece_len = tk->text_len;
     bool plain = tk->type == TOKENIZER_TOKEN_NORMAL || tk->type == TOKENIZER_TOKEN_BYTE ||
                  tk->type == TOKENIZER_TOKEN_UNUSED;
-    if (!plain || t->model == TOK_MODEL_WORDPIECE)
-        return;
+    if (!plain || t->model == TOK_MODEL_WORDPIECE) return;
     char *p = malloc(tk->text_len + 1);
-    if (!p)
-        return; // keep the text: a wrong piece is better than a crash, and OOM here is moot
+    if (!p) return; // keep the text: a wrong piece is better than a crash, and OOM here is moot
     size_t n = 0;
     if (t->byte_level) {
         for (uint32_t i = 0; i < tk->text_len;) {
@@ -162,17 +175,26 @@ static int added_cmp_len_desc(const void *a, const void *b, void *ctx)
     const tokenizer *t = ctx;
     const tok_added *x = &t->added[*(const int32_t *)a], *y = &t->added[*(const int32_t *)b];
     uint32_t lx = t->tokens[x->id].text_len, ly = t->tokens[y->id].text_len;
-    if (lx != ly)
-        return lx > ly ? -1 : 1;
+    if (lx != ly) return lx > ly ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
 // Text of tokens that end a turn in the vocabularies we know; the end-of-turn
 // id comes from the file where the file names one (tokenizer.ggml.eot_token_id).
 static const char *const eog_texts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "_<EOT>", "<|end_of_text|>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
-    "<|return|>", "<|call|>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<\xEF\xBD\x9C"
+    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    "<|return|>",
+    "<|call|>",
 };
 
 rs_status tok_finish(tokenizer *t, rs_error *err)
@@ -181,16 +203,14 @@ rs_status tok_finish(tokenizer *t, rs_error *err)
         if (!t->tokens[i].text) {
             // Holes in a tokenizer.json vocabulary: an empty unused token.
             rs_status st = tok_set_token(t, i, "", 0, 0.0f, TOKENIZER_TOKEN_UNUSED, err);
-            if (st)
-                return st;
+            if (st) return st;
         }
     }
     if (tok_strmap_init(&t->by_text, (uint64_t)t->n_vocab) != RS_OK)
         return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
     for (int32_t i = 0; i < t->n_vocab; i++) {
         tok_token *tk = &t->tokens[i];
-        if (tk->type == TOKENIZER_TOKEN_UNUSED && tk->text_len == 0)
-            continue;
+        if (tk->type == TOKENIZER_TOKEN_UNUSED && tk->text_len == 0) continue;
         if (!tok_strmap_put(&t->by_text, tk->text, tk->text_len, i))
             return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
     }
@@ -217,35 +237,29 @@ rs_status tok_finish(tokenizer *t, rs_error *err)
     if (!t->added) {
         for (int32_t i = 0; i < t->n_vocab; i++) {
             uint8_t ty = t->tokens[i].type;
-            if (t->tokens[i].text_len == 0)
-                continue;
+            if (t->tokens[i].text_len == 0) continue;
             if (ty == TOKENIZER_TOKEN_CONTROL || ty == TOKENIZER_TOKEN_UNKNOWN ||
                 ty == TOKENIZER_TOKEN_USER_DEFINED) {
-                rs_status st = tok_add_added(t, i, ty != TOKENIZER_TOKEN_USER_DEFINED, false,
-                                             false, err);
-                if (st)
-                    return st;
+                rs_status st =
+                    tok_add_added(t, i, ty != TOKENIZER_TOKEN_USER_DEFINED, false, false, err);
+                if (st) return st;
             }
         }
     }
     int count[256] = {0};
     for (int i = 0; i < t->n_added; i++) {
         const tok_token *tk = &t->tokens[t->added[i].id];
-        if (tk->text_len)
-            count[(uint8_t)tk->text[0]]++;
+        if (tk->text_len) count[(uint8_t)tk->text[0]]++;
     }
     for (int b = 0; b < 256; b++) {
-        if (!count[b])
-            continue;
+        if (!count[b]) continue;
         t->added_by_byte[b] = malloc((size_t)(count[b] + 1) * sizeof(int32_t));
-        if (!t->added_by_byte[b])
-            return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+        if (!t->added_by_byte[b]) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
         t->added_first[b] = true;
         int k = 0;
         for (int i = 0; i < t->n_added; i++) {
             const tok_token *tk = &t->tokens[t->added[i].id];
-            if (tk->text_len && (uint8_t)tk->text[0] == b)
-                t->added_by_byte[b][k++] = i;
+            if (tk->text_len && (uint8_t)tk->text[0] == b) t->added_by_byte[b][k++] = i;
         }
         qsort_r(t->added_by_byte[b], (size_t)k, sizeof(int32_t), added_cmp_len_desc, t);
         t->added_by_byte[b][k] = -1;
@@ -260,26 +274,23 @@ void tok_finish_specials(tokenizer *t)
     if (t->eot < 0) {
         for (size_t k = 0; k < sizeof eog_texts / sizeof eog_texts[0] && t->eot < 0; k++) {
             int32_t id = tok_strmap_get(&t->by_text, eog_texts[k], (uint32_t)strlen(eog_texts[k]));
-            if (id >= 0 && t->tokens[id].type != TOKENIZER_TOKEN_NORMAL && strcmp(eog_texts[k], "<|endoftext|>") != 0 &&
+            if (id >= 0 && t->tokens[id].type != TOKENIZER_TOKEN_NORMAL &&
+                strcmp(eog_texts[k], "<|endoftext|>") != 0 &&
                 strcmp(eog_texts[k], "<|end_of_text|>") != 0)
                 t->eot = id;
         }
     }
     for (size_t k = 0; k < sizeof eog_texts / sizeof eog_texts[0]; k++) {
         int32_t id = tok_strmap_get(&t->by_text, eog_texts[k], (uint32_t)strlen(eog_texts[k]));
-        if (id >= 0 && t->tokens[id].type == TOKENIZER_TOKEN_CONTROL)
-            t->eog[id] = 1;
+        if (id >= 0 && t->tokens[id].type == TOKENIZER_TOKEN_CONTROL) t->eog[id] = 1;
     }
-    if (t->eos >= 0)
-        t->eog[t->eos] = 1;
-    if (t->eot >= 0)
-        t->eog[t->eot] = 1;
+    if (t->eos >= 0) t->eog[t->eos] = 1;
+    if (t->eot >= 0) t->eog[t->eot] = 1;
 }
 
 void tok_cache_clear(tokenizer *t)
 {
-    if (!t->cache)
-        return;
+    if (!t->cache) return;
     for (uint64_t i = 0; i < t->cache_cap; i++) {
         free(t->cache[i].word);
         free(t->cache[i].ids);
@@ -290,12 +301,10 @@ void tok_cache_clear(tokenizer *t)
 
 void tokenizer_free(tokenizer *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     if (t->tokens) {
         for (int32_t i = 0; i < t->n_vocab; i++) {
-            if (t->tokens[i].piece != t->tokens[i].text)
-                free(t->tokens[i].piece);
+            if (t->tokens[i].piece != t->tokens[i].text) free(t->tokens[i].piece);
             free(t->tokens[i].text);
         }
     }
@@ -332,15 +341,42 @@ void tokenizer_free(tokenizer *t)
     free(t);
 }
 
-tokenizer_kind tokenizer_get_kind(const tokenizer *t) { return t->kind; }
-int32_t tokenizer_vocab_size(const tokenizer *t) { return t->n_vocab; }
-int32_t tokenizer_bos(const tokenizer *t) { return t->bos; }
-int32_t tokenizer_eos(const tokenizer *t) { return t->eos; }
-int32_t tokenizer_eot(const tokenizer *t) { return t->eot; }
-int32_t tokenizer_pad(const tokenizer *t) { return t->pad; }
-int32_t tokenizer_unk(const tokenizer *t) { return t->unk_id; }
-bool tokenizer_add_bos(const tokenizer *t) { return t->add_bos && t->bos >= 0; }
-bool tokenizer_add_eos(const tokenizer *t) { return t->add_eos && t->eos >= 0; }
+tokenizer_kind tokenizer_get_kind(const tokenizer *t)
+{
+    return t->kind;
+}
+int32_t tokenizer_vocab_size(const tokenizer *t)
+{
+    return t->n_vocab;
+}
+int32_t tokenizer_bos(const tokenizer *t)
+{
+    return t->bos;
+}
+int32_t tokenizer_eos(const tokenizer *t)
+{
+    return t->eos;
+}
+int32_t tokenizer_eot(const tokenizer *t)
+{
+    return t->eot;
+}
+int32_t tokenizer_pad(const tokenizer *t)
+{
+    return t->pad;
+}
+int32_t tokenizer_unk(const tokenizer *t)
+{
+    return t->unk_id;
+}
+bool tokenizer_add_bos(const tokenizer *t)
+{
+    return t->add_bos && t->bos >= 0;
+}
+bool tokenizer_add_eos(const tokenizer *t)
+{
+    return t->add_eos && t->eos >= 0;
+}
 
 bool tokenizer_is_eog(const tokenizer *t, int32_t id)
 {
@@ -349,8 +385,7 @@ bool tokenizer_is_eog(const tokenizer *t, int32_t id)
 
 bool tokenizer_is_control(const tokenizer *t, int32_t id)
 {
-    if (id < 0 || id >= t->n_vocab)
-        return false;
+    if (id < 0 || id >= t->n_vocab) return false;
     uint8_t ty = t->tokens[id].type;
     return ty == TOKENIZER_TOKEN_CONTROL || ty == TOKENIZER_TOKEN_UNKNOWN ||
            ty == TOKENIZER_TOKEN_UNUSED;
@@ -358,38 +393,32 @@ bool tokenizer_is_control(const tokenizer *t, int32_t id)
 
 tokenizer_token_type tokenizer_token_type_of(const tokenizer *t, int32_t id)
 {
-    if (id < 0 || id >= t->n_vocab)
-        return TOKENIZER_TOKEN_UNUSED;
+    if (id < 0 || id >= t->n_vocab) return TOKENIZER_TOKEN_UNUSED;
     return (tokenizer_token_type)t->tokens[id].type;
 }
 
 int32_t tokenizer_find(const tokenizer *t, const char *text, size_t len)
 {
-    if (len > UINT32_MAX)
-        return -1;
+    if (len > UINT32_MAX) return -1;
     return tok_strmap_get(&t->by_text, text, (uint32_t)len);
 }
 
 const char *tokenizer_token_piece(const tokenizer *t, int32_t id, size_t *len)
 {
     if (id < 0 || id >= t->n_vocab) {
-        if (len)
-            *len = 0;
+        if (len) *len = 0;
         return NULL;
     }
-    if (len)
-        *len = t->tokens[id].piece_len;
+    if (len) *len = t->tokens[id].piece_len;
     return t->tokens[id].piece;
 }
 
 const char *tokenizer_token_text(const tokenizer *t, int32_t id, size_t *len)
 {
     if (id < 0 || id >= t->n_vocab) {
-        if (len)
-            *len = 0;
+        if (len) *len = 0;
         return NULL;
     }
-    if (len)
-        *len = t->tokens[id].text_len;
+    if (len) *len = t->tokens[id].text_len;
     return t->tokens[id].text;
 }

@@ -24,14 +24,12 @@ void tokenizer_decoder_free(tokenizer_decoder *d)
 
 static bool reserve(tokenizer_decoder *d, size_t need)
 {
-    if (need <= d->cap)
-        return true;
+    if (need <= d->cap) return true;
     size_t cap = d->cap ? d->cap : 64;
     while (cap < need)
         cap *= 2;
     char *p = realloc(d->out, cap);
-    if (!p)
-        return false;
+    if (!p) return false;
     d->out = p;
     d->cap = cap;
     return true;
@@ -42,11 +40,9 @@ static bool reserve(tokenizer_decoder *d, size_t need)
 static size_t emit(tokenizer_decoder *d, const uint8_t *b, size_t n)
 {
     size_t total = (size_t)d->n_held + n;
-    if (!reserve(d, total * 3 + 4))
-        return 0;
+    if (!reserve(d, total * 3 + 4)) return 0;
     uint8_t *in = malloc(total ? total : 1);
-    if (!in)
-        return 0;
+    if (!in) return 0;
     memcpy(in, d->held, (size_t)d->n_held);
     memcpy(in + d->n_held, b, n);
     d->n_held = 0;
@@ -84,10 +80,8 @@ const char *tokenizer_decoder_feed(tokenizer_decoder *d, int32_t id, size_t *len
 {
     *len = 0;
     const tokenizer *t = d->tok;
-    if (id < 0 || id >= t->n_vocab || !reserve(d, 1))
-        return d->out ? d->out : "";
-    if ((d->flags & TOKENIZER_DECODE_SKIP_SPECIAL) && tokenizer_is_control(t, id))
-        return d->out;
+    if (id < 0 || id >= t->n_vocab || !reserve(d, 1)) return d->out ? d->out : "";
+    if ((d->flags & TOKENIZER_DECODE_SKIP_SPECIAL) && tokenizer_is_control(t, id)) return d->out;
     const tok_token *tk = &t->tokens[id];
     const uint8_t *p = (const uint8_t *)tk->piece;
     size_t n = tk->piece_len;
@@ -96,8 +90,7 @@ const char *tokenizer_decoder_feed(tokenizer_decoder *d, int32_t id, size_t *len
         p++;
         n--;
     }
-    if (tk->piece_len)
-        d->at_start = false;
+    if (tk->piece_len) d->at_start = false;
     *len = emit(d, p, n);
     return d->out;
 }
@@ -105,8 +98,7 @@ const char *tokenizer_decoder_feed(tokenizer_decoder *d, int32_t id, size_t *len
 const char *tokenizer_decoder_flush(tokenizer_decoder *d, size_t *len)
 {
     *len = 0;
-    if (!reserve(d, 16))
-        return "";
+    if (!reserve(d, 16)) return "";
     size_t o = 0;
     if (d->n_held) { // an incomplete char at the end is one maximal subpart
         memcpy(d->out + o, "\xEF\xBF\xBD", 3);
@@ -117,8 +109,8 @@ const char *tokenizer_decoder_flush(tokenizer_decoder *d, size_t *len)
     return d->out;
 }
 
-rs_status tokenizer_decode(const tokenizer *t, const int32_t *ids, int64_t n, int flags,
-                           char **out, size_t *len, rs_error *err)
+rs_status tokenizer_decode(const tokenizer *t, const int32_t *ids, int64_t n, int flags, char **out,
+                           size_t *len, rs_error *err)
 {
     *out = NULL;
     *len = 0;

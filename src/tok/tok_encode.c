@@ -14,15 +14,13 @@ static bool is_space(char c)
 
 static bool encode_text(tokenizer *t, const char *s, size_t n, bool first, tok_ids *out)
 {
-    if (n == 0)
-        return true;
+    if (n == 0) return true;
     if (t->model == TOK_MODEL_SPM_SCORE) {
         // llama.cpp: a space before text that starts the input or follows an
         // added token, then ' ' -> ▁.
         tok_buf *b = &t->norm_buf;
         b->n = 0;
-        if (!tok_buf_reserve(b, n * 3 + 3))
-            return false;
+        if (!tok_buf_reserve(b, n * 3 + 3)) return false;
         if (t->add_space_prefix) {
             memcpy(b->v, "\xE2\x96\x81", 3);
             b->n = 3;
@@ -37,19 +35,16 @@ static bool encode_text(tokenizer *t, const char *s, size_t n, bool first, tok_i
         }
         return tok_spm_encode(t, b->v, b->n, out);
     }
-    if (!tok_normalize(t, s, n, &t->norm_buf))
-        return false;
+    if (!tok_normalize(t, s, n, &t->norm_buf)) return false;
     int64_t ns = tok_pretokenize(t, &t->norm_buf, first);
-    if (ns < 0)
-        return false;
+    if (ns < 0) return false;
     const char *v = t->norm_buf.v;
     for (int64_t i = 0; i < ns; i++) {
         const tok_span sp = t->spans[i];
         bool ok = t->model == TOK_MODEL_WORDPIECE
                       ? tok_wordpiece_word(t, v + sp.start, sp.end - sp.start, out)
                       : tok_bpe_word(t, v + sp.start, sp.end - sp.start, out);
-        if (!ok)
-            return false;
+        if (!ok) return false;
     }
     return true;
 }
@@ -83,8 +78,7 @@ rs_status tokenizer_encode(tokenizer *t, const char *text, size_t len, bool add_
 
     tok_ids out = {0};
     bool ok = true;
-    if (add_special && t->add_bos && t->bos >= 0)
-        ok = tok_ids_push(&out, t->bos);
+    if (add_special && t->add_bos && t->bos >= 0) ok = tok_ids_push(&out, t->bos);
     size_t seg = 0;
     bool first = true;
     for (size_t pos = 0; ok && pos < n;) {
@@ -94,8 +88,7 @@ rs_status tokenizer_encode(tokenizer *t, const char *text, size_t len, bool add_
             for (const int32_t *k = t->added_by_byte[c]; *k >= 0; k++) {
                 const tok_added *a = &t->added[*k];
                 const tok_token *tk = &t->tokens[a->id];
-                if (a->special && !parse_special)
-                    continue;
+                if (a->special && !parse_special) continue;
                 if (tk->text_len <= n - pos && memcmp(s + pos, tk->text, tk->text_len) == 0) {
                     hit = a;
                     break;
@@ -118,16 +111,13 @@ rs_status tokenizer_encode(tokenizer *t, const char *text, size_t len, bool add_
         seg = pos;
         first = false;
     }
-    if (ok)
-        ok = encode_text(t, s + seg, n - seg, first, &out);
-    if (ok && add_special && t->add_eos && t->eos >= 0)
-        ok = tok_ids_push(&out, t->eos);
+    if (ok) ok = encode_text(t, s + seg, n - seg, first, &out);
+    if (ok && add_special && t->add_eos && t->eos >= 0) ok = tok_ids_push(&out, t->eos);
     if (!ok) {
         free(out.v);
         return rs_fail(err, RS_ERR_RUNTIME, "tokenize: out of memory");
     }
-    if (!out.v)
-        out.v = malloc(sizeof(int32_t)); // a valid pointer even for no ids
+    if (!out.v) out.v = malloc(sizeof(int32_t)); // a valid pointer even for no ids
     *ids = out.v;
     *n_ids = out.n;
     return RS_OK;

@@ -37,48 +37,22 @@ static bool get_bool(const cJSON *o, const char *k, bool def)
 // A special token in tokenizer_config.json: "text" or {"content": "text"}.
 static const char *token_content(const cJSON *v)
 {
-    if (cJSON_IsString(v))
-        return v->valuestring;
+    if (cJSON_IsString(v)) return v->valuestring;
     return get_str(v, "content");
-}
-
-static rs_status add_norm(tokenizer *t, tok_norm nm, rs_error *err)
-{
-    tok_norm *p = realloc(t->norms, (size_t)(t->n_norms + 1) * sizeof *p);
-    if (!p)
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
-    t->norms = p;
-    p[t->n_norms++] = nm;
-    return RS_OK;
-}
-
-static rs_status add_pretok(tokenizer *t, tok_pretok pt, rs_error *err)
-{
-    tok_pretok *p = realloc(t->pretoks, (size_t)(t->n_pretoks + 1) * sizeof *p);
-    if (!p) {
-        pcre2_code_free(pt.re);
-        free(pt.replacement);
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
-    }
-    t->pretoks = p;
-    p[t->n_pretoks++] = pt;
-    return RS_OK;
 }
 
 static char *dupn(const char *s, size_t *len)
 {
     size_t n = strlen(s);
     char *p = malloc(n + 1);
-    if (p)
-        memcpy(p, s, n + 1);
-    if (len)
-        *len = n;
+    if (p) memcpy(p, s, n + 1);
+    if (len) *len = n;
     return p;
 }
 
 // A pattern object: {"String": "..."} or {"Regex": "..."}.
-static rs_status pattern_compile(tokenizer *t, const cJSON *pat, const char *where,
-                                 pcre2_code **re, rs_error *err)
+static rs_status pattern_compile(tokenizer *t, const cJSON *pat, const char *where, pcre2_code **re,
+                                 rs_error *err)
 {
     const char *s = get_str(pat, "Regex");
     bool literal = false;
@@ -94,19 +68,16 @@ static rs_status pattern_compile(tokenizer *t, const cJSON *pat, const char *whe
 
 static rs_status parse_normalizer(tokenizer *t, const cJSON *n, rs_error *err)
 {
-    if (!n || cJSON_IsNull(n))
-        return RS_OK;
+    if (!n || cJSON_IsNull(n)) return RS_OK;
     const char *type = get_str(n, "type");
-    if (!type)
-        return rs_fail(err, RS_ERR_INPUT, "%s: field \"normalizer.type\": missing", t->name);
+    if (!type) return rs_fail(err, RS_ERR_INPUT, "%s: field \"normalizer.type\": missing", t->name);
     tok_norm nm = {0};
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *arr = get(n, "normalizers"), *it;
         cJSON_ArrayForEach(it, arr)
         {
             rs_status st = parse_normalizer(t, it, err);
-            if (st)
-                return st;
+            if (st) return st;
         }
         return RS_OK;
     } else if (strcmp(type, "NFC") == 0) {
@@ -135,8 +106,8 @@ static rs_status parse_normalizer(tokenizer *t, const cJSON *n, rs_error *err)
         const char *content = get_str(n, "content");
         const cJSON *pat = get(n, "pattern");
         if (!content || !pat)
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"normalizer.Replace\": needs pattern and content",
-                           t->name);
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"normalizer.Replace\": needs pattern and content", t->name);
         nm.kind = TOK_NORM_REPLACE;
         nm.str2 = dupn(content, &nm.str2_len);
         const char *lit = get_str(pat, "String");
@@ -166,7 +137,7 @@ static rs_status parse_normalizer(tokenizer *t, const cJSON *n, rs_error *err)
         pcre2_code_free(nm.re);
         return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
     }
-    return add_norm(t, nm, err);
+    return tok_add_norm(t, nm, err);
 }
 
 static rs_status split_step(tokenizer *t, const char *re, bool literal, tok_split_behavior b,
@@ -174,9 +145,8 @@ static rs_status split_step(tokenizer *t, const char *re, bool literal, tok_spli
 {
     tok_pretok pt = {.kind = TOK_PRETOK_SPLIT, .behavior = b, .invert = invert};
     rs_status st = tok_compile(t, re, strlen(re), literal, &pt.re, err);
-    if (st)
-        return st;
-    return add_pretok(t, pt, err);
+    if (st) return st;
+    return tok_add_pretok(t, pt, err);
 }
 
 static bool parse_behavior(const char *s, tok_split_behavior *b)
@@ -202,8 +172,7 @@ static bool parse_behavior(const char *s, tok_split_behavior *b)
 
 static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
 {
-    if (!n || cJSON_IsNull(n))
-        return RS_OK;
+    if (!n || cJSON_IsNull(n)) return RS_OK;
     const char *type = get_str(n, "type");
     if (!type)
         return rs_fail(err, RS_ERR_INPUT, "%s: field \"pre_tokenizer.type\": missing", t->name);
@@ -212,8 +181,7 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
         cJSON_ArrayForEach(it, get(n, "pretokenizers"))
         {
             rs_status st = parse_pretokenizer(t, it, err);
-            if (st)
-                return st;
+            if (st) return st;
         }
         return RS_OK;
     }
@@ -221,13 +189,14 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
         tok_split_behavior b;
         const char *bs = get_str(n, "behavior");
         if (!bs || !parse_behavior(bs, &b))
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"pre_tokenizer.behavior\": \"%s\" is not supported",
-                           t->name, bs ? bs : "(missing)");
-        tok_pretok pt = {.kind = TOK_PRETOK_SPLIT, .behavior = b, .invert = get_bool(n, "invert", false)};
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"pre_tokenizer.behavior\": \"%s\" is not supported", t->name,
+                           bs ? bs : "(missing)");
+        tok_pretok pt = {
+            .kind = TOK_PRETOK_SPLIT, .behavior = b, .invert = get_bool(n, "invert", false)};
         rs_status st = pattern_compile(t, get(n, "pattern"), "pre_tokenizer", &pt.re, err);
-        if (st)
-            return st;
-        return add_pretok(t, pt, err);
+        if (st) return st;
+        return tok_add_pretok(t, pt, err);
     }
     if (strcmp(type, "ByteLevel") == 0) {
         t->byte_level = true;
@@ -235,10 +204,10 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
             if (t->n_pretoks > 0)
                 return rs_fail(err, RS_ERR_INPUT,
                                "%s: pre_tokenizer ByteLevel with add_prefix_space after another "
-                               "pre-tokenizer is not supported", t->name);
-            rs_status st = add_pretok(t, (tok_pretok){.kind = TOK_PRETOK_BYTE_PREFIX}, err);
-            if (st)
-                return st;
+                               "pre-tokenizer is not supported",
+                               t->name);
+            rs_status st = tok_add_pretok(t, (tok_pretok){.kind = TOK_PRETOK_BYTE_PREFIX}, err);
+            if (st) return st;
         }
         if (get_bool(n, "use_regex", true))
             return split_step(t, gpt2_regex, false, TOK_SPLIT_ISOLATED, false, err);
@@ -251,8 +220,9 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
         tok_split_behavior b = TOK_SPLIT_ISOLATED;
         const char *bs = get_str(n, "behavior");
         if (bs && !parse_behavior(bs, &b))
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"pre_tokenizer.behavior\": \"%s\" is not supported",
-                           t->name, bs);
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"pre_tokenizer.behavior\": \"%s\" is not supported", t->name,
+                           bs);
         return split_step(t, punct_regex, false, b, false, err);
     }
     if (strcmp(type, "Whitespace") == 0)
@@ -265,9 +235,10 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
     }
     if (strcmp(type, "Metaspace") == 0) {
         if (t->n_pretoks > 0)
-            return rs_fail(err, RS_ERR_INPUT,
-                           "%s: pre_tokenizer Metaspace after another pre-tokenizer is not supported",
-                           t->name);
+            return rs_fail(
+                err, RS_ERR_INPUT,
+                "%s: pre_tokenizer Metaspace after another pre-tokenizer is not supported",
+                t->name);
         const char *rep = get_str(n, "replacement");
         tok_pretok pt = {.kind = TOK_PRETOK_METASPACE, .split = get_bool(n, "split", true)};
         pt.replacement = dupn(rep ? rep : "\xE2\x96\x81", &pt.replacement_len);
@@ -276,8 +247,7 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
             pt.prepend = strcmp(scheme, "always") == 0 ? 1 : strcmp(scheme, "first") == 0 ? 2 : 0;
         else
             pt.prepend = get_bool(n, "add_prefix_space", true) ? 1 : 0;
-        if (!pt.replacement)
-            return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+        if (!pt.replacement) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
         if (pt.split) {
             pt.behavior = TOK_SPLIT_MERGED_WITH_NEXT;
             rs_status st = tok_compile(t, pt.replacement, pt.replacement_len, true, &pt.re, err);
@@ -286,7 +256,7 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
                 return st;
             }
         }
-        return add_pretok(t, pt, err);
+        return tok_add_pretok(t, pt, err);
     }
     return rs_fail(err, RS_ERR_INPUT, "%s: field \"pre_tokenizer.type\": \"%s\" is not supported",
                    t->name, type);
@@ -297,8 +267,7 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
 static void parse_decoder(tokenizer *t, const cJSON *d)
 {
     const char *type = get_str(d, "type");
-    if (!type)
-        return;
+    if (!type) return;
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *it;
         cJSON_ArrayForEach(it, get(d, "decoders")) parse_decoder(t, it);
@@ -321,8 +290,7 @@ static void parse_decoder(tokenizer *t, const cJSON *d)
 static void parse_post_processor(tokenizer *t, const cJSON *p, bool *have_template)
 {
     const char *type = get_str(p, "type");
-    if (!type)
-        return;
+    if (!type) return;
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *it;
         cJSON_ArrayForEach(it, get(p, "processors")) parse_post_processor(t, it, have_template);
@@ -333,14 +301,12 @@ static void parse_post_processor(tokenizer *t, const cJSON *p, bool *have_templa
         t->add_bos = t->add_eos = false;
         for (int i = 0; i < n; i++) {
             const cJSON *sp = get(cJSON_GetArrayItem(single, i), "SpecialToken");
-            if (!sp)
-                continue;
+            if (!sp) continue;
             const char *name = get_str(sp, "id");
             const cJSON *ids = get(get(get(p, "special_tokens"), name ? name : ""), "ids");
             const cJSON *id0 = cJSON_GetArrayItem(ids, 0);
             int32_t id = cJSON_IsNumber(id0) ? (int32_t)id0->valuedouble : -1;
-            if (id < 0 || id >= t->n_vocab)
-                continue;
+            if (id < 0 || id >= t->n_vocab) continue;
             if (i == 0) {
                 t->add_bos = true;
                 t->bos = id;
@@ -382,8 +348,9 @@ static rs_status parse_merges(tokenizer *t, const cJSON *merges, rs_error *err)
             const char *sp = strchr(a, ' ');
             if (!sp) {
                 free(cat.v);
-                return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.merges\"[%d]: \"%s\" is not \"a b\"",
-                               t->name, rank, a);
+                return rs_fail(err, RS_ERR_INPUT,
+                               "%s: field \"model.merges\"[%d]: \"%s\" is not \"a b\"", t->name,
+                               rank, a);
             }
             la = (size_t)(sp - a);
             b = sp + 1;
@@ -397,8 +364,8 @@ static rs_status parse_merges(tokenizer *t, const cJSON *merges, rs_error *err)
             lb = strlen(b);
         } else {
             free(cat.v);
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.merges\"[%d]: not a string or a pair",
-                           t->name, rank);
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"model.merges\"[%d]: not a string or a pair", t->name, rank);
         }
         int32_t ia = tok_strmap_get(&t->by_text, a, (uint32_t)la);
         int32_t ib = tok_strmap_get(&t->by_text, b, (uint32_t)lb);
@@ -435,8 +402,9 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
     const char *mtype = get_str(model, "type");
     bool wordpiece = mtype && strcmp(mtype, "WordPiece") == 0;
     if (mtype && strcmp(mtype, "BPE") != 0 && !wordpiece)
-        return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.type\": \"%s\" is not supported (BPE, WordPiece)",
-                       name, mtype);
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: field \"model.type\": \"%s\" is not supported (BPE, WordPiece)", name,
+                       mtype);
     const cJSON *vocab = get(model, "vocab");
     if (!cJSON_IsObject(vocab))
         return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.vocab\": not an object", name);
@@ -449,33 +417,29 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
     {
         if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= (1 << 24) ||
             it->valuedouble != (double)(int32_t)it->valuedouble)
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.vocab\": \"%s\" has a bad id", name,
-                           it->string);
-        if (it->valuedouble > max_id)
-            max_id = it->valuedouble;
+            return rs_fail(err, RS_ERR_INPUT, "%s: field \"model.vocab\": \"%s\" has a bad id",
+                           name, it->string);
+        if (it->valuedouble > max_id) max_id = it->valuedouble;
     }
     cJSON_ArrayForEach(it, added)
     {
         const cJSON *id = get(it, "id");
         if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 24) ||
             !get_str(it, "content"))
-            return rs_fail(err, RS_ERR_INPUT, "%s: field \"added_tokens\": an entry lacks id or content",
-                           name);
-        if (id->valuedouble > max_id)
-            max_id = id->valuedouble;
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"added_tokens\": an entry lacks id or content", name);
+        if (id->valuedouble > max_id) max_id = id->valuedouble;
     }
     tokenizer *t;
     rs_status st = tok_alloc(name, (int32_t)max_id + 1, &t, err);
-    if (st)
-        return st;
+    if (st) return st;
     t->kind = wordpiece ? TOKENIZER_KIND_WORDPIECE : TOKENIZER_KIND_BPE;
     t->model = wordpiece ? TOK_MODEL_WORDPIECE : TOK_MODEL_BPE;
     cJSON_ArrayForEach(it, vocab)
     {
         st = tok_set_token(t, (int32_t)it->valuedouble, it->string, strlen(it->string), 0.0f,
                            TOKENIZER_TOKEN_NORMAL, err);
-        if (st)
-            goto fail;
+        if (st) goto fail;
     }
     cJSON_ArrayForEach(it, added)
     {
@@ -487,8 +451,7 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
         if (!st)
             st = tok_add_added(t, id, special, get_bool(it, "lstrip", false),
                                get_bool(it, "rstrip", false), err);
-        if (st)
-            goto fail;
+        if (st) goto fail;
     }
 
     t->byte_fallback = get_bool(model, "byte_fallback", false);
@@ -499,16 +462,14 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
     if (!wordpiece && ((csp && *csp) || (eow && *eow))) {
         st = rs_fail(err, RS_ERR_INPUT,
                      "%s: field \"model.continuing_subword_prefix\"/\"end_of_word_suffix\": "
-                     "not supported for BPE", name);
+                     "not supported for BPE",
+                     name);
         goto fail;
     }
-    if ((st = parse_normalizer(t, get(root, "normalizer"), err)))
-        goto fail;
-    if ((st = parse_pretokenizer(t, get(root, "pre_tokenizer"), err)))
-        goto fail;
+    if ((st = parse_normalizer(t, get(root, "normalizer"), err))) goto fail;
+    if ((st = parse_pretokenizer(t, get(root, "pre_tokenizer"), err))) goto fail;
     parse_decoder(t, get(root, "decoder"));
-    if ((st = tok_finish(t, err)))
-        goto fail;
+    if ((st = tok_finish(t, err))) goto fail;
     t->unk_id = find_content(t, get_str(model, "unk_token"));
     if (wordpiece) {
         const char *pfx = csp ? csp : "##";
@@ -527,12 +488,9 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
     parse_post_processor(t, get(root, "post_processor"), &have_template);
     if (config) {
         int32_t id;
-        if ((id = find_content(t, token_content(get(config, "bos_token")))) >= 0)
-            t->bos = id;
-        if ((id = find_content(t, token_content(get(config, "eos_token")))) >= 0)
-            t->eos = id;
-        if ((id = find_content(t, token_content(get(config, "pad_token")))) >= 0)
-            t->pad = id;
+        if ((id = find_content(t, token_content(get(config, "bos_token")))) >= 0) t->bos = id;
+        if ((id = find_content(t, token_content(get(config, "eos_token")))) >= 0) t->eos = id;
+        if ((id = find_content(t, token_content(get(config, "pad_token")))) >= 0) t->pad = id;
         if ((id = find_content(t, token_content(get(config, "unk_token")))) >= 0 && t->unk_id < 0)
             t->unk_id = id;
         if (!have_template) {
@@ -544,8 +502,7 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
         const cJSON *e = get(gen, "eos_token_id");
         if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble < t->n_vocab) {
             t->eog[(int32_t)e->valuedouble] = 1;
-            if (t->eos < 0)
-                t->eos = (int32_t)e->valuedouble;
+            if (t->eos < 0) t->eos = (int32_t)e->valuedouble;
         }
         cJSON_ArrayForEach(it, (cJSON_IsArray(e) ? e : NULL))
         {
@@ -607,8 +564,7 @@ static char *read_file(const char *path, size_t *len, rs_error *err)
         }
         size_t r = fread(buf + n, 1, cap - n - 1, f);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
     }
     bool bad = ferror(f);
     fclose(f);
@@ -627,8 +583,7 @@ rs_status tokenizer_load_hf(const char *path, tokenizer **out, rs_error *err)
     *out = NULL;
     char dir[4096], file[4200], side[4200];
     struct stat st_;
-    if (stat(path, &st_) != 0)
-        return rs_fail(err, RS_ERR_INPUT, "%s: %s", path, strerror(errno));
+    if (stat(path, &st_) != 0) return rs_fail(err, RS_ERR_INPUT, "%s: %s", path, strerror(errno));
     if (S_ISDIR(st_.st_mode)) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(file, sizeof file, "%s/tokenizer.json", path);
@@ -643,18 +598,15 @@ rs_status tokenizer_load_hf(const char *path, tokenizer **out, rs_error *err)
     }
     size_t n;
     char *json = read_file(file, &n, err);
-    if (!json)
-        return err ? err->status : RS_ERR_INPUT;
+    if (!json) return err ? err->status : RS_ERR_INPUT;
     cJSON *root = cJSON_ParseWithLength(json, n);
     free(json);
-    if (!root)
-        return rs_fail(err, RS_ERR_INPUT, "%s: not valid JSON", file);
+    if (!root) return rs_fail(err, RS_ERR_INPUT, "%s: not valid JSON", file);
     cJSON *aux[2] = {NULL, NULL};
     const char *names[2] = {"tokenizer_config.json", "generation_config.json"};
     for (int i = 0; i < 2; i++) {
         snprintf(side, sizeof side, "%s/%s", dir, names[i]);
-        if (stat(side, &st_) != 0)
-            continue;
+        if (stat(side, &st_) != 0) continue;
         char *s = read_file(side, &n, err);
         if (!s) {
             cJSON_Delete(root);

@@ -31,8 +31,8 @@ int32_t tok_strmap_get(const tok_strmap *m, const char *key, uint32_t len); // -
 
 // Map from a pair of ids to (rank, merged id): the BPE merges.
 typedef struct tok_pairmap {
-    uint64_t *keys; // (cap) (left << 32 | right) + 1; 0 = empty slot
-    int32_t *rank;  // (cap)
+    uint64_t *keys;  // (cap) (left << 32 | right) + 1; 0 = empty slot
+    int32_t *rank;   // (cap)
     int32_t *merged; // (cap)
     uint64_t cap;
     uint64_t n;
@@ -42,11 +42,10 @@ rs_status tok_pairmap_init(tok_pairmap *m, uint64_t expected);
 void tok_pairmap_free(tok_pairmap *m);
 bool tok_pairmap_put(tok_pairmap *m, int32_t left, int32_t right, int32_t rank, int32_t merged);
 // Returns false if there is no merge of (left, right).
-static inline bool tok_pairmap_get(const tok_pairmap *m, int32_t left, int32_t right,
-                                   int32_t *rank, int32_t *merged)
+static inline bool tok_pairmap_get(const tok_pairmap *m, int32_t left, int32_t right, int32_t *rank,
+                                   int32_t *merged)
 {
-    if (m->cap == 0)
-        return false;
+    if (m->cap == 0) return false;
     uint64_t key = (((uint64_t)(uint32_t)left << 32) | (uint32_t)right) + 1;
     uint64_t h = key * 0x9E3779B97F4A7C15ULL;
     h ^= h >> 29;
@@ -56,8 +55,7 @@ static inline bool tok_pairmap_get(const tok_pairmap *m, int32_t left, int32_t r
             *merged = m->merged[i];
             return true;
         }
-        if (m->keys[i] == 0)
-            return false;
+        if (m->keys[i] == 0) return false;
     }
 }
 
@@ -111,19 +109,19 @@ typedef enum tok_norm_kind {
     TOK_NORM_NFKC,
     TOK_NORM_NFKD,
     TOK_NORM_LOWERCASE,
-    TOK_NORM_PREPEND,   // str: prepend unless empty
-    TOK_NORM_REPLACE,   // literal str -> str2, or regex -> str2
-    TOK_NORM_STRIP,     // left/right whitespace
+    TOK_NORM_PREPEND,       // str: prepend unless empty
+    TOK_NORM_REPLACE,       // literal str -> str2, or regex -> str2
+    TOK_NORM_STRIP,         // left/right whitespace
     TOK_NORM_STRIP_ACCENTS, // remove combining marks (after NFD)
-    TOK_NORM_BERT,      // clean text, chinese chars, strip accents, lowercase (flags)
+    TOK_NORM_BERT,          // clean text, chinese chars, strip accents, lowercase (flags)
 } tok_norm_kind;
 
 typedef struct tok_norm {
     tok_norm_kind kind;
     char *str, *str2;
     size_t str_len, str2_len;
-    pcre2_code *re; // REPLACE with a regex
-    bool left, right; // STRIP; BERT: left = lowercase, right = strip accents
+    pcre2_code *re;           // REPLACE with a regex
+    bool left, right;         // STRIP; BERT: left = lowercase, right = strip accents
     bool clean_text, chinese; // BERT
 } tok_norm;
 
@@ -136,8 +134,8 @@ typedef enum tok_split_behavior {
 } tok_split_behavior;
 
 typedef enum tok_pretok_kind {
-    TOK_PRETOK_SPLIT,    // regex (or literal) split with a behaviour
-    TOK_PRETOK_METASPACE, // ' ' -> ▁, optional prefix, optional split before ▁
+    TOK_PRETOK_SPLIT,       // regex (or literal) split with a behaviour
+    TOK_PRETOK_METASPACE,   // ' ' -> ▁, optional prefix, optional split before ▁
     TOK_PRETOK_BYTE_PREFIX, // ByteLevel add_prefix_space: a leading ' ' on each segment
 } tok_pretok_kind;
 
@@ -161,11 +159,11 @@ typedef struct tok_span {
 // ---- the tokenizer ----
 
 typedef struct tok_token {
-    char *text;       // as in the vocabulary ("Ġthe", "▁the", "<0x0A>"), NUL-terminated
-    char *piece;      // decoded bytes (" the"), NUL-terminated
+    char *text;  // as in the vocabulary ("Ġthe", "▁the", "<0x0A>"), NUL-terminated
+    char *piece; // decoded bytes (" the"), NUL-terminated
     uint32_t text_len, piece_len;
     float score;
-    uint8_t type;     // tokenizer_token_type
+    uint8_t type; // tokenizer_token_type
 } tok_token;
 
 // An added token matched in raw text before the model runs.
@@ -183,7 +181,7 @@ typedef enum tok_model {
 
 // Word cache entry: a word's bytes -> its ids.
 typedef struct tok_cache_entry {
-    char *word;        // NULL = empty slot
+    char *word; // NULL = empty slot
     uint32_t word_len;
     uint32_t n_ids;
     int32_t *ids;
@@ -195,15 +193,15 @@ struct tokenizer {
     char *name; // for messages
 
     int32_t n_vocab;
-    tok_token *tokens; // (n_vocab)
+    tok_token *tokens;  // (n_vocab)
     tok_strmap by_text; // text -> id (every token)
 
     // BPE
     tok_pairmap merges;
-    bool byte_level;     // ids of single bytes come from the GPT-2 map
+    bool byte_level;         // ids of single bytes come from the GPT-2 map
     int32_t byte_token[256]; // byte-level: id of each byte's char; byte fallback: id of <0xXX>; -1
     bool byte_fallback;
-    bool ignore_merges;  // a word that is itself a token is emitted whole (Llama 3)
+    bool ignore_merges; // a word that is itself a token is emitted whole (Llama 3)
     bool fuse_unk;
     int32_t unk_id;
 
@@ -258,9 +256,13 @@ rs_status tok_finish(tokenizer *t, rs_error *err);
 void tok_finish_specials(tokenizer *t);
 rs_status tok_add_added(tokenizer *t, int32_t id, bool special, bool lstrip, bool rstrip,
                         rs_error *err);
-rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal,
-                      pcre2_code **out, rs_error *err);
+rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal, pcre2_code **out,
+                      rs_error *err);
 void tok_piece_for(tokenizer *t, tok_token *tk);
+// Append a normalizer / pre-tokenizer step (taking ownership of its strings
+// and regex, freed on failure too).
+rs_status tok_add_norm(tokenizer *t, tok_norm nm, rs_error *err);
+rs_status tok_add_pretok(tokenizer *t, tok_pretok pt, rs_error *err);
 
 // tok_pretok.c
 // Normalizes s[0, n) into out (replacing its contents).

@@ -53,11 +53,9 @@ void tok_strmap_free(tok_strmap *m)
 static bool strmap_grow(tok_strmap *m)
 {
     tok_strmap bigger;
-    if (tok_strmap_init(&bigger, m->cap) != RS_OK)
-        return false;
+    if (tok_strmap_init(&bigger, m->cap) != RS_OK) return false;
     for (uint64_t i = 0; i < m->cap; i++)
-        if (m->keys[i])
-            tok_strmap_put(&bigger, m->keys[i], m->lens[i], m->vals[i]);
+        if (m->keys[i]) tok_strmap_put(&bigger, m->keys[i], m->lens[i], m->vals[i]);
     tok_strmap_free(m);
     *m = bigger;
     return true;
@@ -65,8 +63,7 @@ static bool strmap_grow(tok_strmap *m)
 
 bool tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t val)
 {
-    if ((m->n + 1) * 2 > m->cap && !strmap_grow(m))
-        return false;
+    if ((m->n + 1) * 2 > m->cap && !strmap_grow(m)) return false;
     uint64_t h = tok_hash_bytes(key, len);
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         if (!m->keys[i]) {
@@ -76,21 +73,17 @@ bool tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t val)
             m->n++;
             return true;
         }
-        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0)
-            return true;
+        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0) return true;
     }
 }
 
 int32_t tok_strmap_get(const tok_strmap *m, const char *key, uint32_t len)
 {
-    if (m->cap == 0)
-        return -1;
+    if (m->cap == 0) return -1;
     uint64_t h = tok_hash_bytes(key, len);
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i])
-            return -1;
-        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0)
-            return m->vals[i];
+        if (!m->keys[i]) return -1;
+        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0) return m->vals[i];
     }
 }
 
@@ -119,8 +112,7 @@ void tok_pairmap_free(tok_pairmap *m)
 static bool pairmap_grow(tok_pairmap *m)
 {
     tok_pairmap bigger;
-    if (tok_pairmap_init(&bigger, m->cap) != RS_OK)
-        return false;
+    if (tok_pairmap_init(&bigger, m->cap) != RS_OK) return false;
     for (uint64_t i = 0; i < m->cap; i++) {
         if (m->keys[i]) {
             uint64_t k = m->keys[i] - 1;
@@ -135,8 +127,7 @@ static bool pairmap_grow(tok_pairmap *m)
 
 bool tok_pairmap_put(tok_pairmap *m, int32_t left, int32_t right, int32_t rank, int32_t merged)
 {
-    if ((m->n + 1) * 2 > m->cap && !pairmap_grow(m))
-        return false;
+    if ((m->n + 1) * 2 > m->cap && !pairmap_grow(m)) return false;
     uint64_t key = (((uint64_t)(uint32_t)left << 32) | (uint32_t)right) + 1;
     uint64_t h = key * 0x9E3779B97F4A7C15ULL;
     h ^= h >> 29;
@@ -158,8 +149,7 @@ bool tok_ids_push(tok_ids *a, int32_t x)
     if (a->n == a->cap) {
         int64_t cap = a->cap ? a->cap * 2 : 64;
         int32_t *v = realloc(a->v, (size_t)cap * sizeof *v);
-        if (!v)
-            return false;
+        if (!v) return false;
         a->v = v;
         a->cap = cap;
     }
@@ -169,17 +159,14 @@ bool tok_ids_push(tok_ids *a, int32_t x)
 
 bool tok_buf_reserve(tok_buf *b, size_t extra)
 {
-    if (b->n + extra + 1 <= b->cap)
-        return true;
+    if (b->n + extra + 1 <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->n + extra + 1) {
-        if (cap > SIZE_MAX / 2)
-            return false;
+        if (cap > SIZE_MAX / 2) return false;
         cap *= 2;
     }
     char *v = realloc(b->v, cap);
-    if (!v)
-        return false;
+    if (!v) return false;
     b->v = v;
     b->cap = cap;
     return true;
@@ -187,10 +174,8 @@ bool tok_buf_reserve(tok_buf *b, size_t extra)
 
 bool tok_buf_append(tok_buf *b, const void *p, size_t n)
 {
-    if (!tok_buf_reserve(b, n))
-        return false;
-    if (n)
-        memcpy(b->v + b->n, p, n);
+    if (!tok_buf_reserve(b, n)) return false;
+    if (n) memcpy(b->v + b->n, p, n);
     b->n += n;
     b->v[b->n] = 0;
     return true;

@@ -8,21 +8,17 @@
 // splits, Metaspace) as tokenizer.json describes them. A pre-tokenizer turns
 // a segment of text into word spans; each word then goes to the model alone.
 
-
-
 static bool unicode_form(const char *s, size_t n, utf8proc_option_t opt, tok_buf *out)
 {
     // Pure ASCII is unchanged by every normalization form.
     size_t i = 0;
     while (i < n && (uint8_t)s[i] < 0x80)
         i++;
-    if (i == n)
-        return tok_buf_append(out, s, n);
+    if (i == n) return tok_buf_append(out, s, n);
     utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst,
-                                      opt | UTF8PROC_STABLE);
-    if (m < 0)
-        return false;
+    utf8proc_ssize_t m =
+        utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &dst, opt | UTF8PROC_STABLE);
+    if (m < 0) return false;
     bool ok = tok_buf_append(out, dst, (size_t)m);
     free(dst);
     return ok;
@@ -38,8 +34,7 @@ static bool is_cjk(uint32_t c)
 
 static bool is_ws(uint32_t c)
 {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-        return true;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return true;
     return utf8proc_category((utf8proc_int32_t)c) == UTF8PROC_CATEGORY_ZS;
 }
 
@@ -57,21 +52,18 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
     case TOK_NORM_NFKD:
         return unicode_form(s, n, UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, out);
     case TOK_NORM_PREPEND:
-        if (n && !tok_buf_append(out, nm->str, nm->str_len))
-            return false;
+        if (n && !tok_buf_append(out, nm->str, nm->str_len)) return false;
         return tok_buf_append(out, s, n);
     case TOK_NORM_REPLACE:
         if (nm->re) {
             // Regex replace: every non-empty match becomes str2.
             pcre2_match_data *md = pcre2_match_data_create_from_pattern(nm->re, NULL);
-            if (!md)
-                return false;
+            if (!md) return false;
             size_t pos = 0, last = 0;
             bool ok = true;
             while (ok && pos <= n) {
                 int rc = pcre2_match(nm->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, md, NULL);
-                if (rc < 0)
-                    break;
+                if (rc < 0) break;
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
                 if (ov[1] == ov[0]) {
                     pos = ov[0] + (ov[0] < n ? (size_t)tok_utf8_len((uint8_t)s[ov[0]]) : 1);
@@ -85,8 +77,7 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
             return ok && tok_buf_append(out, s + last, n - last);
         } else {
             size_t last = 0;
-            if (nm->str_len == 0)
-                return tok_buf_append(out, s, n);
+            if (nm->str_len == 0) return tok_buf_append(out, s, n);
             for (size_t i = 0; i + nm->str_len <= n;) {
                 if (memcmp(s + i, nm->str, nm->str_len) == 0) {
                     if (!tok_buf_append(out, s + last, i - last) ||
@@ -105,10 +96,8 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
         while (nm->left && a < b) {
             uint32_t c;
             int l = tok_utf8_decode(s + a, &c);
-            if (!is_ws(c) && !utf8proc_category((utf8proc_int32_t)c))
-                break;
-            if (!is_ws(c))
-                break;
+            if (!is_ws(c) && !utf8proc_category((utf8proc_int32_t)c)) break;
+            if (!is_ws(c)) break;
             a += (size_t)l;
         }
         while (nm->right && b > a) {
@@ -117,8 +106,7 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
                 k--;
             uint32_t c;
             tok_utf8_decode(s + k, &c);
-            if (!is_ws(c))
-                break;
+            if (!is_ws(c)) break;
             b = k;
         }
         return tok_buf_append(out, s + a, b - a);
@@ -146,27 +134,21 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
             i += (size_t)l;
             utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)c);
             if (nm->kind == TOK_NORM_BERT && nm->clean_text) {
-                if (c == 0 || c == 0xFFFD)
-                    continue;
+                if (c == 0 || c == 0xFFFD) continue;
                 if (c == '\t' || c == '\n' || c == '\r' || cat == UTF8PROC_CATEGORY_ZS) {
                     ok = tok_buf_append(out, " ", 1);
                     continue;
                 }
-                if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF)
-                    continue;
+                if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF) continue;
             }
-            if (strip && cat == UTF8PROC_CATEGORY_MN)
-                continue;
-            if (lower)
-                c = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
+            if (strip && cat == UTF8PROC_CATEGORY_MN) continue;
+            if (lower) c = (uint32_t)utf8proc_tolower((utf8proc_int32_t)c);
             char e[4];
             int el = tok_utf8_encode(c, e);
             bool cjk = nm->kind == TOK_NORM_BERT && nm->chinese && is_cjk(c);
-            if (cjk)
-                ok = ok && tok_buf_append(out, " ", 1);
+            if (cjk) ok = ok && tok_buf_append(out, " ", 1);
             ok = ok && tok_buf_append(out, e, (size_t)el);
-            if (cjk)
-                ok = ok && tok_buf_append(out, " ", 1);
+            if (cjk) ok = ok && tok_buf_append(out, " ", 1);
         }
         free(tmp.v);
         return ok;
@@ -188,8 +170,7 @@ bool tok_normalize(tokenizer *t, const char *s, size_t n, tok_buf *out)
     int k = t->n_norms % 2 == 1 ? 0 : 1; // the last step must land in out
     for (int i = 0; i < t->n_norms; i++) {
         tok_buf *dst = bufs[k];
-        if (!norm_apply(&t->norms[i], src, sn, dst))
-            return false;
+        if (!norm_apply(&t->norms[i], src, sn, dst)) return false;
         src = dst->v;
         sn = dst->n;
         k ^= 1;
@@ -199,14 +180,12 @@ bool tok_normalize(tokenizer *t, const char *s, size_t n, tok_buf *out)
 
 static bool spans_reserve(tok_span **v, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return true;
+    if (need <= *cap) return true;
     size_t c = *cap ? *cap : 256;
     while (c < need)
         c *= 2;
     tok_span *p = realloc(*v, c * sizeof *p);
-    if (!p)
-        return false;
+    if (!p) return false;
     *v = p;
     *cap = c;
     return true;
@@ -214,8 +193,7 @@ static bool spans_reserve(tok_span **v, size_t *cap, size_t need)
 
 #define PUSH_SPAN(a, b)                                                                            \
     do {                                                                                           \
-        if (!spans_reserve(&t->spans2, &t->spans2_cap, n_out + 1))                                 \
-            return -1;                                                                             \
+        if (!spans_reserve(&t->spans2, &t->spans2_cap, n_out + 1)) return -1;                      \
         t->spans2[n_out++] = (tok_span){(uint32_t)(a), (uint32_t)(b)};                             \
     } while (0)
 
@@ -225,8 +203,7 @@ static int64_t split_spans(tokenizer *t, const tok_pretok *p, const char *text, 
     size_t n_out = 0;
     if (!t->md) {
         t->md = pcre2_match_data_create(32, NULL);
-        if (!t->md)
-            return -1;
+        if (!t->md) return -1;
     }
     for (size_t si = 0; si < n_in; si++) {
         uint32_t s0 = t->spans[si].start, s1 = t->spans[si].end;
@@ -238,7 +215,8 @@ static int64_t split_spans(tokenizer *t, const tok_pretok *p, const char *text, 
         while (pos <= len) {
             int rc = pcre2_jit_match(p->re, (PCRE2_SPTR)subj, len, pos, 0, t->md, NULL);
             if (rc == PCRE2_ERROR_JIT_BADOPTION)
-                rc = pcre2_match(p->re, (PCRE2_SPTR)subj, len, pos, PCRE2_NO_UTF_CHECK, t->md, NULL);
+                rc =
+                    pcre2_match(p->re, (PCRE2_SPTR)subj, len, pos, PCRE2_NO_UTF_CHECK, t->md, NULL);
             size_t m0 = len, m1 = len;
             if (rc >= 0) {
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
@@ -256,16 +234,14 @@ static int64_t split_spans(tokenizer *t, const tok_pretok *p, const char *text, 
             // [last, m0) is a gap, [m0, m1) a match.
             for (int part = 0; part < 2; part++) {
                 size_t a = part == 0 ? last : m0, b = part == 0 ? m0 : m1;
-                if (a >= b)
-                    continue;
+                if (a >= b) continue;
                 bool delim = (part == 1) != p->invert;
                 switch (p->behavior) {
                 case TOK_SPLIT_ISOLATED:
                     PUSH_SPAN(s0 + a, s0 + b);
                     break;
                 case TOK_SPLIT_REMOVED:
-                    if (!delim)
-                        PUSH_SPAN(s0 + a, s0 + b);
+                    if (!delim) PUSH_SPAN(s0 + a, s0 + b);
                     break;
                 case TOK_SPLIT_MERGED_WITH_PREVIOUS:
                     if (delim && n_out > 0 && t->spans2[n_out - 1].end == s0 + a &&
@@ -276,8 +252,7 @@ static int64_t split_spans(tokenizer *t, const tok_pretok *p, const char *text, 
                     break;
                 case TOK_SPLIT_MERGED_WITH_NEXT:
                     if (delim) {
-                        if (open_start >= 0)
-                            PUSH_SPAN(open_start, s0 + a);
+                        if (open_start >= 0) PUSH_SPAN(open_start, s0 + a);
                         open_start = s0 + a;
                     } else if (open_start >= 0) {
                         PUSH_SPAN(open_start, s0 + b);
@@ -295,20 +270,17 @@ static int64_t split_spans(tokenizer *t, const tok_pretok *p, const char *text, 
                     break;
                 }
             }
-            if (rc < 0)
-                break;
+            if (rc < 0) break;
             last = pos = m1;
         }
-        if (open_start >= 0)
-            PUSH_SPAN(open_start, s1);
+        if (open_start >= 0) PUSH_SPAN(open_start, s1);
     }
     return (int64_t)n_out;
 }
 
 int64_t tok_pretokenize(tokenizer *t, tok_buf *text, bool first_segment)
 {
-    if (!spans_reserve(&t->spans, &t->spans_cap, 1))
-        return -1;
+    if (!spans_reserve(&t->spans, &t->spans_cap, 1)) return -1;
     size_t n = 1;
     t->spans[0] = (tok_span){0, (uint32_t)text->n};
     for (int i = 0; i < t->n_pretoks; i++) {
@@ -316,8 +288,7 @@ int64_t tok_pretokenize(tokenizer *t, tok_buf *text, bool first_segment)
         if (p->kind == TOK_PRETOK_BYTE_PREFIX) {
             // Only ever the first step (the loader checks): one span, the text.
             if (text->n && text->v[0] != ' ') {
-                if (!tok_buf_reserve(text, 1))
-                    return -1;
+                if (!tok_buf_reserve(text, 1)) return -1;
                 memmove(text->v + 1, text->v, text->n + 1);
                 text->v[0] = ' ';
                 text->n++;
@@ -333,27 +304,21 @@ int64_t tok_pretokenize(tokenizer *t, tok_buf *text, bool first_segment)
             if (pre && text->n &&
                 !(text->n >= p->replacement_len &&
                   memcmp(text->v, p->replacement, p->replacement_len) == 0))
-                if (!tok_buf_append(o, p->replacement, p->replacement_len))
-                    return -1;
+                if (!tok_buf_append(o, p->replacement, p->replacement_len)) return -1;
             for (size_t k = 0; k < text->n; k++) {
                 bool ok = text->v[k] == ' ' ? tok_buf_append(o, p->replacement, p->replacement_len)
                                             : tok_buf_append(o, text->v + k, 1);
-                if (!ok)
-                    return -1;
+                if (!ok) return -1;
             }
             text->n = 0;
-            if (!tok_buf_append(text, o->v, o->n))
-                return -1;
+            if (!tok_buf_append(text, o->v, o->n)) return -1;
             n = 1;
             t->spans[0] = (tok_span){0, (uint32_t)text->n};
-            if (!p->split)
-                continue;
+            if (!p->split) continue;
         }
-        if (!p->re)
-            continue;
+        if (!p->re) continue;
         int64_t m = split_spans(t, p, text->v, n);
-        if (m < 0)
-            return -1;
+        if (m < 0) return -1;
         tok_span *sw = t->spans;
         size_t swc = t->spans_cap;
         t->spans = t->spans2;
@@ -364,4 +329,3 @@ int64_t tok_pretokenize(tokenizer *t, tok_buf *text, bool first_segment)
     }
     return (int64_t)n;
 }
-

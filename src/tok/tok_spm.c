@@ -31,8 +31,7 @@ static void push(spm_pair *h, size_t *n, spm_pair p)
     size_t i = (*n)++;
     while (i > 0) {
         size_t q = (i - 1) / 2;
-        if (!pair_better(&p, &h[q]))
-            break;
+        if (!pair_better(&p, &h[q])) break;
         h[i] = h[q];
         i = q;
     }
@@ -50,35 +49,29 @@ static spm_pair pop(spm_pair *h, size_t *n)
             m = l;
             best = &h[l];
         }
-        if (r < *n && pair_better(&h[r], best))
-            m = r;
-        if (m == i)
-            break;
+        if (r < *n && pair_better(&h[r], best)) m = r;
+        if (m == i) break;
         h[i] = h[m];
         i = m;
     }
-    if (*n)
-        h[i] = last;
+    if (*n) h[i] = last;
     return top;
 }
 
-static void try_pair(const tokenizer *t, const char *s, spm_sym *syms, int32_t left,
-                     spm_pair *h, size_t *nh)
+static void try_pair(const tokenizer *t, const char *s, spm_sym *syms, int32_t left, spm_pair *h,
+                     size_t *nh)
 {
-    if (left < 0 || syms[left].next < 0)
-        return;
+    if (left < 0 || syms[left].next < 0) return;
     int32_t right = syms[left].next;
     uint32_t size = syms[left].len + syms[right].len;
     int32_t id = tok_strmap_get(&t->by_text, s + syms[left].start, size);
-    if (id < 0)
-        return;
+    if (id < 0) return;
     push(h, nh, (spm_pair){t->tokens[id].score, left, right, size});
 }
 
 bool tok_spm_encode(tokenizer *t, const char *s, size_t n, tok_ids *out)
 {
-    if (n == 0)
-        return true;
+    if (n == 0) return true;
     spm_sym *syms = malloc(n * sizeof *syms);
     spm_pair *heap = malloc((3 * n + 1) * sizeof *heap);
     if (!syms || !heap) {
@@ -89,8 +82,7 @@ bool tok_spm_encode(tokenizer *t, const char *s, size_t n, tok_ids *out)
     int32_t ns = 0;
     for (size_t i = 0; i < n;) {
         uint32_t l = (uint32_t)tok_utf8_len((uint8_t)s[i]);
-        if (l > n - i)
-            l = (uint32_t)(n - i);
+        if (l > n - i) l = (uint32_t)(n - i);
         syms[ns] = (spm_sym){(uint32_t)i, l, ns - 1, ns + 1};
         ns++;
         i += l;
@@ -102,13 +94,11 @@ bool tok_spm_encode(tokenizer *t, const char *s, size_t n, tok_ids *out)
     while (nh) {
         spm_pair p = pop(heap, &nh);
         spm_sym *l = &syms[p.left], *r = &syms[p.right];
-        if (l->len == 0 || r->len == 0 || l->len + r->len != p.size)
-            continue;
+        if (l->len == 0 || r->len == 0 || l->len + r->len != p.size) continue;
         l->len += r->len;
         r->len = 0;
         l->next = r->next;
-        if (r->next >= 0)
-            syms[r->next].prev = p.left;
+        if (r->next >= 0) syms[r->next].prev = p.left;
         try_pair(t, s, syms, l->prev, heap, &nh);
         try_pair(t, s, syms, p.left, heap, &nh);
     }
@@ -121,10 +111,8 @@ bool tok_spm_encode(tokenizer *t, const char *s, size_t n, tok_ids *out)
         }
         for (uint32_t k = 0; ok && k < syms[i].len; k++) {
             int32_t b = t->byte_token[(uint8_t)s[syms[i].start + k]];
-            if (b < 0)
-                b = t->unk_id;
-            if (b >= 0)
-                ok = tok_ids_push(out, b);
+            if (b < 0) b = t->unk_id;
+            if (b >= 0) ok = tok_ids_push(out, b);
         }
     }
     free(syms);

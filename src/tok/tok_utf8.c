@@ -6,37 +6,28 @@
 
 int tok_utf8_valid_len(const uint8_t *s, size_t n)
 {
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     uint8_t c = s[0];
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     int len;
     uint8_t lo = 0x80, hi = 0xBF; // allowed range of the second byte
     if (c >= 0xC2 && c <= 0xDF) {
         len = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
         len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; // no overlongs
-        if (c == 0xED)
-            hi = 0x9F; // no surrogates
+        if (c == 0xE0) lo = 0xA0; // no overlongs
+        if (c == 0xED) hi = 0x9F; // no surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
         len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F; // <= U+10FFFF
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F; // <= U+10FFFF
     } else {
         return 0;
     }
-    if (n < (size_t)len)
-        return 0;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
+    if (n < (size_t)len) return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
     for (int i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
+        if ((s[i] & 0xC0) != 0x80) return 0;
     return len;
 }
 
@@ -51,16 +42,12 @@ size_t tok_utf8_maximal_subpart(const uint8_t *s, size_t n)
         len = 2;
     else if (c >= 0xE0 && c <= 0xEF) {
         len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
     } else if (c >= 0xF0 && c <= 0xF4) {
         len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
     } else
         return 1;
     size_t i = 1;
@@ -75,8 +62,7 @@ size_t tok_utf8_maximal_subpart(const uint8_t *s, size_t n)
 bool tok_utf8_sanitize(const char *s, size_t n, tok_buf *b)
 {
     b->n = 0;
-    if (!tok_buf_reserve(b, n))
-        return false;
+    if (!tok_buf_reserve(b, n)) return false;
     const uint8_t *u = (const uint8_t *)s;
     size_t i = 0;
     while (i < n) {
@@ -87,16 +73,13 @@ bool tok_utf8_sanitize(const char *s, size_t n, tok_buf *b)
                 continue;
             }
             int l = tok_utf8_valid_len(u + i, n - i);
-            if (!l)
-                break;
+            if (!l) break;
             i += (size_t)l;
         }
-        if (!tok_buf_append(b, s + start, i - start))
-            return false;
+        if (!tok_buf_append(b, s + start, i - start)) return false;
         if (i < n) {
             i += tok_utf8_maximal_subpart(u + i, n - i);
-            if (!tok_buf_append(b, "\xEF\xBF\xBD", 3))
-                return false;
+            if (!tok_buf_append(b, "\xEF\xBF\xBD", 3)) return false;
         }
     }
     return true;
@@ -160,26 +143,21 @@ static bool byte_is_printable(int b)
 
 uint32_t tok_byte_to_cp(uint8_t b)
 {
-    if (byte_is_printable(b))
-        return b;
+    if (byte_is_printable(b)) return b;
     uint32_t k = 0;
     for (int i = 0; i < b; i++)
-        if (!byte_is_printable(i))
-            k++;
+        if (!byte_is_printable(i)) k++;
     return 256 + k;
 }
 
 int tok_cp_to_byte(uint32_t cp)
 {
-    if (cp < 256)
-        return byte_is_printable((int)cp) ? (int)cp : -1;
-    if (cp >= 256 + 68)
-        return -1;
+    if (cp < 256) return byte_is_printable((int)cp) ? (int)cp : -1;
+    if (cp >= 256 + 68) return -1;
     uint32_t k = 0;
     for (int i = 0; i < 256; i++) {
         if (!byte_is_printable(i)) {
-            if (k == cp - 256)
-                return i;
+            if (k == cp - 256) return i;
             k++;
         }
     }

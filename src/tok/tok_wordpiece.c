@@ -11,13 +11,11 @@
 
 bool tok_wordpiece_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
 {
-    if (n == 0)
-        return true;
+    if (n == 0) return true;
     size_t chars = 0;
     for (size_t i = 0; i < n; i += (size_t)tok_utf8_len((uint8_t)w[i]))
         chars++;
-    if ((int64_t)chars > t->wp_max_chars)
-        return t->unk_id < 0 || tok_ids_push(out, t->unk_id);
+    if ((int64_t)chars > t->wp_max_chars) return t->unk_id < 0 || tok_ids_push(out, t->unk_id);
     tok_buf *b = &t->word_buf;
     int64_t start_n = out->n;
     for (size_t i = 0; i < n;) {
@@ -32,8 +30,7 @@ bool tok_wordpiece_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
             else if (i > 0)
                 ok = tok_buf_append(b, t->wp_prefix, t->wp_prefix_len);
             ok = ok && tok_buf_append(b, w + i, end - i);
-            if (!ok)
-                return false;
+            if (!ok) return false;
             int32_t id = tok_strmap_get(&t->by_text, b->v, (uint32_t)b->n);
             if (id >= 0) {
                 found = id;
@@ -48,8 +45,7 @@ bool tok_wordpiece_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
             out->n = start_n;
             return t->unk_id < 0 || tok_ids_push(out, t->unk_id);
         }
-        if (!tok_ids_push(out, found))
-            return false;
+        if (!tok_ids_push(out, found)) return false;
         i = found_end;
     }
     return true;

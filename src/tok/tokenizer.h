@@ -24,8 +24,8 @@
 typedef struct tokenizer tokenizer;
 
 typedef enum tokenizer_kind {
-    TOKENIZER_KIND_BPE = 0,     // byte-level BPE (GPT-2 family), or tokenizer.json BPE with ▁
-    TOKENIZER_KIND_SPM = 1,     // SentencePiece-style merges by score (GGUF "llama")
+    TOKENIZER_KIND_BPE = 0,       // byte-level BPE (GPT-2 family), or tokenizer.json BPE with ▁
+    TOKENIZER_KIND_SPM = 1,       // SentencePiece-style merges by score (GGUF "llama")
     TOKENIZER_KIND_WORDPIECE = 2, // BERT WordPiece (GGUF "bert")
 } tokenizer_kind;
 
@@ -36,7 +36,7 @@ typedef enum tokenizer_token_type {
     TOKENIZER_TOKEN_CONTROL = 3,      // special: matched in text only with parse_special
     TOKENIZER_TOKEN_USER_DEFINED = 4, // added, not special: always matched before BPE
     TOKENIZER_TOKEN_UNUSED = 5,
-    TOKENIZER_TOKEN_BYTE = 6,         // <0xXX> byte fallback
+    TOKENIZER_TOKEN_BYTE = 6, // <0xXX> byte fallback
 } tokenizer_token_type;
 
 // path: a folder holding tokenizer.json (and optionally tokenizer_config.json,
@@ -97,7 +97,7 @@ const char *tokenizer_token_text(const tokenizer *t, int32_t id, size_t *len);
 // the output is always valid UTF-8 (invalid bytes come out as U+FFFD, as in
 // HF's lossy decode).
 enum {
-    TOKENIZER_DECODE_SKIP_SPECIAL = 1, // control tokens produce nothing
+    TOKENIZER_DECODE_SKIP_SPECIAL = 1,  // control tokens produce nothing
     TOKENIZER_DECODE_STRIP_LEADING = 2, // apply the tokenizer's leading-space rule (SPM: the
                                         // first space of the stream is dropped, as HF decode)
 };
@@ -105,10 +105,10 @@ enum {
 typedef struct tokenizer_decoder {
     const tokenizer *tok;
     int flags;
-    bool at_start;      // nothing emitted yet (for STRIP_LEADING)
-    uint8_t held[4];    // an incomplete UTF-8 sequence
+    bool at_start;   // nothing emitted yet (for STRIP_LEADING)
+    uint8_t held[4]; // an incomplete UTF-8 sequence
     int n_held;
-    char *out;          // (cap) output of the last feed, owned
+    char *out; // (cap) output of the last feed, owned
     size_t cap;
 } tokenizer_decoder;
 
@@ -122,7 +122,7 @@ const char *tokenizer_decoder_flush(tokenizer_decoder *d, size_t *len);
 
 // Decodes a whole sequence (what HF tokenizer.decode gives):
 // *out is malloc'd and NUL-terminated, *len its length.
-rs_status tokenizer_decode(const tokenizer *t, const int32_t *ids, int64_t n, int flags,
-                           char **out, size_t *len, rs_error *err);
+rs_status tokenizer_decode(const tokenizer *t, const int32_t *ids, int64_t n, int flags, char **out,
+                           size_t *len, rs_error *err);
 
 #endif

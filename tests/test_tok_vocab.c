@@ -1,0 +1,136 @@
+#include "testutil.h"
+
+#include "model/gguf.h"
+#include "tok/tokenizer.h"
+
+// llama.cpp's tokenizer test vectors (vocab-tests/ggml-vocab-*.gguf.inp/.out,
+// made by HF tokenizers with add_special=false): every vocabulary whose GGUF
+// is present, plus Llama 3 and Qwen2 through their tokenizer.json (their
+// GGUFs are too big to stage; same vocabularies, see PROVENANCE.md).
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) {
+        b[n] = 0;
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+// Runs every vector of one vocabulary; returns the number of failures.
+static int run_vectors(tokenizer *tok, const char *vocab, const char *inp_path,
+                       const char *out_path)
+{
+    size_t ni, no;
+    char *inp = slurp(inp_path, &ni), *out = slurp(out_path, &no);
+    assert_non_null(inp);
+    assert_non_null(out);
+    const char *sep = "\n__ggml_vocab_test__\n";
+    size_t sl = strlen(sep);
+    char *p = inp, *line = out;
+    int total = 0, pass = 0;
+    for (;;) {
+        char *e = strstr(p, sep);
+        if (!e) break;
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = 0;
+        int32_t *ids;
+        int64_t n;
+        rs_error err = {0};
+        assert_int_equal(tokenizer_encode(tok, p, (size_t)(e - p), false, true, &ids, &n, &err),
+                         RS_OK);
+        // Compare with the expected line.
+        char got[16384];
+        size_t gl = 0;
+        for (int64_t i = 0; i < n && gl + 16 < sizeof got; i++)
+            gl += (size_t)snprintf(got + gl, sizeof got - gl, i ? " %d" : "%d", ids[i]);
+        got[gl] = 0;
+        const char *want = line;
+        while (*want == ' ')
+            want++;
+        total++;
+        if (strcmp(got, want) == 0)
+            pass++;
+        else
+            fprintf(stderr, "  %s: vector %d \"%.*s\"\n    want %s\n    got  %s\n", vocab, total,
+                    (int)(e - p > 60 ? 60 : e - p), p, want, got);
+        free(ids);
+        p = e + sl;
+        line = nl + 1;
+    }
+    printf("%-16s %3d/%3d\n", vocab, pass, total);
+    free(inp);
+    free(out);
+    return total - pass;
+}
+
+static const char *gguf_vocabs[] = {
+    "llama-spm", "phi-3", "deepseek-llm", "deepseek-coder", "falcon",
+    "gpt-2",     "mpt",   "starcoder",    "refact",         "bert-bge",
+};
+
+static void test_gguf_vectors(void **state)
+{
+    (void)state;
+    char dir[4096], g[4200], i[4300], o[4300];
+    TESTDATA_PATH(dir, "vocab-tests");
+    int failures = 0;
+    for (size_t k = 0; k < sizeof gguf_vocabs / sizeof gguf_vocabs[0]; k++) {
+        snprintf(g, sizeof g, "%s/ggml-vocab-%s.gguf", dir, gguf_vocabs[k]);
+        snprintf(i, sizeof i, "%s.inp", g);
+        snprintf(o, sizeof o, "%s.out", g);
+        gguf_file *f;
+        rs_error err = {0};
+        if (gguf_open(g, &f, &err) != RS_OK) fail_msg("%s", err.msg);
+        tokenizer *tok;
+        rs_status st = tokenizer_load_gguf(f, &tok, &err);
+        gguf_close(f);
+        if (st != RS_OK) fail_msg("%s", err.msg);
+        failures += run_vectors(tok, gguf_vocabs[k], i, o);
+        tokenizer_free(tok);
+    }
+    assert_int_equal(failures, 0);
+}
+
+static void test_json_vectors(void **state)
+{
+    (void)state;
+    static const char *pairs[][2] = {{"llama3", "llama-bpe"}, {"qwen3", "qwen2"}};
+    char dir[4096], tj[4200], i[4300], o[4300];
+    TESTDATA_PATH(dir, "tokenizers");
+    int failures = 0;
+    for (int k = 0; k < 2; k++) {
+        snprintf(tj, sizeof tj, "%s/%s", dir, pairs[k][0]);
+        snprintf(i, sizeof i, "%s/../vocab-tests/ggml-vocab-%s.gguf.inp", dir, pairs[k][1]);
+        snprintf(o, sizeof o, "%s/../vocab-tests/ggml-vocab-%s.gguf.out", dir, pairs[k][1]);
+        tokenizer *tok;
+        rs_error err = {0};
+        if (tokenizer_load_hf(tj, &tok, &err) != RS_OK) fail_msg("%s", err.msg);
+        char name[64];
+        snprintf(name, sizeof name, "%s(json)", pairs[k][1]);
+        failures += run_vectors(tok, name, i, o);
+        tokenizer_free(tok);
+    }
+    assert_int_equal(failures, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_vectors),
+        cmocka_unit_test(test_gguf_vectors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
