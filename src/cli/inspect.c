@@ -77,6 +77,26 @@ static const char *kind_or_none(const model_desc *m)
     return m->chat_template_kind ? m->chat_template_kind : (m->chat_template ? "unknown" : "none");
 }
 
+// Prints label then text, wrapped at word boundaries to 80 columns with the
+// continuation lines indented under the text.
+static void print_wrapped(const char *label, const char *text)
+{
+    int indent = (int)strlen(label), width = 80 - indent;
+    printf("%s", label);
+    while (*text) {
+        int n = (int)strlen(text);
+        if (n > width) {
+            n = width;
+            while (n > 0 && text[n] != ' ') n--;
+            if (n == 0) n = width;
+        }
+        printf("%.*s\n", n, text);
+        text += n;
+        while (*text == ' ') text++;
+        if (*text) printf("%*s", indent, "");
+    }
+}
+
 static void print_text(const model_desc *m)
 {
     char a[64], b[64], c[64];
@@ -127,9 +147,9 @@ static void print_text(const model_desc *m)
                m->q_lora_rank, m->kv_lora_rank, m->qk_nope_head_dim, m->qk_rope_head_dim,
                m->v_head_dim);
     if (m->n_expert > 0) {
-        printf("experts        %" PRId64 " routed, %" PRId64 " used per token, FFN %" PRId64,
+        printf("experts        %" PRId64 " routed, %" PRId64 " per token, FFN %" PRId64,
                m->n_expert, m->n_expert_used, m->n_ff_expert);
-        if (m->n_ff_shared > 0) printf("; shared FFN %" PRId64, m->n_ff_shared);
+        if (m->n_ff_shared > 0) printf("; shared %" PRId64, m->n_ff_shared);
         if (m->n_layer_dense_lead > 0) printf("; %" PRId64 " dense first", m->n_layer_dense_lead);
         printf("\n");
     } else {
@@ -172,7 +192,7 @@ static void print_text(const model_desc *m)
         printf("tokenizer      tokenizer.json %s, tokenizer_config.json %s; chat template %s\n",
                m->has_tokenizer_json ? "yes" : "no", m->has_tokenizer_config ? "yes" : "no",
                kind_or_none(m));
-    if (m->note[0]) printf("note           %s\n", m->note);
+    if (m->note[0]) print_wrapped("note           ", m->note);
 }
 
 static void add_num(cJSON *o, const char *k, double v)
@@ -330,7 +350,8 @@ int cmd_inspect(int argc, char **argv)
         return 0;
     }
     if (!model) {
-        usage(stderr);
+        fprintf(stderr, "rightsize inspect: name a model (HF folder, GGUF file or catalog name); "
+                        "--list shows the catalog\n");
         return 2;
     }
     model_desc *m;

@@ -313,7 +313,8 @@ rs_status arch_synthesize(model_desc *m, rs_error *err)
     int64_t per_layer = 32 + (m->n_expert > 0 ? 6 * m->n_expert : 0);
     int64_t layers = m->n_layer + m->n_layer_mtp + m->vision.n_layer;
     if (layers > ARCH_MAX_TENSORS / per_layer)
-        return rs_fail(err, RS_ERR_INPUT, "config: %lld layers of %lld tensors each is absurd",
+        return rs_fail(err, RS_ERR_INPUT,
+                       "field \"num_hidden_layers\": %lld layers of %lld tensors each is absurd",
                        (long long)layers, (long long)per_layer);
     for (int64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
     free(m->tensors);

@@ -385,7 +385,10 @@ rs_status hf_open(const char *dir, model_desc *m, rs_error *err)
     if (!have_weights) {
         if (m->arch_rules_known) {
             st = arch_synthesize(m, err);
-            if (st != RS_OK) return st;
+            if (st != RS_OK) {
+                rs_error_prefix(err, "%s/config.json: ", dir);
+                return st;
+            }
         } else if (!m->note[0]) {
             snprintf(m->note, sizeof m->note,
                      "architecture \"%s\" has no rules here and no weight files: no tensors",
