@@ -53,7 +53,8 @@ static bool same_or_report(const char *what, const char *got, const char *want)
     if (strcmp(got, want) == 0) return true;
     if (quiet) return false;
     size_t i = 0;
-    while (got[i] && got[i] == want[i]) i++;
+    while (got[i] && got[i] == want[i])
+        i++;
     size_t from = i > 40 ? i - 40 : 0;
     fprintf(stderr, "MISMATCH %s at byte %zu\n  got:  \"%.80s\"\n  want: \"%.80s\"\n", what, i,
             got + from, want + from);
@@ -114,7 +115,8 @@ static void test_ollama_testdata(void **state)
         const char *file;
         const chat_message *m;
         size_t n;
-    } convs[] = {{"user", conv_u, 1}, {"user-assistant-user", conv_uau, 3},
+    } convs[] = {{"user", conv_u, 1},
+                 {"user-assistant-user", conv_uau, 3},
                  {"system-user-assistant-user", conv_suau, 4}};
     int matched = 0, differ = 0;
     for (size_t k = 0; k < sizeof ollama_cases / sizeof ollama_cases[0]; k++) {
@@ -133,9 +135,11 @@ static void test_ollama_testdata(void **state)
             rs_error err = {0};
             assert_int_equal(chat_render(f, convs[c].m, convs[c].n, &o, &got, &err), RS_OK);
             char what[256];
-            snprintf(what, sizeof what, "ollama %s/%s (family %s)", oc->dir, convs[c].file, oc->family);
+            snprintf(what, sizeof what, "ollama %s/%s (family %s)", oc->dir, convs[c].file,
+                     oc->family);
             if (oc->differs) {
-                if (strcmp(got, want) == 0) fail_msg("%s now matches ollama: update the table", what);
+                if (strcmp(got, want) == 0)
+                    fail_msg("%s now matches ollama: update the table", what);
             } else {
                 if (!same_or_report(what, got, want)) fail_msg("%s", what);
                 ok++;
@@ -173,8 +177,8 @@ static int check_cases(const char *label, chat_family f, const char *template_te
     {
         const char *name = cJSON_GetObjectItem(c, "name")->valuestring;
         const cJSON *want = cJSON_GetObjectItem(c, "expected");
-        char *def = chat_template_default_system(template_text,
-                                                 (time_t)cJSON_GetObjectItem(c, "now")->valuedouble);
+        char *def = chat_template_default_system(
+            template_text, (time_t)cJSON_GetObjectItem(c, "now")->valuedouble);
         char *got = NULL;
         rs_error err = {0};
         (*total)++;
@@ -266,8 +270,7 @@ static void test_llama_cpp_templates(void **state)
         cJSON *fx = load_fixture(name);
         int total = 0;
         int ok = check_cases(jinja_families[k].stem, chat_family_detect(text), text,
-                             cJSON_GetObjectItem(fx, "cases"),
-                             strcmp(fam, "gemma") == 0, &total);
+                             cJSON_GetObjectItem(fx, "cases"), strcmp(fam, "gemma") == 0, &total);
         fprintf(stderr, "%-44s %-18s %2d/%2d cases match transformers\n", jinja_families[k].stem,
                 fam, ok, total);
         if (ok != total) failed = true;
@@ -316,8 +319,8 @@ static const struct {
     {25, "magicoder", "adds its own default system prompt"},
     {26, "alfred", NULL},
     {27, "llama2", NULL},
-    {28, "phi3", "Phi-3 mini: no system turn"},
-    {29, "phi3", "Phi-3 mini: no system turn"},
+    {28, "phi3-mini", NULL},
+    {29, "phi3-mini", NULL},
     {30, "phi3", NULL},
     {31, "chatqa", "ChatQA 1.5: default system prompt"},
     {32, "falcon", "writes \"User: \\n\""},
@@ -357,8 +360,9 @@ static void test_templates_jsonl(void **state)
                  obj->child->string);
         int total = 0;
         quiet = jsonl_families[k].variant != NULL;
-        int ok = check_cases(label, chat_family_from_name(jsonl_families[k].family), text,
-                             cJSON_GetObjectItem(entry, "cases"), strcmp(fam, "gemma") == 0, &total);
+        int ok =
+            check_cases(label, chat_family_from_name(jsonl_families[k].family), text,
+                        cJSON_GetObjectItem(entry, "cases"), strcmp(fam, "gemma") == 0, &total);
         if (jsonl_families[k].variant) {
             fprintf(stderr, "%-44s %-22s variant (%s): %d/%d cases match\n", label, fam,
                     jsonl_families[k].variant, ok, total);
@@ -372,7 +376,8 @@ static void test_templates_jsonl(void **state)
         cJSON_Delete(obj);
         line = nl ? nl + 1 : line + strlen(line);
     }
-    fprintf(stderr, "templates.jsonl: %d templates render exactly, %d are variants (detected only)\n",
+    fprintf(stderr,
+            "templates.jsonl: %d templates render exactly, %d are variants (detected only)\n",
             exact, variants);
     cJSON_Delete(fx);
     free(all);
@@ -407,10 +412,12 @@ static void test_render_errors(void **state)
     const chat_message two_users[] = {U1, U2};
     assert_int_equal(chat_render(CHAT_FAMILY_LLAMA2, two_users, 2, NULL, &out, &err), RS_ERR_INPUT);
     assert_non_null(strstr(err.msg, "alternate"));
-    assert_int_equal(chat_render(CHAT_FAMILY_UNKNOWN, two_users, 2, NULL, &out, &err), RS_ERR_INPUT);
+    assert_int_equal(chat_render(CHAT_FAMILY_UNKNOWN, two_users, 2, NULL, &out, &err),
+                     RS_ERR_INPUT);
     assert_non_null(strstr(err.msg, "--chat-template"));
     // chatml-default-system without a default to insert is an error, not a guess.
-    assert_int_equal(chat_render(CHAT_FAMILY_CHATML_DEFSYS, &U1, 1, NULL, &out, &err), RS_ERR_INPUT);
+    assert_int_equal(chat_render(CHAT_FAMILY_CHATML_DEFSYS, &U1, 1, NULL, &out, &err),
+                     RS_ERR_INPUT);
     // An empty conversation renders just the generation prompt.
     assert_int_equal(chat_render(CHAT_FAMILY_CHATML, NULL, 0, NULL, &out, &err), RS_OK);
     assert_string_equal(out, "<|im_start|>assistant\n");
@@ -424,9 +431,10 @@ static void test_qwen_defaults(void **state)
     rs_error err = {0};
     chat_options o = chat_default_options();
     assert_int_equal(chat_render(CHAT_FAMILY_QWEN2_5, &U1, 1, &o, &out, &err), RS_OK);
-    assert_string_equal(out, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a "
-                             "helpful assistant.<|im_end|>\n<|im_start|>user\nHello, how are "
-                             "you?<|im_end|>\n<|im_start|>assistant\n");
+    assert_string_equal(out,
+                        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a "
+                        "helpful assistant.<|im_end|>\n<|im_start|>user\nHello, how are "
+                        "you?<|im_end|>\n<|im_start|>assistant\n");
     free(out);
     o.default_system = "Be brief.";
     assert_int_equal(chat_render(CHAT_FAMILY_QWEN2_5, &U1, 1, &o, &out, &err), RS_OK);
@@ -476,6 +484,15 @@ static void test_load(void **state)
     assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
     assert_null(info.text);
     assert_non_null(info.bos_token);
+    chat_template_info_free(&info);
+
+    // llama.cpp's Phi-3 vocabulary GGUF carries Phi-3 mini's template.
+    TESTDATA_PATH(dir, "vocab-tests/ggml-vocab-phi-3.gguf");
+    assert_int_equal(chat_template_load(dir, &info, &err), RS_OK);
+    assert_non_null(info.text);
+    assert_string_equal(chat_template_family_name(info.text), "phi3-mini");
+    assert_string_equal(info.bos_token, "<s>");
+    assert_string_equal(info.eos_token, "<|endoftext|>");
     chat_template_info_free(&info);
 
     const char cfg[] = "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"},"

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "tok/chat_template.h"
@@ -21,12 +20,6 @@ static void template_usage(FILE *out)
             "  --chat-template NAME   use this family instead of the model's template:\n"
             "                         %s\n",
             chat_family_list());
-}
-
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 int cmd_template(int argc, char **argv)
@@ -82,7 +75,8 @@ int cmd_template(int argc, char **argv)
         } else if (!model) {
             model = a;
         } else {
-            fprintf(stderr, "rightsize template: one MODEL only (got \"%s\" and \"%s\")\n", model, a);
+            fprintf(stderr, "rightsize template: one MODEL only (got \"%s\" and \"%s\")\n", model,
+                    a);
             goto out;
         }
     }
@@ -91,7 +85,8 @@ int cmd_template(int argc, char **argv)
         goto out;
     }
     if (n == 0) {
-        fprintf(stderr, "rightsize template: give at least one message (--system, --user, --assistant)\n");
+        fprintf(stderr,
+                "rightsize template: give at least one message (--system, --user, --assistant)\n");
         goto out;
     }
 
@@ -102,56 +97,13 @@ int cmd_template(int argc, char **argv)
         rc = err.status == RS_ERR_RUNTIME ? 1 : 2;
         goto out;
     }
-    // --chat-template takes a family name or a template file.
-    char *override_text = NULL;
     chat_family family;
-    if (override) {
-        family = chat_family_from_name(override);
-        if (family == CHAT_FAMILY_UNKNOWN && is_file(override)) {
-            chat_template_info ov;
-            if (chat_template_load(override, &ov, &err) != RS_OK) {
-                fprintf(stderr, "rightsize template: --chat-template: %s\n", err.msg);
-                chat_template_info_free(&info);
-                goto out;
-            }
-            override_text = ov.text;
-            ov.text = NULL;
-            chat_template_info_free(&ov);
-            family = chat_family_detect(override_text);
-        }
-        if (family == CHAT_FAMILY_UNKNOWN) {
-            fprintf(stderr,
-                    "rightsize template: --chat-template \"%s\" is neither a known family nor a "
-                    "template file whose family is known; families: %s\n",
-                    override, chat_family_list());
-            free(override_text);
-            chat_template_info_free(&info);
-            goto out;
-        }
-    } else if (!info.text) {
-        fprintf(stderr,
-                "rightsize template: %s has no chat template; pass --chat-template NAME "
-                "(one of: %s)\n",
-                model, chat_family_list());
+    char *def_sys = NULL;
+    if (chat_template_resolve(&info, override, &family, &def_sys, &err) != RS_OK) {
+        fprintf(stderr, "rightsize template: %s\n", err.msg);
         chat_template_info_free(&info);
         goto out;
-    } else {
-        family = chat_family_detect(info.text);
-        if (family == CHAT_FAMILY_UNKNOWN) {
-            fprintf(stderr,
-                    "rightsize template: warning: the chat template in %s is not one of the "
-                    "families rightsize renders, and guessing would give the model a wrong "
-                    "prompt; pass --chat-template NAME (one of: %s)\n",
-                    info.source ? info.source : model, chat_family_list());
-            chat_template_info_free(&info);
-            goto out;
-        }
     }
-
-    // The default system prompt written in the template, if any (Qwen2,
-    // Mistral Small); the template that chose the family decides.
-    const char *text = override_text ? override_text : info.text;
-    char *def_sys = chat_template_default_system(text, 0);
     opts.default_system = def_sys;
     opts.bos_token = info.bos_token;
     opts.eos_token = info.eos_token;
@@ -191,7 +143,6 @@ int cmd_template(int argc, char **argv)
     }
     free(prompt);
     free(def_sys);
-    free(override_text);
     chat_template_info_free(&info);
 out:
     free(msgs);

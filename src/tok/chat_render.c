@@ -644,6 +644,22 @@ static rs_status render_phi3(sb *b, const ctx *c)
     return RS_OK;
 }
 
+// microsoft/Phi-3-mini-4k-instruct: bos, then each user turn followed by
+// the assistant header whatever add_generation_prompt says; the template
+// ignores system messages.
+static rs_status render_phi3_mini(sb *b, const ctx *c)
+{
+    sb_add(b, c->bos);
+    for (size_t i = 0; i < c->n; i++) {
+        const chat_message *m = &c->m[i];
+        if (is_role(m, "user"))
+            CAT(b, "<|user|>\n", m->content, "<|end|>\n<|assistant|>\n");
+        else if (is_role(m, "assistant"))
+            CAT(b, m->content, "<|end|>\n");
+    }
+    return RS_OK;
+}
+
 // ---- DeepSeek ----
 
 // DeepSeek-R1 distills (and V3): bos, the last system text, then turns; an
@@ -991,6 +1007,8 @@ static rs_status render_family(sb *b, chat_family f, const ctx *c)
         return render_gemma(b, c, true);
     case CHAT_FAMILY_PHI3:
         return render_phi3(b, c);
+    case CHAT_FAMILY_PHI3_MINI:
+        return render_phi3_mini(b, c);
     case CHAT_FAMILY_PHI4:
         return render_phi4(b, c);
     case CHAT_FAMILY_DEEPSEEK:

@@ -29,6 +29,7 @@ static const struct family_name {
     {CHAT_FAMILY_GEMMA, "gemma"},
     {CHAT_FAMILY_GEMMA3, "gemma3"},
     {CHAT_FAMILY_PHI3, "phi3"},
+    {CHAT_FAMILY_PHI3_MINI, "phi3-mini"},
     {CHAT_FAMILY_PHI4, "phi4"},
     {CHAT_FAMILY_DEEPSEEK, "deepseek"},
     {CHAT_FAMILY_DEEPSEEK2, "deepseek2"},
@@ -190,7 +191,8 @@ chat_family chat_family_detect(const char *t)
     // from the most telling to the least, as in llama.cpp's detector.
     if (has(t, "<|im_start|>")) return detect_chatml(t);
     if (strncmp(t, "mistral", 7) == 0 || has(t, "[INST]")) return detect_mistral_or_llama2(t);
-    if (has(t, "<|assistant|>") && has(t, "<|end|>")) return CHAT_FAMILY_PHI3;
+    if (has(t, "<|assistant|>") && has(t, "<|end|>"))
+        return has(t, "+ '<|assistant|>' +") ? CHAT_FAMILY_PHI3_MINI : CHAT_FAMILY_PHI3;
     if (has(t, "[gMASK]<sop>")) return CHAT_FAMILY_CHATGLM4;
     if (has(t, "<|assistant|>") && has(t, "<|user|>")) {
         // Zephyr prints eos_token after each turn; Falcon 3 writes </s>.

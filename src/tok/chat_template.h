@@ -38,6 +38,7 @@ typedef enum chat_family {
     CHAT_FAMILY_GEMMA,       // Gemma/Gemma 2: <start_of_turn>, system joins the first user turn
     CHAT_FAMILY_GEMMA3,      // Gemma 3: the same with "\n\n" after the system text
     CHAT_FAMILY_PHI3,        // <|user|>\n...<|end|>\n
+    CHAT_FAMILY_PHI3_MINI,   // Phi-3 mini: bos, no system turn, <|assistant|> after each user turn
     CHAT_FAMILY_PHI4,        // <|im_start|>role<|im_sep|>...
     CHAT_FAMILY_DEEPSEEK,    // DeepSeek Coder: ### Instruction: / ### Response: / <|EOT|>
     CHAT_FAMILY_DEEPSEEK2,   // DeepSeek V2: User: / Assistant:
@@ -141,5 +142,15 @@ typedef struct chat_template_info {
 // or a .jinja file. A model without a template is not an error: text is NULL.
 rs_status chat_template_load(const char *path, chat_template_info *out, rs_error *err);
 void chat_template_info_free(chat_template_info *info);
+
+// Picks the family to render a model's conversations with: `override` (a
+// family name or a template file, from --chat-template) when not NULL, else
+// the family detected from info->text. A model without a template, or with
+// one no family matches, is an RS_ERR_INPUT error whose message asks for
+// --chat-template NAME: rightsize never guesses a format. *default_system
+// (caller frees; NULL when none) is the default system prompt written in the
+// template text; put it in chat_options.default_system.
+rs_status chat_template_resolve(const chat_template_info *info, const char *override,
+                                chat_family *family, char **default_system, rs_error *err);
 
 #endif

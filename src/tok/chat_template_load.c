@@ -224,3 +224,51 @@ void chat_template_info_free(chat_template_info *info)
     free(info->eos_token);
     memset(info, 0, sizeof *info);
 }
+
+rs_status chat_template_resolve(const chat_template_info *info, const char *override,
+                                chat_family *family, char **default_system, rs_error *err)
+{
+    *family = CHAT_FAMILY_UNKNOWN;
+    *default_system = NULL;
+    const char *where = info->source ? info->source : "the model";
+    char *override_text = NULL;
+    if (override) {
+        *family = chat_family_from_name(override);
+        if (*family == CHAT_FAMILY_UNKNOWN && file_exists(override)) {
+            chat_template_info ov;
+            rs_status st = chat_template_load(override, &ov, err);
+            if (st != RS_OK) {
+                rs_error_prefix(err, "--chat-template");
+                return st;
+            }
+            override_text = ov.text;
+            ov.text = NULL;
+            chat_template_info_free(&ov);
+            *family = chat_family_detect(override_text);
+        }
+        if (*family == CHAT_FAMILY_UNKNOWN) {
+            free(override_text);
+            return rs_fail(err, RS_ERR_INPUT,
+                           "--chat-template \"%s\" is neither a known family nor a template file "
+                           "whose family is known; families: %s",
+                           override, chat_family_list());
+        }
+    } else if (!info->text) {
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s has no chat template; pass --chat-template NAME (one of: %s)", where,
+                       chat_family_list());
+    } else {
+        *family = chat_family_detect(info->text);
+        if (*family == CHAT_FAMILY_UNKNOWN)
+            return rs_fail(err, RS_ERR_INPUT,
+                           "warning: the chat template in %s is not one of the families rightsize "
+                           "renders, and guessing would give the model a wrong prompt; pass "
+                           "--chat-template NAME (one of: %s)",
+                           where, chat_family_list());
+    }
+    // The template that chose the family knows its default system prompt;
+    // with a family name as override, the model's own template does.
+    *default_system = chat_template_default_system(override_text ? override_text : info->text, 0);
+    free(override_text);
+    return RS_OK;
+}
