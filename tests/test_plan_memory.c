@@ -273,6 +273,79 @@ static void test_margins(void **state)
     assert_int_equal(plan_overhead_gpu(), PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES);
 }
 
+// KV cache through the architecture rules (model_kv_bytes), per block range
+// and for parallel sequences.
+static void test_kv_gqa(void **state)
+{
+    (void)state;
+    // Llama-3.1-8B: 32 blocks, 8 KV heads of 128: 2 x 8 x 128 x 2 B = 4 KiB
+    // per token and block at f16, 128 KiB per token.
+    model_desc m = {0};
+    m.n_layer = 32;
+    m.n_head = 32;
+    m.n_head_kv = 8;
+    m.head_dim = 128;
+    assert_int_equal(plan_kv_bytes(&m, 8192, 1, DTYPE_F16), 8192ull * 131072);
+    assert_int_equal(plan_kv_bytes(&m, 8192, 2, DTYPE_F16), 2ull << 30);
+    assert_int_equal(plan_kv_bytes_range(&m, 0, 16, 8192, 2, DTYPE_F16), 1ull << 30);
+    // q8_0: 1024 elements = 32 blocks of 34 bytes, for K and for V.
+    assert_int_equal(plan_kv_bytes(&m, 1000, 1, DTYPE_Q8_0), 1000ull * 32 * 2 * 32 * 34);
+    // q4_0: 32 blocks of 18 bytes.
+    assert_int_equal(plan_kv_bytes(&m, 1000, 1, DTYPE_Q4_0), 1000ull * 32 * 2 * 32 * 18);
+}
+
+static void test_kv_swa(void **state)
+{
+    (void)state;
+    // Gemma-2-9B-like: 42 blocks alternating sliding (window 4096) and
+    // global, 8 KV heads of 256: 8 KiB per token and block.
+    static uint8_t swa[42];
+    for (int i = 0; i < 42; i++) swa[i] = i % 2 == 0;
+    model_desc m = {0};
+    m.n_layer = 42;
+    m.n_head = 16;
+    m.n_head_kv = 8;
+    m.head_dim = 256;
+    m.sliding_window = 4096;
+    m.layer_is_swa = swa;
+    assert_int_equal(plan_kv_bytes(&m, 8192, 1, DTYPE_F16), 8192ull * (21 * 8192 + 21 * 4096));
+    // Blocks 1 (global) and 2 (sliding).
+    assert_int_equal(plan_kv_bytes_range(&m, 1, 3, 8192, 1, DTYPE_F16), 8192ull * (8192 + 4096));
+    // Below the window every block grows.
+    assert_int_equal(plan_kv_bytes(&m, 1000, 1, DTYPE_F16), 8192ull * 42 * 1000);
+    // The ranges of a split add up to the whole.
+    assert_int_equal(plan_kv_bytes_range(&m, 0, 17, 8192, 3, DTYPE_F16) +
+                         plan_kv_bytes_range(&m, 17, 42, 8192, 3, DTYPE_F16),
+                     plan_kv_bytes(&m, 8192, 3, DTYPE_F16));
+}
+
+static void test_kv_mla_moe(void **state)
+{
+    (void)state;
+    // DeepSeek-V3: 61 blocks caching the 512-wide latent and the 64 shared
+    // rope dims per token: 576 x 2 B per block, whatever the 128 heads.
+    model_desc m = {0};
+    m.n_layer = 61;
+    m.n_head = 128;
+    m.n_head_kv = 128;
+    m.head_dim = 192;
+    m.kv_lora_rank = 512;
+    m.qk_rope_head_dim = 64;
+    m.qk_nope_head_dim = 128;
+    m.v_head_dim = 128;
+    assert_int_equal(plan_kv_bytes(&m, 4096, 1, DTYPE_F16), 61ull * 4096 * 1152);
+    // Qwen3-30B-A3B (MoE): the experts do not change the cache: 48 blocks,
+    // 4 KV heads of 128.
+    model_desc q = {0};
+    q.n_layer = 48;
+    q.n_head = 32;
+    q.n_head_kv = 4;
+    q.head_dim = 128;
+    q.n_expert = 128;
+    q.n_expert_used = 8;
+    assert_int_equal(plan_kv_bytes(&q, 32768, 1, DTYPE_F16), 32768ull * 48 * 2 * 4 * 128 * 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_tensor_types),    cmocka_unit_test(test_weights_bytes),
         cmocka_unit_test(test_tied_split),      cmocka_unit_test(test_moe_active),
         cmocka_unit_test(test_compute_bytes),   cmocka_unit_test(test_margins),
+        cmocka_unit_test(test_kv_gqa),          cmocka_unit_test(test_kv_swa),
+        cmocka_unit_test(test_kv_mla_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

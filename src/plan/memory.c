@@ -228,10 +228,12 @@ rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision
     size_t n = (size_t)(w->n_layer > 0 ? w->n_layer : 1);
     w->layer = calloc(n, sizeof *w->layer);
     w->layer_active = calloc(n, sizeof *w->layer_active);
-    if (!w->layer || !w->layer_active) {
+    w->layer_active_params = calloc(n, sizeof *w->layer_active_params);
+    if (!w->layer || !w->layer_active || !w->layer_active_params) {
         plan_weights_free(w);
         return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %zu layers", n);
     }
+    uint64_t embd_params = 0;
     for (int64_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         int64_t il;
@@ -242,15 +244,20 @@ rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision
             w->layer[il] += b;
             // Only n_expert_used of the n_expert routed experts are read
             // for a token.
-            if (plan_tensor_is_routed_expert(t) && m->n_expert > 0 && m->n_expert_used > 0)
-                w->layer_active[il] += (uint64_t)((double)b * (double)m->n_expert_used /
-                                                  (double)m->n_expert);
-            else
+            if (plan_tensor_is_routed_expert(t) && m->n_expert > 0 && m->n_expert_used > 0) {
+                double used = (double)m->n_expert_used / (double)m->n_expert;
+                w->layer_active[il] += (uint64_t)((double)b * used);
+                w->layer_active_params[il] += (uint64_t)((double)t->n_elems * used);
+            } else {
                 w->layer_active[il] += b;
+                w->layer_active_params[il] += (uint64_t)t->n_elems;
+            }
         } else if (role == PLAN_ROLE_EMBD) {
             w->embd += b;
+            embd_params += (uint64_t)t->n_elems;
         } else {
             w->output += b;
+            if (is_output_head(t->name)) w->head_params += (uint64_t)t->n_elems;
         }
     }
     // Without an output head of its own the model multiplies by the
@@ -258,7 +265,10 @@ rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision
     bool has_head = false;
     for (int64_t i = 0; i < m->n_tensors && !has_head; i++)
         has_head = is_output_head(m->tensors[i].name);
-    if (!has_head) w->output_head_tied = w->embd;
+    if (!has_head) {
+        w->output_head_tied = w->embd;
+        w->head_params = embd_params;
+    }
     w->total = w->embd + w->output;
     for (int64_t i = 0; i < w->n_layer; i++) w->total += w->layer[i];
     return RS_OK;
@@ -269,7 +279,8 @@ void plan_weights_free(plan_weights *w)
     if (!w) return;
     free(w->layer);
     free(w->layer_active);
-    w->layer = w->layer_active = NULL;
+    free(w->layer_active_params);
+    w->layer = w->layer_active = w->layer_active_params = NULL;
 }
 
 uint64_t plan_weights_range(const plan_weights *w, int64_t first, int64_t last, bool with_embd,

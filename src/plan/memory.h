@@ -92,6 +92,8 @@ typedef struct plan_weights {
     int64_t n_layer;
     uint64_t *layer;        // (n_layer) bytes of each block
     uint64_t *layer_active; // (n_layer) bytes read per token (routed experts scaled by used/total)
+    uint64_t *layer_active_params; // (n_layer) parameters multiplied per token (for FLOPS)
+    uint64_t head_params;   // parameters of the output head (tied: the embedding table)
     uint64_t embd;          // token embedding table
     uint64_t output;        // output head (if untied), final norm, other top-level tensors
     uint64_t output_head_tied; // bytes of the tied embedding table as the head (0 if untied)

@@ -1,0 +1,258 @@
+#include "cli/plan_print.h"
+
+#include <string.h>
+
+#include "plan/speed.h"
+#include "util/format.h"
+
+#define BAR_WIDTH 40
+
+static double to_gib(uint64_t b)
+{
+    return (double)b / (double)(1ull << 30);
+}
+
+static void gib_cell(char *buf, size_t n, uint64_t b)
+{
+    snprintf(buf, n, "%.2f", to_gib(b));
+}
+
+static void tps_cell(char *buf, size_t n, double tps)
+{
+    if (tps <= 0) snprintf(buf, n, "-");
+    else if (tps < 10) snprintf(buf, n, "%.2f", tps);
+    else if (tps < 100) snprintf(buf, n, "%.1f", tps);
+    else snprintf(buf, n, "%.0f", tps);
+}
+
+// Prints text wrapped at 79 columns, continuation lines indented.
+static void print_wrapped(FILE *out, const char *lead, const char *text, int indent)
+{
+    int col = fprintf(out, "%s", lead);
+    const char *p = text;
+    while (*p) {
+        const char *sp = strchr(p, ' ');
+        int len = sp ? (int)(sp - p) : (int)strlen(p);
+        if (col + len > 79 && col > indent) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+        }
+        fprintf(out, "%.*s", len, p);
+        col += len;
+        p += len;
+        if (*p == ' ') {
+            p++;
+            if (col < 79) {
+                fputc(' ', out);
+                col++;
+            }
+        }
+    }
+    fputc('\n', out);
+}
+
+static void precision_label(char *buf, size_t n, const model_desc *m, const plan_row *row)
+{
+    if (row->precision.kind == PLAN_PREC_STORED) {
+        // "bf16 stored", or the GGUF file's main type.
+        const char *t = dtype_name(m->stored_type);
+        char low[16];
+        size_t i = 0;
+        for (; t[i] && i + 1 < sizeof low; i++)
+            low[i] = (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] - 'A' + 'a' : t[i]);
+        low[i] = 0;
+        snprintf(buf, n, "%s stored", low);
+    } else {
+        snprintf(buf, n, "%s", plan_precision_name(row->precision));
+    }
+}
+
+static void device_name(char *buf, size_t n, const plan_device *d)
+{
+    if (d->gpu_index >= 0) snprintf(buf, n, "GPU%d", d->gpu_index);
+    else snprintf(buf, n, "RAM");
+}
+
+void plan_bar(char *buf, int width, const plan_device *d)
+{
+    uint64_t cap = d->capacity > 0 ? d->capacity : 1;
+    uint64_t parts[4] = {d->weights, d->kv, d->compute, d->overhead};
+    const char sym[4] = {'W', 'K', 'C', 'O'};
+    int margin = (int)((double)(cap - (d->usable < cap ? d->usable : cap)) / (double)cap * width + 0.5);
+    if (d->usable < cap && margin < 1) margin = 1;
+    int pos = 0;
+    double acc = 0;
+    for (int k = 0; k < 4; k++) {
+        if (parts[k] == 0) continue;
+        acc += (double)parts[k] / (double)cap * width;
+        int end = (int)(acc + 0.5);
+        if (end <= pos) end = pos + 1; // every component present shows
+        for (; pos < end && pos < width; pos++) buf[pos] = sym[k];
+    }
+    for (; pos < width - margin; pos++) buf[pos] = '.';
+    for (; pos < width; pos++) buf[pos] = '-';
+    if (d->total > d->usable) buf[width - 1] = '!';
+    buf[width] = 0;
+}
+
+static void print_machine(FILE *out, const hw_info *hw)
+{
+    char b[32];
+    fprintf(out, "Machine: %s, %d cores; RAM %s available%s\n",
+            hw->cpu_model[0] ? hw->cpu_model : "CPU", hw->cpu_cores,
+            format_bytes(b, sizeof b, hw->ram_available), hw->ram_hypothetical ? " (what-if)" : "");
+    if (hw->n_gpus == 0) {
+        fprintf(out, "         no GPU%s%s\n", hw->nvml_note[0] ? ": " : "", hw->nvml_note);
+        return;
+    }
+    for (int i = 0; i < hw->n_gpus; i++) {
+        const hw_gpu *g = &hw->gpus[i];
+        // Eight identical what-if cards read better as one line.
+        if (i > 0 && g->hypothetical && strcmp(g->name, hw->gpus[0].name) == 0 &&
+            g->mem_free == hw->gpus[0].mem_free)
+            continue;
+        int same = 1;
+        for (int k = i + 1; k < hw->n_gpus; k++)
+            if (hw->gpus[k].hypothetical && strcmp(hw->gpus[k].name, g->name) == 0) same++;
+        char count[16] = "";
+        if (g->hypothetical && same > 1) snprintf(count, sizeof count, " x%d", same);
+        fprintf(out, "         GPU%d %s%s, %s free%s\n", i, g->name, count,
+                format_bytes(b, sizeof b, g->mem_free > 0 ? g->mem_free : g->mem_total),
+                g->hypothetical ? " (what-if)" : "");
+    }
+}
+
+void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_result *r)
+{
+    char b1[32], b2[32];
+    const plan_options *o = &r->opts;
+    fprintf(out, "%s (%s): %s parameters", m->name ? m->name : m->path,
+            m->arch_name ? m->arch_name : model_arch_name(m->arch),
+            format_count(b1, sizeof b1, m->n_params));
+    if (m->n_params_active && m->n_params_active < m->n_params)
+        fprintf(out, " (%s active)", format_count(b2, sizeof b2, m->n_params_active));
+    fprintf(out, ", stored %s, %lld layers\n", dtype_name(m->stored_type), (long long)m->n_layer);
+    fprintf(out, "Plan: %lld-token context x %lld sequence%s, KV %s, prefill chunks of %lld\n",
+            (long long)o->n_ctx, (long long)o->n_parallel, o->n_parallel > 1 ? "s" : "",
+            dtype_name(o->kv_type), (long long)o->n_batch);
+    print_machine(out, hw);
+    fprintf(out, "\n");
+
+    fprintf(out, "                ------------------ GiB ------------------\n");
+    fprintf(out, "  %-12s%8s%7s%9s%9s%8s  %-6s%9s%7s\n", "precision", "weights", "KV", "compute",
+            "overhead", "total", "fits", "max ctx", "tok/s");
+    for (int i = 0; i < r->n_rows; i++) {
+        const plan_row *row = &r->rows[i];
+        const plan_layout *l = &row->layout;
+        uint64_t w = 0, kv = 0, c = 0, ov = 0, t = 0;
+        for (int d = 0; d < l->n_dev; d++) {
+            w += l->dev[d].weights;
+            kv += l->dev[d].kv;
+            c += l->dev[d].compute;
+            ov += l->dev[d].overhead;
+            t += l->dev[d].total;
+        }
+        char name[24], cw[16], ckv[16], cc[16], co[16], ct[16], fits[16], ctx[16], tps[16];
+        precision_label(name, sizeof name, m, row);
+        gib_cell(cw, sizeof cw, w);
+        gib_cell(ckv, sizeof ckv, kv);
+        gib_cell(cc, sizeof cc, c);
+        gib_cell(co, sizeof co, ov);
+        gib_cell(ct, sizeof ct, t);
+        if (!l->fits) snprintf(fits, sizeof fits, "no");
+        else if (l->placement == PLAN_PLACE_GPU) snprintf(fits, sizeof fits, "GPU");
+        else if (l->placement == PLAN_PLACE_CPU) snprintf(fits, sizeof fits, "CPU");
+        else snprintf(fits, sizeof fits, "%lld/%lld", (long long)l->n_gpu_layers,
+                      (long long)m->n_layer);
+        if (row->max_ctx > 0) snprintf(ctx, sizeof ctx, "%lld", (long long)row->max_ctx);
+        else snprintf(ctx, sizeof ctx, "-");
+        tps_cell(tps, sizeof tps, l->fits ? row->speed.decode_tps : 0);
+        char mark = i == r->chosen ? '>' : row->candidate ? ' ' : ' ';
+        fprintf(out, "%c %-12s%8s%7s%9s%9s%8s  %-6s%9s%7s\n", mark, name, cw, ckv, cc, co, ct,
+                fits, ctx, tps);
+    }
+    fprintf(out, "  fits: GPU, CPU, or layers on GPU/all (split); tok/s: decode at %lld tokens\n",
+            (long long)o->n_ctx);
+    // The seed's rule of thumb beside the exact figures.
+    fprintf(out, "  rule of thumb (params x bytes x 1.2):");
+    for (int i = 0; i < r->n_rows; i++) {
+        const plan_row *row = &r->rows[i];
+        if (row->precision.kind == PLAN_PREC_F32 || row->precision.kind == PLAN_PREC_F16) continue;
+        char name[24];
+        precision_label(name, sizeof name, m, row);
+        fprintf(out, " %s %.2f", name, to_gib(row->seed_rule));
+    }
+    fprintf(out, "\n\n");
+
+    const plan_row *show = r->chosen >= 0 ? &r->rows[r->chosen] : &r->rows[0];
+    const plan_layout *l = &show->layout;
+    char name[24];
+    precision_label(name, sizeof name, m, show);
+    fprintf(out, "Memory, %s%s:\n", name, r->chosen >= 0 ? "" : " (does not fit)");
+    for (int d = 0; d < l->n_dev; d++) {
+        const plan_device *dev = &l->dev[d];
+        char bar[BAR_WIDTH + 1], dn[16], what[64] = "";
+        plan_bar(bar, BAR_WIDTH, dev);
+        device_name(dn, sizeof dn, dev);
+        if (dev->layer_last > dev->layer_first)
+            snprintf(what, sizeof what, " layers %lld-%lld", (long long)dev->layer_first,
+                     (long long)dev->layer_last - 1);
+        fprintf(out, "  %-4s [%s] %5.1f/%.1f GiB%s\n", dn, bar, to_gib(dev->total),
+                to_gib(dev->capacity), what);
+    }
+    fprintf(out, "        W weights  K KV cache  C compute  O overhead  . free  - margin\n\n");
+
+    print_wrapped(out, "Decision: ", r->reason, 10);
+    if (r->chosen >= 0) {
+        const plan_speed *s = &show->speed;
+        char line[400], dec[16], pre[16];
+        tps_cell(dec, sizeof dec, s->decode_tps);
+        tps_cell(pre, sizeof pre, s->prefill_tps);
+        int n = snprintf(line, sizeof line, "%s tok/s decode, %s tok/s prefill;", dec, pre);
+        for (int i = 0; i < s->n_parts && n < (int)sizeof line; i++) {
+            const plan_speed_part *p = &s->parts[i];
+            char dn[16];
+            if (p->gpu) snprintf(dn, sizeof dn, "GPU%d", p->gpu_index);
+            else snprintf(dn, sizeof dn, "CPU");
+            n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %.0f GB/s effective (%s)",
+                          i ? "," : "", dn, p->bandwidth_gbs,
+                          p->bandwidth_measured ? "measured"
+                          : p->gpu              ? "spec x 0.75"
+                                                : "estimated");
+        }
+        print_wrapped(out, "Predicted: ", line, 11);
+    }
+}
+
+void plan_print_gpus_all(FILE *out, const model_desc *m, const plan_options *o,
+                         const plan_gpu_verdict *v, int n)
+{
+    char b1[32];
+    fprintf(out, "%s: %s parameters, stored %s; %lld-token context, KV %s\n",
+            m->name ? m->name : m->path, format_count(b1, sizeof b1, m->n_params),
+            dtype_name(m->stored_type), (long long)o->n_ctx, dtype_name(o->kv_type));
+    fprintf(out, "Each card alone, whole model on the card (free = total):\n\n");
+    fprintf(out, "%-34s%7s  %-4s %-10s%8s%9s%8s\n", "GPU", "GiB", "runs", "precision", "needs",
+            "max ctx", "tok/s");
+    int runs = 0;
+    for (int i = 0; i < n; i++) {
+        char prec[24] = "-", ctx[16] = "-", tps[16] = "-", name[40];
+        if (v[i].runs) {
+            runs++;
+            if (v[i].precision.kind == PLAN_PREC_STORED) {
+                const char *t = dtype_name(m->stored_type);
+                snprintf(prec, sizeof prec, "%s", t);
+            } else {
+                snprintf(prec, sizeof prec, "%s", plan_precision_name(v[i].precision));
+            }
+            snprintf(ctx, sizeof ctx, "%lld", (long long)v[i].max_ctx);
+            tps_cell(tps, sizeof tps, v[i].decode_tps);
+        }
+        snprintf(name, sizeof name, "%.33s", v[i].spec->name);
+        fprintf(out, "%-34s%7.0f  %-4s %-10s%8.1f%9s%8s\n", name, v[i].spec->mem_gib,
+                v[i].runs ? "yes" : "no", prec, to_gib(v[i].total), ctx, tps);
+    }
+    fprintf(out, "\n%d of %d cards run it. needs: planned GiB on the card (or the smallest need,\n"
+                 "int4, when it does not run); tok/s: predicted decode at %lld tokens.\n",
+            runs, n, (long long)o->n_ctx);
+}

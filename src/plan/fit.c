@@ -1,0 +1,434 @@
+#include "plan/fit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/format.h"
+
+const char *plan_placement_name(plan_placement p)
+{
+    switch (p) {
+    case PLAN_PLACE_GPU: return "gpu";
+    case PLAN_PLACE_SPLIT: return "split";
+    case PLAN_PLACE_CPU: return "cpu";
+    default: return "none";
+    }
+}
+
+plan_options plan_default_options(void)
+{
+    plan_options o;
+    memset(&o, 0, sizeof o);
+    o.n_parallel = 1;
+    o.n_batch = PLAN_DEFAULT_BATCH;
+    o.kv_type = DTYPE_F16;
+    o.precision = plan_precision_of(PLAN_PREC_STORED);
+    o.prefer = PLAN_PREFER_QUALITY;
+    return o;
+}
+
+static uint64_t gpu_capacity(const hw_gpu *g)
+{
+    // Hypothetical cards and old NVML answers without a free figure count as
+    // empty cards.
+    return g->mem_free > 0 ? g->mem_free : g->mem_total;
+}
+
+static bool any_unified(const hw_info *hw)
+{
+    for (int i = 0; i < hw->n_gpus; i++)
+        if (hw->gpus[i].unified_memory) return true;
+    return false;
+}
+
+static void device_fill(const model_desc *m, const plan_options *o, const plan_weights *w,
+                        const plan_compute *c, int64_t n_ctx, plan_device *d)
+{
+    d->weights = plan_weights_range(w, d->layer_first, d->layer_last, d->has_embd, d->has_output);
+    d->kv = plan_kv_bytes_range(m, d->layer_first, d->layer_last, n_ctx, o->n_parallel,
+                                o->kv_type);
+    // A device that runs blocks needs the chunk's scratch; the logits live
+    // with the output head.
+    bool runs = d->layer_last > d->layer_first || d->has_output;
+    d->compute = runs ? c->total - c->logits + (d->has_output ? c->logits : 0) : 0;
+    d->total = d->weights + d->kv + d->compute + d->overhead;
+}
+
+void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options *o,
+                      const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                      int64_t n_ctx, plan_layout *out)
+{
+    memset(out, 0, sizeof *out);
+    out->placement = placement;
+    out->n_ctx = n_ctx;
+    int64_t L = w->n_layer;
+    plan_compute c;
+    plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, &c);
+
+    plan_device *cpu = &out->dev[out->n_dev++];
+    cpu->gpu_index = -1;
+    cpu->capacity = hw->ram_available;
+    cpu->usable = plan_usable_ram(hw->ram_available);
+    cpu->overhead = plan_overhead_cpu();
+    if (placement == PLAN_PLACE_CPU || hw->n_gpus == 0) {
+        cpu->layer_last = L;
+        cpu->has_embd = cpu->has_output = true;
+        n_gpu_layers = 0;
+    } else {
+        if (placement == PLAN_PLACE_GPU) n_gpu_layers = L;
+        if (n_gpu_layers > L) n_gpu_layers = L;
+        if (n_gpu_layers < 0) n_gpu_layers = 0;
+        cpu->layer_last = L - n_gpu_layers;
+        cpu->has_embd = placement != PLAN_PLACE_GPU;
+    }
+    device_fill(m, o, w, &c, n_ctx, cpu);
+    out->n_gpu_layers = n_gpu_layers;
+
+    if (placement != PLAN_PLACE_CPU && hw->n_gpus > 0) {
+        // Share the GPU blocks in proportion to what each card has left
+        // after its fixed costs (overhead, scratch, embedding or head).
+        int k = hw->n_gpus;
+        if (k > HW_MAX_GPUS) k = HW_MAX_GPUS;
+        double room[HW_MAX_GPUS], sum = 0;
+        for (int i = 0; i < k; i++) {
+            double fixed = (double)(plan_overhead_gpu() + c.total);
+            if (i == 0 && placement == PLAN_PLACE_GPU) fixed += (double)w->embd;
+            if (i == k - 1) fixed += (double)(w->output + w->output_head_tied);
+            double u = (double)plan_usable_gpu(gpu_capacity(&hw->gpus[i]));
+            room[i] = u > fixed ? u - fixed : 0;
+            sum += room[i];
+        }
+        int64_t first = L - n_gpu_layers, prev_last = first;
+        double cum = 0;
+        for (int i = 0; i < k; i++) {
+            cum += room[i];
+            int64_t last = i == k - 1 ? L
+                           : sum > 0  ? first + (int64_t)((double)n_gpu_layers * cum / sum + 0.5)
+                                      : first + (n_gpu_layers * (i + 1)) / k;
+            if (last > L) last = L;
+            plan_device *d = &out->dev[out->n_dev];
+            memset(d, 0, sizeof *d);
+            d->gpu_index = i;
+            d->layer_first = prev_last;
+            d->layer_last = last < d->layer_first ? d->layer_first : last;
+            d->has_embd = i == 0 && placement == PLAN_PLACE_GPU;
+            d->has_output = i == k - 1;
+            d->capacity = gpu_capacity(&hw->gpus[i]);
+            d->usable = plan_usable_gpu(d->capacity);
+            prev_last = d->layer_last;
+            bool used = d->layer_last > d->layer_first || d->has_embd || d->has_output;
+            if (!used) continue; // an idle card creates no context
+            d->overhead = plan_overhead_gpu();
+            device_fill(m, o, w, &c, n_ctx, d);
+            out->n_dev++;
+        }
+    }
+    out->fits = true;
+    for (int i = 0; i < out->n_dev; i++)
+        if (out->dev[i].total > out->dev[i].usable) out->fits = false;
+}
+
+int64_t plan_max_ctx(const model_desc *m, const hw_info *hw, const plan_options *o,
+                     const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                     int64_t limit)
+{
+    plan_layout l;
+    plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, 1, &l);
+    if (!l.fits) return 0;
+    plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, limit, &l);
+    if (l.fits) return limit;
+    int64_t lo = 1, hi = limit; // fits(lo), !fits(hi)
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, mid, &l);
+        if (l.fits) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void plan_layout_speed(const model_desc *m, const hw_info *hw, const plan_options *o,
+                       const plan_weights *w, const plan_layout *l, plan_speed *out)
+{
+    plan_speed_span spans[PLAN_MAX_DEVICES];
+    int n = 0;
+    for (int i = 0; i < l->n_dev; i++) {
+        const plan_device *d = &l->dev[i];
+        if (d->layer_last <= d->layer_first && !d->has_output) continue;
+        spans[n].gpu_index = d->gpu_index;
+        spans[n].layer_first = d->layer_first;
+        spans[n].layer_last = d->layer_last;
+        spans[n].has_output = d->has_output;
+        n++;
+    }
+    plan_speed_estimate(m, hw, w, spans, n, l->n_ctx, o->n_parallel, o->kv_type, o->n_batch, out);
+}
+
+// The best layout of one precision at the context: all on the GPU(s), else
+// the split with the most GPU blocks, else the CPU.
+static void row_layout(const model_desc *m, const hw_info *hw, const plan_options *o,
+                       const plan_weights *w, int64_t n_ctx, plan_layout *out)
+{
+    bool gpus = hw->n_gpus > 0;
+    if (gpus) {
+        plan_layout_eval(m, hw, o, w, PLAN_PLACE_GPU, w->n_layer, n_ctx, out);
+        if (out->fits || o->gpu_only) return;
+        // Unified memory is the RAM: splitting it with the CPU gains nothing.
+        if (!any_unified(hw)) {
+            for (int64_t g = w->n_layer - 1; g >= 1; g--) {
+                plan_layout_eval(m, hw, o, w, PLAN_PLACE_SPLIT, g, n_ctx, out);
+                if (out->fits) return;
+            }
+        }
+    }
+    plan_layout_eval(m, hw, o, w, PLAN_PLACE_CPU, 0, n_ctx, out);
+    if (out->fits) return;
+    // Nothing fits: show the placement the user would want.
+    if (gpus) plan_layout_eval(m, hw, o, w, PLAN_PLACE_GPU, w->n_layer, n_ctx, out);
+    out->fits = false;
+}
+
+static double bytes_per_param(const model_desc *m, plan_precision p)
+{
+    switch (p.kind) {
+    case PLAN_PREC_F32: return 4;
+    case PLAN_PREC_BF16:
+    case PLAN_PREC_F16: return 2;
+    case PLAN_PREC_INT8: return 1;
+    case PLAN_PREC_INT4: return 0.5;
+    case PLAN_PREC_GGUF: return dtype_bits_per_weight(p.type) / 8.0;
+    case PLAN_PREC_STORED: return dtype_bits_per_weight(m->stored_type) / 8.0;
+    }
+    return 2;
+}
+
+static plan_precision_kind same_kind_as_stored(dtype t)
+{
+    switch (t) {
+    case DTYPE_F32: return PLAN_PREC_F32;
+    case DTYPE_BF16: return PLAN_PREC_BF16;
+    case DTYPE_F16: return PLAN_PREC_F16;
+    case DTYPE_Q8_0: return PLAN_PREC_INT8;
+    default: return PLAN_PREC_STORED;
+    }
+}
+
+// A precision may be chosen when it is the stored one or clearly smaller:
+// rightsize never widens weights, and requantizing for a few percent
+// (Q4_K_M to Q4_K) loses quality for nothing.
+#define PLAN_CANDIDATE_MAX_RATIO 0.9
+
+static rs_status add_row(const model_desc *m, const hw_info *hw, const plan_options *o,
+                         plan_result *r, plan_precision p, uint64_t stored_bytes, rs_error *err)
+{
+    plan_row *row = &r->rows[r->n_rows];
+    memset(row, 0, sizeof *row);
+    row->precision = p;
+    plan_weights w;
+    rs_status st = plan_weights_init(&w, m, p, err);
+    if (st != RS_OK) return st;
+    row->weights = w.total;
+    row->kv = plan_kv_bytes(m, o->n_ctx, o->n_parallel, o->kv_type);
+    plan_compute c;
+    plan_compute_bytes(m, o->n_batch, o->n_ctx, o->n_parallel, &c);
+    row->compute = c.total;
+    row->seed_rule = plan_seed_rule_bytes(m->n_params, bytes_per_param(m, p));
+    row->candidate = p.kind == PLAN_PREC_STORED || o->force_precision ||
+                     (double)row->weights <= PLAN_CANDIDATE_MAX_RATIO * (double)stored_bytes;
+    if (hw->n_gpus > 0) {
+        plan_layout g;
+        plan_layout_eval(m, hw, o, &w, PLAN_PLACE_GPU, w.n_layer, o->n_ctx, &g);
+        for (int i = 1; i < g.n_dev; i++) {
+            row->gpu_need += g.dev[i].total;
+            row->gpu_usable += g.dev[i].usable;
+        }
+    }
+    row_layout(m, hw, o, &w, o->n_ctx, &row->layout);
+    if (row->layout.fits) {
+        row->max_ctx = plan_max_ctx(m, hw, o, &w, row->layout.placement,
+                                    row->layout.n_gpu_layers, r->ctx_limit);
+    } else {
+        // Too big at this context: the largest context that would fit.
+        plan_placement tiers[2] = {hw->n_gpus > 0 ? PLAN_PLACE_GPU : PLAN_PLACE_CPU,
+                                   PLAN_PLACE_CPU};
+        for (int i = 0; i < (o->gpu_only ? 1 : 2) && row->max_ctx == 0; i++) {
+            row->max_ctx = plan_max_ctx(m, hw, o, &w, tiers[i], w.n_layer, r->ctx_limit);
+            if (row->max_ctx > 0 && tiers[i] != row->layout.placement)
+                plan_layout_eval(m, hw, o, &w, tiers[i], w.n_layer, o->n_ctx, &row->layout);
+        }
+    }
+    plan_layout_speed(m, hw, o, &w, &row->layout, &row->speed);
+    plan_weights_free(&w);
+    r->n_rows++;
+    return RS_OK;
+}
+
+static int tier(const plan_row *row)
+{
+    if (!row->layout.fits) return 99;
+    return row->layout.placement == PLAN_PLACE_GPU ? 0
+           : row->layout.placement == PLAN_PLACE_SPLIT ? 1
+                                                       : 2;
+}
+
+static void gib(char *buf, size_t n, uint64_t b)
+{
+    snprintf(buf, n, "%.1f GiB", (double)b / (double)(1ull << 30));
+}
+
+static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
+{
+    char a[32], b[32];
+    const plan_options *o = &r->opts;
+    if (r->chosen < 0) {
+        // The smallest need among the candidates, against everything the
+        // machine could lend (after margins).
+        uint64_t need = UINT64_MAX;
+        const char *pname = "?";
+        for (int i = 0; i < r->n_rows; i++) {
+            const plan_row *row = &r->rows[i];
+            if (!row->candidate) continue;
+            uint64_t t = row->weights + row->kv + row->compute +
+                         (o->gpu_only && hw->n_gpus > 0 ? plan_overhead_gpu() : plan_overhead_cpu());
+            if (t < need) {
+                need = t;
+                pname = plan_precision_name(row->precision);
+            }
+        }
+        uint64_t ram = o->gpu_only && hw->n_gpus > 0 ? 0 : plan_usable_ram(hw->ram_available);
+        uint64_t gpu = 0;
+        for (int i = 0; i < hw->n_gpus; i++) gpu += plan_usable_gpu(gpu_capacity(&hw->gpus[i]));
+        // Unified memory is the RAM: count it once.
+        uint64_t have = any_unified(hw) ? gpu : ram + gpu;
+        r->needed = need;
+        r->available = have;
+        gib(a, sizeof a, need);
+        gib(b, sizeof b, have);
+        snprintf(r->reason, sizeof r->reason,
+                 "does not fit: needs %s (%s, %lld-token context), this machine has %s available "
+                 "after margins",
+                 a, pname, (long long)o->n_ctx, b);
+        return;
+    }
+    const plan_row *row = &r->rows[r->chosen];
+    const plan_layout *l = &row->layout;
+    const char *pn = plan_precision_name(row->precision);
+    char prec[48];
+    if (row->precision.kind == PLAN_PREC_STORED)
+        snprintf(prec, sizeof prec, "%s (stored)", dtype_name(m->stored_type));
+    else
+        snprintf(prec, sizeof prec, "%s", pn);
+    char why[200] = "";
+    if (o->force_precision) snprintf(why, sizeof why, "--precision %s as asked", pn);
+    else if (o->prefer == PLAN_PREFER_SPEED)
+        snprintf(why, sizeof why, "fastest predicted decode among the plans that fit");
+    else if (row->precision.kind == PLAN_PREC_STORED && l->placement == PLAN_PLACE_GPU)
+        snprintf(why, sizeof why, "the model's own precision fits");
+    else if (row->precision.kind == PLAN_PREC_STORED)
+        snprintf(why, sizeof why,
+                 hw->n_gpus ? "the model's own precision fits, but not on the GPU alone"
+                            : "the model's own precision fits in RAM (no GPU)");
+    else {
+        // Name what did not fit: the stored precision.
+        const plan_row *st = &r->rows[0];
+        uint64_t need = hw->n_gpus > 0 ? st->gpu_need : st->layout.dev[0].total;
+        uint64_t usable = hw->n_gpus > 0 ? st->gpu_usable : st->layout.dev[0].usable;
+        gib(a, sizeof a, need);
+        gib(b, sizeof b, usable);
+        if (need > usable)
+            snprintf(why, sizeof why, "%s needs %s on the %s where %s is usable; %s is the best "
+                     "that fits",
+                     dtype_name(m->stored_type), a, hw->n_gpus > 0 ? "GPU" : "CPU", b, pn);
+        else
+            snprintf(why, sizeof why, "%s is the best precision that fits", pn);
+    }
+    char where[120];
+    if (l->placement == PLAN_PLACE_GPU) {
+        if (l->n_dev - 1 > 1)
+            snprintf(where, sizeof where, "on %d GPUs (all %lld layers)", l->n_dev - 1,
+                     (long long)l->n_gpu_layers);
+        else
+            snprintf(where, sizeof where, "on GPU%d (all %lld layers)", l->dev[1].gpu_index,
+                     (long long)l->n_gpu_layers);
+    } else if (l->placement == PLAN_PLACE_SPLIT)
+        snprintf(where, sizeof where, "split: %lld layers on GPU, %lld on CPU",
+                 (long long)l->n_gpu_layers, (long long)(m->n_layer - l->n_gpu_layers));
+    else
+        snprintf(where, sizeof where, "on the CPU");
+    snprintf(r->reason, sizeof r->reason, "%s %s, %lld-token context: %s", prec, where,
+             (long long)o->n_ctx, why);
+}
+
+rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *opts,
+                   plan_result *r, rs_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->opts = opts ? *opts : plan_default_options();
+    plan_options *o = &r->opts;
+    if (m->n_layer <= 0 || m->n_embd <= 0)
+        return rs_fail(err, RS_ERR_INPUT, "%s: no layer count or hidden size to plan with",
+                       m->path ? m->path : "model");
+    if (o->n_parallel < 1) o->n_parallel = 1;
+    if (o->n_batch < 1) o->n_batch = PLAN_DEFAULT_BATCH;
+    r->ctx_limit = m->n_ctx_train > 0 ? m->n_ctx_train : PLAN_CTX_SEARCH_MAX;
+    if (o->n_ctx <= 0) o->n_ctx = r->ctx_limit < PLAN_DEFAULT_CTX ? r->ctx_limit : PLAN_DEFAULT_CTX;
+    if (o->n_ctx > r->ctx_limit) r->ctx_limit = o->n_ctx;
+
+    uint64_t stored = plan_weights_bytes(m, plan_precision_of(PLAN_PREC_STORED));
+    rs_status st = add_row(m, hw, o, r, plan_precision_of(PLAN_PREC_STORED), stored, err);
+    if (st != RS_OK) return st;
+    plan_precision_kind same = same_kind_as_stored(m->stored_type);
+    for (int i = 0; i < PLAN_N_STANDARD; i++) {
+        plan_precision_kind k = plan_standard_precisions[i];
+        if (k == same) continue; // the stored row already is this one
+        plan_options oo = *o;
+        oo.force_precision = false;
+        st = add_row(m, hw, &oo, r, plan_precision_of(k), stored, err);
+        if (st != RS_OK) return st;
+    }
+    if (o->force_precision && o->precision.kind == PLAN_PREC_GGUF) {
+        st = add_row(m, hw, o, r, o->precision, stored, err);
+        if (st != RS_OK) return st;
+    }
+
+    r->chosen = -1;
+    if (o->force_precision) {
+        for (int i = 0; i < r->n_rows; i++) {
+            plan_precision p = r->rows[i].precision;
+            bool match = p.kind == o->precision.kind &&
+                         (p.kind != PLAN_PREC_GGUF || p.type == o->precision.type);
+            // --precision bf16 on a bf16 model is the stored row.
+            if (!match && i == 0 && o->precision.kind == same) match = true;
+            if (match) {
+                r->rows[i].candidate = true;
+                if (r->rows[i].layout.fits) r->chosen = i;
+                for (int j = 0; j < r->n_rows; j++)
+                    if (j != i) r->rows[j].candidate = false;
+                break;
+            }
+        }
+    } else if (o->prefer == PLAN_PREFER_SPEED) {
+        double best = -1;
+        for (int i = 0; i < r->n_rows; i++) {
+            const plan_row *row = &r->rows[i];
+            if (!row->candidate || !row->layout.fits) continue;
+            if (row->speed.decode_tps > best * 1.0001) {
+                best = row->speed.decode_tps;
+                r->chosen = i;
+            }
+        }
+    } else {
+        int best = 99;
+        for (int i = 0; i < r->n_rows; i++) {
+            if (!r->rows[i].candidate) continue;
+            int t = tier(&r->rows[i]);
+            if (t < best) {
+                best = t;
+                r->chosen = i;
+            }
+        }
+        if (best == 99) r->chosen = -1;
+    }
+    explain(m, hw, r);
+    return RS_OK;
+}

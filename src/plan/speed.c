@@ -1,0 +1,106 @@
+#include "plan/speed.h"
+
+#include <string.h>
+
+double plan_device_bandwidth(const hw_info *hw, int gpu_index, bool *measured)
+{
+    if (measured) *measured = false;
+    if (gpu_index >= 0) {
+        if (gpu_index >= hw->n_gpus) return 0;
+        const hw_gpu *g = &hw->gpus[gpu_index];
+        if (g->bandwidth_measured_gbs > 0) {
+            if (measured) *measured = true;
+            return PLAN_EFF_GPU_DECODE_MEASURED * g->bandwidth_measured_gbs;
+        }
+        return PLAN_EFF_GPU_DECODE_SPEC * g->bandwidth_gbs;
+    }
+    double bw = hw->cpu_bandwidth_gbs;
+    if (bw > 0) {
+        if (measured) *measured = true;
+    } else {
+        int cores = hw->cpu_cores > 0 ? hw->cpu_cores : 1;
+        bw = cores * PLAN_CPU_BW_PER_CORE_GBS;
+        if (bw > PLAN_CPU_BW_MAX_GBS) bw = PLAN_CPU_BW_MAX_GBS;
+    }
+    return PLAN_EFF_CPU_DECODE * bw;
+}
+
+double plan_device_flops(const hw_info *hw, int gpu_index)
+{
+    if (gpu_index >= 0) {
+        if (gpu_index >= hw->n_gpus) return 0;
+        return PLAN_EFF_GPU_PREFILL * hw->gpus[gpu_index].tflops_bf16 * 1e12;
+    }
+    double gflops = hw->cpu_gflops;
+    if (gflops <= 0) gflops = (hw->cpu_cores > 0 ? hw->cpu_cores : 1) * PLAN_CPU_GFLOPS_PER_CORE;
+    return PLAN_EFF_CPU_PREFILL * gflops * 1e9;
+}
+
+// Attention FLOPs per token and layer at a context of n_kv keys: q.k over
+// every key and the weighted sum of values, 2 flops per multiply-add each.
+static double attn_flops(const model_desc *m, double n_kv)
+{
+    double qk = m->kv_lora_rank > 0 ? (double)(m->qk_nope_head_dim + m->qk_rope_head_dim)
+                                     : (double)m->head_dim;
+    double v = m->kv_lora_rank > 0 ? (double)m->v_head_dim : (double)m->head_dim;
+    return 2.0 * (double)m->n_head * (qk + v) * n_kv;
+}
+
+void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weights *w,
+                         const plan_speed_span *spans, int n_spans, int64_t n_ctx, int64_t n_seq,
+                         dtype kv_type, int64_t n_batch, plan_speed *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n_seq < 1) n_seq = 1;
+    if (n_batch < 1) n_batch = PLAN_DEFAULT_BATCH;
+    if (n_spans > HW_MAX_GPUS + 1) n_spans = HW_MAX_GPUS + 1;
+    double decode_s = 0, prefill_s = 0;
+    bool prefill_known = true;
+    for (int i = 0; i < n_spans; i++) {
+        const plan_speed_span *sp = &spans[i];
+        plan_speed_part *p = &out->parts[out->n_parts++];
+        p->gpu = sp->gpu_index >= 0;
+        p->gpu_index = sp->gpu_index;
+        p->bandwidth_gbs = plan_device_bandwidth(hw, sp->gpu_index, &p->bandwidth_measured);
+        p->flops = plan_device_flops(hw, sp->gpu_index);
+
+        // Decode: one step of n_seq tokens reads the active weights once and
+        // each sequence's cache. The embedding lookup reads one row: nothing.
+        uint64_t wbytes = 0, wall = 0;
+        double params = 0;
+        for (int64_t l = sp->layer_first; l < sp->layer_last && l < w->n_layer; l++) {
+            wbytes += w->layer_active[l];
+            wall += w->layer[l];
+            params += (double)w->layer_active_params[l];
+        }
+        if (sp->has_output) {
+            wbytes += w->output + w->output_head_tied;
+            wall += w->output + w->output_head_tied;
+        }
+        uint64_t kv = plan_kv_bytes_range(m, sp->layer_first, sp->layer_last, n_ctx, n_seq,
+                                          kv_type);
+        p->decode_bytes = wbytes + kv;
+        if (p->bandwidth_gbs > 0) {
+            p->decode_s = (double)p->decode_bytes / (p->bandwidth_gbs * 1e9);
+        }
+        decode_s += p->decode_s;
+
+        // Prefill of a chunk from an empty cache: FLOPS-bound (the head runs
+        // for the last row only), but never faster than reading every weight
+        // of the span once.
+        int64_t n_layers = sp->layer_last - sp->layer_first;
+        double flops = 2.0 * params * (double)n_batch +
+                       (double)n_layers * attn_flops(m, (double)n_batch / 2.0) * (double)n_batch;
+        if (sp->has_output) flops += 2.0 * (double)w->head_params;
+        double t_flops = p->flops > 0 ? flops / p->flops : 0;
+        double t_bytes = p->bandwidth_gbs > 0 ? (double)wall / (p->bandwidth_gbs * 1e9) : 0;
+        if (p->flops <= 0) prefill_known = false;
+        p->prefill_s = t_flops > t_bytes ? t_flops : t_bytes;
+        prefill_s += p->prefill_s;
+    }
+    if (decode_s > 0) {
+        out->decode_tps = 1.0 / decode_s;
+        out->decode_tps_total = (double)n_seq / decode_s;
+    }
+    if (prefill_known && prefill_s > 0) out->prefill_tps = (double)n_batch / prefill_s;
+}
