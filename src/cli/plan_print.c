@@ -12,9 +12,12 @@ static double to_gib(uint64_t b)
     return (double)b / (double)(1ull << 30);
 }
 
+// Table cells in GiB, or MiB for models under a GiB (stories260K).
+static double cell_unit = (double)(1ull << 30);
+
 static void gib_cell(char *buf, size_t n, uint64_t b)
 {
-    snprintf(buf, n, "%.2f", to_gib(b));
+    snprintf(buf, n, "%.2f", (double)b / cell_unit);
 }
 
 static void tps_cell(char *buf, size_t n, double tps)
@@ -61,7 +64,7 @@ static void precision_label(char *buf, size_t n, const model_desc *m, const plan
         for (; t[i] && i + 1 < sizeof low; i++)
             low[i] = (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] - 'A' + 'a' : t[i]);
         low[i] = 0;
-        snprintf(buf, n, "%s stored", low);
+        snprintf(buf, n, "%s *", low);
     } else {
         snprintf(buf, n, "%s", plan_precision_name(row->precision));
     }
@@ -138,7 +141,13 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
     print_machine(out, hw);
     fprintf(out, "\n");
 
-    fprintf(out, "                ------------------ GiB ------------------\n");
+    uint64_t biggest = 0;
+    for (int i = 0; i < r->n_rows; i++)
+        for (int d = 0; d < r->rows[i].layout.n_dev; d++)
+            if (r->rows[i].layout.dev[d].total > biggest) biggest = r->rows[i].layout.dev[d].total;
+    bool mib = biggest < (1ull << 30);
+    cell_unit = (double)(mib ? 1ull << 20 : 1ull << 30);
+    fprintf(out, "                ------------------ %s ------------------\n", mib ? "MiB" : "GiB");
     fprintf(out, "  %-12s%8s%7s%9s%9s%8s  %-6s%9s%7s\n", "precision", "weights", "KV", "compute",
             "overhead", "total", "fits", "max ctx", "tok/s");
     for (int i = 0; i < r->n_rows; i++) {
@@ -152,7 +161,7 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
             ov += l->dev[d].overhead;
             t += l->dev[d].total;
         }
-        char name[24], cw[16], ckv[16], cc[16], co[16], ct[16], fits[16], ctx[16], tps[16];
+        char name[24], cw[32], ckv[32], cc[32], co[32], ct[32], fits[48], ctx[32], tps[32];
         precision_label(name, sizeof name, m, row);
         gib_cell(cw, sizeof cw, w);
         gib_cell(ckv, sizeof ckv, kv);
@@ -171,8 +180,8 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
         fprintf(out, "%c %-12s%8s%7s%9s%9s%8s  %-6s%9s%7s\n", mark, name, cw, ckv, cc, co, ct,
                 fits, ctx, tps);
     }
-    fprintf(out, "  fits: GPU, CPU, or layers on GPU/all (split); tok/s: decode at %lld tokens\n",
-            (long long)o->n_ctx);
+    fprintf(out, "  * stored precision; > the pick; fits: GPU, CPU, or layers on GPU/all (split)\n");
+    fprintf(out, "  tok/s: predicted decode of one sequence at %lld tokens\n", (long long)o->n_ctx);
     // The seed's rule of thumb beside the exact figures.
     fprintf(out, "  rule of thumb (params x bytes x 1.2):");
     for (int i = 0; i < r->n_rows; i++) {
@@ -186,9 +195,10 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
 
     const plan_row *show = r->chosen >= 0 ? &r->rows[r->chosen] : &r->rows[0];
     const plan_layout *l = &show->layout;
-    char name[24];
-    precision_label(name, sizeof name, m, show);
-    fprintf(out, "Memory, %s%s:\n", name, r->chosen >= 0 ? "" : " (does not fit)");
+    fprintf(out, "Memory, %s%s:\n",
+            show->precision.kind == PLAN_PREC_STORED ? "stored precision"
+                                                     : plan_precision_name(show->precision),
+            r->chosen >= 0 ? "" : " (does not fit)");
     for (int d = 0; d < l->n_dev; d++) {
         const plan_device *dev = &l->dev[d];
         char bar[BAR_WIDTH + 1], dn[16], what[64] = "";
@@ -209,16 +219,25 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
         tps_cell(dec, sizeof dec, s->decode_tps);
         tps_cell(pre, sizeof pre, s->prefill_tps);
         int n = snprintf(line, sizeof line, "%s tok/s decode, %s tok/s prefill;", dec, pre);
+        // One entry for the CPU and one for the GPUs (identical cards read
+        // as a range).
         for (int i = 0; i < s->n_parts && n < (int)sizeof line; i++) {
             const plan_speed_part *p = &s->parts[i];
-            char dn[16];
-            if (p->gpu) snprintf(dn, sizeof dn, "GPU%d", p->gpu_index);
-            else snprintf(dn, sizeof dn, "CPU");
-            n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %.0f GB/s effective (%s)",
-                          i ? "," : "", dn, p->bandwidth_gbs,
-                          p->bandwidth_measured ? "measured"
+            int j = i;
+            while (p->gpu && j + 1 < s->n_parts && s->parts[j + 1].gpu &&
+                   s->parts[j + 1].bandwidth_gbs == p->bandwidth_gbs)
+                j++;
+            char dn[32];
+            if (!p->gpu) snprintf(dn, sizeof dn, "CPU");
+            else if (j > i)
+                snprintf(dn, sizeof dn, "GPU%d-%d", p->gpu_index, s->parts[j].gpu_index);
+            else snprintf(dn, sizeof dn, "GPU%d", p->gpu_index);
+            n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %.0f GB/s effective%s (%s)",
+                          i ? "," : "", dn, p->bandwidth_gbs, j > i ? " each" : "",
+                          p->bandwidth_measured ? "measured x 0.85"
                           : p->gpu              ? "spec x 0.75"
-                                                : "estimated");
+                                                : "estimated x 0.8");
+            i = j;
         }
         print_wrapped(out, "Predicted: ", line, 11);
     }
@@ -232,11 +251,11 @@ void plan_print_gpus_all(FILE *out, const model_desc *m, const plan_options *o,
             m->name ? m->name : m->path, format_count(b1, sizeof b1, m->n_params),
             dtype_name(m->stored_type), (long long)o->n_ctx, dtype_name(o->kv_type));
     fprintf(out, "Each card alone, whole model on the card (free = total):\n\n");
-    fprintf(out, "%-34s%7s  %-4s %-10s%8s%9s%8s\n", "GPU", "GiB", "runs", "precision", "needs",
+    fprintf(out, "%-32s%6s  %-4s %-10s%8s%9s%8s\n", "GPU", "GiB", "runs", "precision", "needs",
             "max ctx", "tok/s");
     int runs = 0;
     for (int i = 0; i < n; i++) {
-        char prec[24] = "-", ctx[16] = "-", tps[16] = "-", name[40];
+        char prec[24] = "-", ctx[32] = "-", tps[32] = "-", name[40];
         if (v[i].runs) {
             runs++;
             if (v[i].precision.kind == PLAN_PREC_STORED) {
@@ -248,8 +267,8 @@ void plan_print_gpus_all(FILE *out, const model_desc *m, const plan_options *o,
             snprintf(ctx, sizeof ctx, "%lld", (long long)v[i].max_ctx);
             tps_cell(tps, sizeof tps, v[i].decode_tps);
         }
-        snprintf(name, sizeof name, "%.33s", v[i].spec->name);
-        fprintf(out, "%-34s%7.0f  %-4s %-10s%8.1f%9s%8s\n", name, v[i].spec->mem_gib,
+        snprintf(name, sizeof name, "%.31s", v[i].spec->name);
+        fprintf(out, "%-32s%6.0f  %-4s %-10s%8.1f%9s%8s\n", name, v[i].spec->mem_gib,
                 v[i].runs ? "yes" : "no", prec, to_gib(v[i].total), ctx, tps);
     }
     fprintf(out, "\n%d of %d cards run it. needs: planned GiB on the card (or the smallest need,\n"

@@ -98,13 +98,26 @@ void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options
             room[i] = u > fixed ? u - fixed : 0;
             sum += room[i];
         }
+        // Boundaries follow bytes, not block counts: DeepSeek's dense
+        // leading blocks are a fraction of its MoE blocks.
         int64_t first = L - n_gpu_layers, prev_last = first;
-        double cum = 0;
+        double total_bytes = 0;
+        for (int64_t l = first; l < L; l++)
+            total_bytes += (double)(w->layer[l] + plan_kv_bytes_range(m, l, l + 1, n_ctx,
+                                                                      o->n_parallel, o->kv_type));
+        double cum = 0, prefix = 0;
+        int64_t j = first;
         for (int i = 0; i < k; i++) {
             cum += room[i];
-            int64_t last = i == k - 1 ? L
-                           : sum > 0  ? first + (int64_t)((double)n_gpu_layers * cum / sum + 0.5)
-                                      : first + (n_gpu_layers * (i + 1)) / k;
+            double target = sum > 0 ? total_bytes * cum / sum : total_bytes * (i + 1) / k;
+            while (i < k - 1 && j < L) {
+                double b = (double)(w->layer[j] + plan_kv_bytes_range(m, j, j + 1, n_ctx,
+                                                                      o->n_parallel, o->kv_type));
+                if (prefix + b / 2 > target) break;
+                prefix += b;
+                j++;
+            }
+            int64_t last = i == k - 1 ? L : j;
             if (last > L) last = L;
             plan_device *d = &out->dev[out->n_dev];
             memset(d, 0, sizeof *d);
@@ -338,7 +351,8 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
         if (need > usable)
             snprintf(why, sizeof why, "%s needs %s on the %s where %s is usable; %s is the best "
                      "that fits",
-                     dtype_name(m->stored_type), a, hw->n_gpus > 0 ? "GPU" : "CPU", b, pn);
+                     dtype_name(m->stored_type), a,
+                     hw->n_gpus > 1 ? "GPUs" : hw->n_gpus ? "GPU" : "CPU", b, pn);
         else
             snprintf(why, sizeof why, "%s is the best precision that fits", pn);
     }
