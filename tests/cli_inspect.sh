@@ -87,4 +87,10 @@ grep -q "46,702,792,704" "$tmp/out" || fail "mixtral params"
 grep -q "active per token 12,879,925,248" "$tmp/out" || fail "mixtral active"
 "$bin" inspect "$td/configs/deepseek-ai--DeepSeek-V3" >"$tmp/out"
 grep -q "70,272 bytes per token" "$tmp/out" || fail "deepseek MLA KV"
+# A folder with a real tokenizer and chat template: the template's family.
+mkdir "$tmp/qwen3"
+cp "$td/configs/Qwen--Qwen3-8B/config.json" "$td"/tokenizers/qwen3/* "$tmp/qwen3/"
+"$bin" inspect "$tmp/qwen3" >"$tmp/out"
+grep -q "tokenizer.json yes, tokenizer_config.json yes; chat template qwen3" "$tmp/out" ||
+    fail "qwen3 chat template kind"
 echo "cli_inspect: ok ($n config folders)"

@@ -140,7 +140,7 @@ static void test_single_file(void **state)
     assert_true(m->has_tokenizer_config);
     assert_non_null(m->chat_template);
     assert_non_null(strstr(m->chat_template, "im_start"));
-    assert_string_not_equal(m->chat_template_kind, "none");
+    assert_string_equal(m->chat_template_kind, "chatml");
     assert_int_equal(m->eos_id, 2);
     assert_string_equal(m->name, "single");
     model_free(m);

@@ -275,6 +275,16 @@ static cJSON *to_json(const model_desc *m)
         cJSON_AddNullToObject(o, "mla");
     }
     add_num(o, "mtp_layers", (double)m->n_layer_mtp);
+    if (m->vision.n_layer > 0) {
+        cJSON *v = cJSON_AddObjectToObject(o, "vision");
+        add_num(v, "n_layer", (double)m->vision.n_layer);
+        add_num(v, "n_embd", (double)m->vision.n_embd);
+        add_num(v, "n_ff", (double)m->vision.n_ff);
+        add_num(v, "image_size", (double)m->vision.image_size);
+        add_num(v, "patch_size", (double)m->vision.patch_size);
+    } else {
+        cJSON_AddNullToObject(o, "vision");
+    }
     cJSON_AddBoolToObject(o, "tied_embeddings", m->tied_embeddings);
     cJSON *files = cJSON_AddArrayToObject(o, "files");
     for (int i = 0; i < m->n_files; i++) {

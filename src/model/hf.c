@@ -250,7 +250,7 @@ static rs_status list_shards(const char *dir, char ***out, int *n_out, int *n_mi
         if (d) closedir(d);
     }
     if (st == RS_OK) {
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
+        if (n > 0) qsort(names, (size_t)n, sizeof *names, cmp_str);
         for (int i = 0; i < n && st == RS_OK; i++) {
             char *p = join(dir, names[i]);
             if (!p) st = rs_fail(err, RS_ERR_RUNTIME, "out of memory");

@@ -10,6 +10,7 @@
 #include "model/catalog.h"
 #include "model/gguf.h"
 #include "model/model_priv.h"
+#include "tok/chat_template.h"
 
 void model_desc_init(model_desc *m)
 {
@@ -104,9 +105,8 @@ rs_status model_open(const char *path_or_name, model_desc **out, rs_error *err)
         model_free(m);
         return st;
     }
-    // The template's family is named by the chat template code (tok/) once
-    // it is linked in; until then only its presence is known.
-    m->chat_template_kind = m->chat_template ? "present" : "none";
+    // The family the chat code will render it as ("chatml", "llama3", ...).
+    m->chat_template_kind = chat_template_family_name(m->chat_template);
     if (!m->name) {
         // Display name: the last path component.
         const char *p = path_or_name + strlen(path_or_name);
