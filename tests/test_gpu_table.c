@@ -133,6 +133,12 @@ static void test_hypothetical(void **state)
 
     set_gpus(&hw, "RTX 4090x2");
     assert_int_equal(hw.n_gpus, 2);
+    strcpy(hw.cpu_model, "Fake CPU");
+    hw.cpu_threads = 4;
+    char line[512];
+    assert_string_equal(hw_summary(&hw, line, sizeof line),
+                        "Fake CPU (4 threads), RAM 16.0 GiB available of 16.0 GiB, "
+                        "2x NVIDIA GeForce RTX 4090 (24.0 GiB free each)");
     assert_string_equal(hw.gpus[1].name, "NVIDIA GeForce RTX 4090");
 
     set_gpus(&hw, "A100 80GB x4");
@@ -167,6 +173,7 @@ static void test_hypothetical(void **state)
     assert_true(hw.ram_total == 128ull << 30);
     hw_set_cpu_only(&hw);
     assert_int_equal(hw.n_gpus, 0);
+    assert_non_null(strstr(hw_summary(&hw, line, sizeof line), "(hypothetical), no GPU"));
 }
 
 static void expect_bad(const char *arg, const char *needle)

@@ -48,6 +48,9 @@ static void test_bandwidth_formula(void **state)
     // H100 SXM: 5120-bit HBM3 at 2619 MHz; RTX 4090: 384-bit GDDR6X at 10501 MHz.
     assert_true(fabs(hw_nvidia_bandwidth_gbs(5120, 2619) - 3352.32) < 0.01);
     assert_true(fabs(hw_nvidia_bandwidth_gbs(384, 10501) - 1008.096) < 0.01);
+    // Read from a real H200 (driver 580.159.04): 6016-bit bus, 3201 MHz,
+    // against the datasheet's 4.8 TB/s.
+    assert_true(fabs(hw_nvidia_bandwidth_gbs(6016, 3201) - 4814.304) < 0.01);
 }
 
 static void test_fake_nvml_gpus(void **state)
@@ -57,14 +60,15 @@ static void test_fake_nvml_gpus(void **state)
     setenv("FAKE_NVML_GPUS",
            "NVIDIA H100 80GB HBM3:81559:80000:9.0:5120:2619;"
            "NVIDIA GeForce RTX 4090:24564:20000:8.9:384:10501;"
-           "NVIDIA Mystery GPU:1024:1000:7.5:128:5000",
+           "NVIDIA Mystery GPU:1024:1000:7.5:128:5000;"
+           "NVIDIA H200:143771:143156:9.0:6016:3201", // as a real H200 reports it
            1);
     setenv("FAKE_NVML_DRIVER", "550.54.15", 1);
     unsetenv("FAKE_NVML_INIT_FAIL");
     hw_info hw;
     memset(&hw, 0, sizeof hw);
     hw_probe_nvidia(&hw);
-    assert_int_equal(hw.n_gpus, 3);
+    assert_int_equal(hw.n_gpus, 4);
     assert_string_equal(hw.driver_version, "550.54.15");
     assert_string_equal(hw.nvml_note, "");
 
@@ -90,6 +94,12 @@ static void test_fake_nvml_gpus(void **state)
     g = &hw.gpus[2]; // not in the table: no FLOPS, bandwidth still from NVML
     assert_true(g->tflops_bf16 == 0);
     assert_true(fabs(g->bandwidth_gbs - 160.0) < 0.01);
+
+    g = &hw.gpus[3];
+    assert_int_equal(g->index, 3);
+    assert_true(g->mem_total == 143771ull << 20);
+    assert_true(fabs(g->bandwidth_gbs - 4814.304) < 0.01);
+    assert_true(g->tflops_bf16 == 989);
 
     setenv("FAKE_NVML_GPUS", "", 1);
     hw_probe_nvidia(&hw);
@@ -180,6 +190,21 @@ static void test_memory_cgroup_v2(void **state)
     assert_true(hw.cgroup_limit == 4294967296ull);
     // 4 GiB limit - (1 GiB usage - 256 MiB reclaimable file cache)
     assert_true(hw.ram_available == 4294967296ull - (1073741824ull - 268435456ull));
+
+    // A container that mounts only its own subtree: "/process_api/job7" is
+    // "/job7" under the mount.
+    put("v2sub/proc/meminfo", MEMINFO);
+    put("v2sub/proc/self/cgroup", "0::/process_api/job7\n");
+    put("v2sub/cg/cgroup.controllers", "memory\n");
+    put("v2sub/cg/job7/memory.max", "1073741824\n");
+    put("v2sub/cg/job7/memory.current", "0\n");
+    set_root("RIGHTSIZE_PROC_ROOT", "v2sub/proc");
+    set_root("RIGHTSIZE_CGROUP_ROOT", "v2sub/cg");
+    probe_mem(&hw);
+    assert_true(hw.cgroup_limit == 1073741824ull);
+    assert_true(hw.ram_available == 1073741824ull);
+    set_root("RIGHTSIZE_PROC_ROOT", "v2/proc");
+    set_root("RIGHTSIZE_CGROUP_ROOT", "v2/cg");
 
     // A tighter limit on the parent wins.
     put("v2/cg/user.slice/memory.max", "2147483648\n");

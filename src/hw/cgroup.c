@@ -4,10 +4,9 @@
 // that ignores them gets the process killed by the OOM killer.
 //
 // The process's cgroup comes from /proc/self/cgroup; its directory is
-// <root>/<path> (v2) or <root>/<controller>/<path> (v1). Inside a cgroup
-// namespace the path may not exist under the mount, then the mount's own
-// directory is the process's cgroup. Limits nest, so every level from the
-// process's cgroup up to the root is read and the tightest wins.
+// <root>/<path> (v2) or <root>/<controller>/<path> (v1), or a tail of that
+// path when a container mounts only its subtree (see start_dir). Limits nest, so every level from
+// the process's cgroup up to the root is read and the tightest wins.
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -93,15 +92,27 @@ static void self_cgroup_path(const char *controller, char *out, size_t n)
     fclose(f);
 }
 
-// The directory where the levels start: base + path, or base itself when
-// that does not exist (cgroup namespaces, or a fake tree without the path).
+// The directory where the levels start. /proc/self/cgroup gives the path
+// from the hierarchy's root, but a container may mount only its own subtree
+// at /sys/fs/cgroup (the path "/process_api/job7" is then "/job7" under the
+// mount), so leading components are dropped until a directory exists; with
+// none left, the mount itself (cgroup namespaces show "/").
 static void start_dir(const char *base, const char *cg, char *out, size_t n)
 {
-    snprintf(out, n, "%s%s", base, strcmp(cg, "/") == 0 ? "" : cg);
-    size_t len = strlen(out);
-    while (len > strlen(base) && out[len - 1] == '/')
-        out[--len] = '\0';
-    if (!is_dir(out)) snprintf(out, n, "%s", base);
+    const char *rel = cg;
+    while (*rel) {
+        while (*rel == '/')
+            rel++;
+        if (!*rel) break;
+        snprintf(out, n, "%s/%s", base, rel);
+        size_t len = strlen(out);
+        while (len > strlen(base) && out[len - 1] == '/')
+            out[--len] = '\0';
+        if (is_dir(out)) return;
+        rel = strchr(rel, '/');
+        if (!rel) break;
+    }
+    snprintf(out, n, "%s", base);
 }
 
 // Moves dir one level up; false once it is base.

@@ -1,8 +1,10 @@
 // hw_probe: the whole machine, from its parts (cpu.c, memory.c, nvidia.c)
 // and the measurement cache (cache.c); and the what-if setters.
+#include <stdio.h>
 #include <string.h>
 
 #include "hw/hw.h"
+#include "util/format.h"
 
 rs_status hw_probe(hw_info *out, rs_error *err)
 {
@@ -31,4 +33,30 @@ void hw_set_cpu_only(hw_info *hw)
     memset(hw->gpus, 0, sizeof hw->gpus);
     hw->driver_version[0] = '\0';
     strcpy(hw->nvml_note, "--cpu-only: GPUs ignored");
+}
+
+char *hw_summary(const hw_info *hw, char *buf, unsigned long n)
+{
+    char avail[32], total[32], gfree[32];
+    int o = snprintf(buf, n, "%s (%d threads), RAM %s available of %s%s", hw->cpu_model,
+                     hw->cpu_threads, format_bytes(avail, sizeof avail, hw->ram_available),
+                     format_bytes(total, sizeof total, hw->ram_total),
+                     hw->ram_hypothetical ? " (hypothetical)" : "");
+    // Runs of identical GPUs print once with a count: "2x NVIDIA ... (24.0 GiB free each)".
+    for (int i = 0; i < hw->n_gpus && o >= 0 && (unsigned long)o < n;) {
+        int j = i + 1;
+        while (j < hw->n_gpus && strcmp(hw->gpus[j].name, hw->gpus[i].name) == 0 &&
+               hw->gpus[j].mem_free == hw->gpus[i].mem_free)
+            j++;
+        format_bytes(gfree, sizeof gfree, hw->gpus[i].mem_free);
+        if (j - i > 1)
+            o += snprintf(buf + o, n - (unsigned long)o, ", %dx %s (%s free each)", j - i,
+                          hw->gpus[i].name, gfree);
+        else
+            o += snprintf(buf + o, n - (unsigned long)o, ", %s (%s free)", hw->gpus[i].name, gfree);
+        i = j;
+    }
+    if (hw->n_gpus == 0 && o >= 0 && (unsigned long)o < n)
+        snprintf(buf + o, n - (unsigned long)o, ", no GPU");
+    return buf;
 }

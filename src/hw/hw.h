@@ -84,6 +84,11 @@ const char *hw_cache_path(char *buf, unsigned long n);
 rs_status hw_measure_cpu_bandwidth(int threads, uint64_t bytes, int runs, double *gbs,
                                    rs_error *err);
 
+// One line for headers of other commands' output, e.g.
+// "AMD EPYC (2 threads), RAM 21.4 GiB available of 23.5 GiB, 2x NVIDIA
+// GeForce RTX 4090 (24.0 GiB free each)" or "..., no GPU". Returns buf.
+char *hw_summary(const hw_info *hw, char *buf, unsigned long n);
+
 // The machine as JSON (schema: docs/hw-json.md); the caller owns the result
 // (cJSON_Delete). NULL only when out of memory.
 struct cJSON *hw_to_json(const hw_info *hw);
