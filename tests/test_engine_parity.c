@@ -256,6 +256,36 @@ static void test_kv_q8_0(void **state)
     check("smollm2", "f32", "stored", DTYPE_Q8_0, "f32", 3e-2, false);
 }
 
+// The engine allocates what the plan counts: weight bytes at each precision
+// (plan_weights_bytes) and the KV cache (plan_kv_bytes) agree exactly.
+static void test_memory_matches_plan(void **state)
+{
+    (void)state;
+    const char *precs[] = {"stored", "bf16", "int8", "int4"};
+    for (size_t i = 0; i < N_MODELS; i++)
+        for (size_t k = 0; k < sizeof precs / sizeof precs[0]; k++) {
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s/f32", fixture_dir(), models[i]);
+            model_desc *m = NULL;
+            rs_error err = {0};
+            assert_int_equal(model_open(path, &m, &err), RS_OK);
+            engine_options o = engine_default_options();
+            assert_int_equal(plan_precision_parse(precs[k], &o.precision, &err), RS_OK);
+            o.n_ctx = 48;
+            engine *e = NULL;
+            if (engine_load(m, &o, &e, &err) != RS_OK) fail_msg("%s", err.msg);
+            engine_memory mem;
+            engine_memory_usage(e, &mem);
+            uint64_t planned = plan_weights_bytes(m, o.precision);
+            if (mem.weights != planned)
+                fail_msg("%s at %s: engine holds %llu weight bytes, plan says %llu", models[i],
+                         precs[k], (unsigned long long)mem.weights, (unsigned long long)planned);
+            assert_int_equal(mem.kv_cache, plan_kv_bytes(m, 48, 1, DTYPE_F16));
+            engine_free(e);
+            model_free(m);
+        }
+}
+
 // ---------------------------------------------------------------------------
 // Bad inputs: clear errors (RS_ERR_INPUT), from model_open or engine_load.
 
@@ -366,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_gguf),
         cmocka_unit_test(test_quantize_on_load),
         cmocka_unit_test(test_kv_q8_0),
+        cmocka_unit_test(test_memory_matches_plan),
         cmocka_unit_test(test_truncated_gguf),
         cmocka_unit_test(test_inconsistent_config),
         cmocka_unit_test(test_unknown_arch),
