@@ -1,12 +1,472 @@
+// rightsize run MODEL -p PROMPT -n N: one-shot generation for scripts.
+// stdout carries only the generated text (or, with --json, one JSON
+// object); everything else goes to stderr, so the output pipes cleanly.
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli/commands.h"
+#include "engine/engine.h"
+#include "engine/sampler.h"
+#include "model/model.h"
+#include "plan/memory.h"
+#include "tok/chat_template.h"
+#include "tok/tokenizer.h"
+#include "util/format.h"
 
-// Placeholder until the command lands; it says so rather than pretending.
+typedef struct run_args {
+    const char *model;
+    const char *prompt;     // NULL or "-": stdin
+    const char *prompt_ids; // "1,2,3": token ids instead of text
+    const char *system;
+    const char *chat_template;
+    const char *precision;
+    const char *kv_type;
+    int64_t n_predict;
+    int64_t n_ctx;
+    int n_threads;
+    bool chat, json, verbose, ignore_eos;
+    sampler_params sp;
+} run_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rightsize run MODEL [-p PROMPT] [-n N] [options]\n"
+            "  MODEL                 HF folder or GGUF file\n"
+            "  -p, --prompt TEXT     the prompt (\"-\" or absent: read stdin); raw text unless --chat\n"
+            "  --prompt-ids IDS      token ids, comma separated, instead of text\n"
+            "  -n, --n-predict N     tokens to generate (default 128)\n"
+            "  --chat                wrap the prompt in the model's chat template\n"
+            "  --system TEXT         system prompt (with --chat)\n"
+            "  --chat-template NAME  a template family or .jinja file instead of the model's\n"
+            "  --temp T              temperature (default 0: greedy)\n"
+            "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
+            "  --ignore-eos          keep going past end-of-generation tokens\n"
+            "  --ctx N               context tokens (default: prompt + N, at most the model's)\n"
+            "  --precision P         stored (default), fp32, bf16, fp16, int8, int4, or a GGUF type\n"
+            "  --kv-type T           f16 (default) or q8_0\n"
+            "  --threads N           worker threads (default: one per core)\n"
+            "  --json                one JSON object on stdout: text, ids, timings\n"
+            "  --verbose             per-tensor conversion error and memory on stderr\n");
+}
+
+static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_float(const char *s, double lo, double hi, float *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !(v >= lo && v <= hi)) return false;
+    *out = (float)v;
+    return true;
+}
+
+// Returns 0 on success, 2 on bad usage (after a message).
+static int parse_args(int argc, char **argv, run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->n_predict = 128;
+    a->precision = "stored";
+    a->kv_type = "f16";
+    a->sp = sampler_default_params();
+    a->sp.seed = (uint64_t)time(NULL);
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t n = 0;
+        bool ok = true, takes = true;
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(o, "-p") == 0 || strcmp(o, "--prompt") == 0) a->prompt = v, ok = v;
+        else if (strcmp(o, "--prompt-ids") == 0) a->prompt_ids = v, ok = v;
+        else if (strcmp(o, "--system") == 0) a->system = v, ok = v;
+        else if (strcmp(o, "--chat-template") == 0) a->chat_template = v, ok = v;
+        else if (strcmp(o, "-n") == 0 || strcmp(o, "--n-predict") == 0)
+            ok = parse_int(v, 0, 1 << 24, &a->n_predict);
+        else if (strcmp(o, "--ctx") == 0) ok = parse_int(v, 1, 1 << 24, &a->n_ctx);
+        else if (strcmp(o, "--threads") == 0) {
+            ok = parse_int(v, 1, 1024, &n);
+            a->n_threads = (int)n;
+        } else if (strcmp(o, "--temp") == 0) ok = parse_float(v, 0, 100, &a->sp.temperature);
+        else if (strcmp(o, "--top-k") == 0) {
+            ok = parse_int(v, 0, 1 << 24, &n);
+            a->sp.top_k = (int)n;
+        } else if (strcmp(o, "--top-p") == 0) ok = parse_float(v, 0, 1, &a->sp.top_p);
+        else if (strcmp(o, "--min-p") == 0) ok = parse_float(v, 0, 1, &a->sp.min_p);
+        else if (strcmp(o, "--repeat-penalty") == 0)
+            ok = parse_float(v, 0.01, 100, &a->sp.repeat_penalty);
+        else if (strcmp(o, "--seed") == 0) {
+            ok = parse_int(v, 0, INT64_MAX, &n);
+            a->sp.seed = (uint64_t)n;
+        } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v;
+        else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
+        else {
+            takes = false;
+            if (strcmp(o, "--chat") == 0) a->chat = true;
+            else if (strcmp(o, "--json") == 0) a->json = true;
+            else if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0) a->verbose = true;
+            else if (strcmp(o, "--ignore-eos") == 0) a->ignore_eos = true;
+            else if (o[0] == '-' && o[1]) {
+                fprintf(stderr, "rightsize run: unknown option \"%s\"\n", o);
+                usage(stderr);
+                return 2;
+            } else if (!a->model) a->model = o;
+            else {
+                fprintf(stderr, "rightsize run: unexpected argument \"%s\"\n", o);
+                return 2;
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, "rightsize run: option %s: bad or missing value%s%s%s\n", o,
+                    v ? " \"" : "", v ? v : "", v ? "\"" : "");
+            return 2;
+        }
+        if (takes) i++;
+    }
+    if (!a->model) {
+        fprintf(stderr, "rightsize run: no MODEL given\n");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static char *read_stdin(void)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static rs_status parse_ids(const char *s, int32_t **ids, int64_t *n, rs_error *err)
+{
+    int64_t cap = 16;
+    *n = 0;
+    *ids = malloc((size_t)cap * sizeof **ids);
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 0 || v > INT32_MAX)
+            return rs_fail(err, RS_ERR_INPUT, "--prompt-ids: \"%s\" is not a list of token ids", s);
+        if (*n == cap) *ids = realloc(*ids, (size_t)(cap *= 2) * sizeof **ids);
+        (*ids)[(*n)++] = (int32_t)v;
+        s = end;
+        while (*s == ',' || *s == ' ')
+            s++;
+    }
+    if (*n == 0) return rs_fail(err, RS_ERR_INPUT, "--prompt-ids: no ids");
+    return RS_OK;
+}
+
+static rs_status load_tokenizer(const model_desc *m, tokenizer **tok, rs_error *err)
+{
+    if (m->source == MODEL_SOURCE_GGUF && m->gguf) return tokenizer_load_gguf(m->gguf, tok, err);
+    return tokenizer_load_hf(m->path, tok, err);
+}
+
+// The prompt text through the chat template when asked for: the model's
+// own, or --chat-template NAME|FILE.
+static rs_status render_prompt(const run_args *a, const char *text, char **out, bool *has_bos,
+                               rs_error *err)
+{
+    chat_template_info info = {0}, ov = {0};
+    rs_status st = chat_template_load(a->model, &info, err);
+    if (st != RS_OK) return st;
+    const char *tmpl = info.text;
+    chat_family f = CHAT_FAMILY_UNKNOWN;
+    if (a->chat_template) {
+        f = chat_family_from_name(a->chat_template);
+        if (f == CHAT_FAMILY_UNKNOWN && access(a->chat_template, R_OK) == 0) {
+            if ((st = chat_template_load(a->chat_template, &ov, err)) != RS_OK) goto done;
+            tmpl = ov.text;
+            f = chat_family_detect(tmpl);
+        }
+        if (f == CHAT_FAMILY_UNKNOWN) {
+            st = rs_fail(err, RS_ERR_INPUT,
+                         "--chat-template \"%s\" is neither a known family nor a template file "
+                         "of a known family; families: %s",
+                         a->chat_template, chat_family_list());
+            goto done;
+        }
+    } else if (!info.text) {
+        st = rs_fail(err, RS_ERR_INPUT,
+                     "%s has no chat template; pass --chat-template NAME (one of: %s)", a->model,
+                     chat_family_list());
+        goto done;
+    } else if ((f = chat_family_detect(info.text)) == CHAT_FAMILY_UNKNOWN) {
+        st = rs_fail(err, RS_ERR_INPUT,
+                     "the chat template in %s is not one rightsize renders; pass --chat-template "
+                     "NAME (one of: %s)",
+                     info.source ? info.source : a->model, chat_family_list());
+        goto done;
+    }
+    chat_message msgs[2];
+    size_t n = 0;
+    if (a->system) msgs[n++] = (chat_message){"system", a->system};
+    msgs[n++] = (chat_message){"user", text};
+    chat_options co = chat_default_options();
+    co.bos_token = info.bos_token;
+    co.eos_token = info.eos_token;
+    char *def_sys = tmpl ? chat_template_default_system(tmpl, 0) : NULL;
+    co.default_system = def_sys;
+    st = chat_render(f, msgs, n, &co, out, err);
+    free(def_sys);
+    *has_bos = st == RS_OK && info.bos_token && *info.bos_token &&
+               strncmp(*out, info.bos_token, strlen(info.bos_token)) == 0;
+done:
+    chat_template_info_free(&info);
+    chat_template_info_free(&ov);
+    return st;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 int cmd_run(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "rightsize run: not implemented yet\n");
-    return 1;
+    run_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+    rs_error err = {0};
+    rs_status st = RS_OK;
+    model_desc *m = NULL;
+    tokenizer *tok = NULL;
+    engine *e = NULL;
+    sampler smp = {0};
+    int32_t *ids = NULL;
+    int64_t n_prompt = 0;
+    char *text = NULL, *rendered = NULL, *out_text = NULL;
+    size_t out_len = 0, out_cap = 0;
+    tokenizer_decoder dec = {0};
+    bool have_dec = false;
+    const char *stop_reason = "length";
+
+    engine_options eo = engine_default_options();
+    if ((st = plan_precision_parse(a.precision, &eo.precision, &err)) != RS_OK) goto done;
+    int kv = dtype_from_name(a.kv_type);
+    if (kv != DTYPE_F16 && kv != DTYPE_Q8_0 && kv != DTYPE_F32) {
+        st = rs_fail(&err, RS_ERR_INPUT, "--kv-type: \"%s\" is not f16, q8_0 or f32", a.kv_type);
+        goto done;
+    }
+    eo.kv_type = (dtype)kv;
+    eo.n_threads = a.n_threads;
+    eo.verbose = a.verbose;
+    eo.progress = a.verbose || isatty(STDERR_FILENO);
+
+    if ((st = model_open(a.model, &m, &err)) != RS_OK) goto done;
+    // Token ids need no tokenizer, but the output reads better with one.
+    st = load_tokenizer(m, &tok, &err);
+    if (st != RS_OK && !a.prompt_ids) goto done;
+    if (st != RS_OK) {
+        fprintf(stderr, "rightsize run: no tokenizer (%s); printing token ids\n", err.msg);
+        tok = NULL;
+        st = RS_OK;
+    }
+
+    if (a.prompt_ids) {
+        if ((st = parse_ids(a.prompt_ids, &ids, &n_prompt, &err)) != RS_OK) goto done;
+    } else {
+        if (!a.prompt || strcmp(a.prompt, "-") == 0) {
+            text = read_stdin();
+            if (!text) {
+                st = rs_fail(&err, RS_ERR_RUNTIME, "cannot read the prompt from stdin");
+                goto done;
+            }
+            // `echo TEXT |` ends the prompt with a newline nobody meant.
+            size_t tl = strlen(text);
+            if (tl && text[tl - 1] == '\n') text[--tl] = 0;
+            if (tl && text[tl - 1] == '\r') text[--tl] = 0;
+        } else {
+            text = strdup(a.prompt);
+        }
+        bool has_bos = false;
+        const char *p = text;
+        if (a.chat) {
+            if ((st = render_prompt(&a, text, &rendered, &has_bos, &err)) != RS_OK) goto done;
+            p = rendered;
+        }
+        // Raw text gets the tokenizer's BOS; a rendered chat prompt already
+        // spells its special tokens (parsed as such).
+        bool add_special = a.chat ? !has_bos && tokenizer_add_bos(tok) : true;
+        if ((st = tokenizer_encode(tok, p, strlen(p), add_special, a.chat, &ids, &n_prompt,
+                                   &err)) != RS_OK)
+            goto done;
+        if (n_prompt == 0) {
+            st = rs_fail(&err, RS_ERR_INPUT, "the prompt is empty");
+            goto done;
+        }
+    }
+
+    int64_t train = m->n_ctx_train > 0 ? m->n_ctx_train : 4096;
+    eo.n_ctx = a.n_ctx > 0 ? a.n_ctx : n_prompt + (a.n_predict > 0 ? a.n_predict : 1);
+    if (a.n_ctx <= 0 && eo.n_ctx > train) eo.n_ctx = train;
+    if (n_prompt >= eo.n_ctx) {
+        st = rs_fail(&err, RS_ERR_INPUT, "the prompt (%lld tokens) does not fit the context (%lld)",
+                     (long long)n_prompt, (long long)eo.n_ctx);
+        goto done;
+    }
+    double t0 = now_s();
+    if ((st = engine_load(m, &eo, &e, &err)) != RS_OK) goto done;
+    double t_load = now_s() - t0;
+    if (a.verbose) {
+        engine_memory mem;
+        engine_memory_usage(e, &mem);
+        char b1[32], b2[32], b3[32];
+        fprintf(stderr, "loaded %s at %s in %.2f s: weights %s (%s), KV cache %s (%lld tokens)\n",
+                a.model, plan_precision_name(eo.precision), t_load,
+                format_bytes(b1, sizeof b1, mem.weights),
+                dtype_name(engine_weight_type(e)), format_bytes(b2, sizeof b2, mem.kv_cache),
+                (long long)engine_n_ctx(e));
+        fprintf(stderr, "activations %s\n", format_bytes(b3, sizeof b3, mem.activations));
+    }
+    if ((st = sampler_init(&smp, &a.sp, engine_n_vocab(e), &err)) != RS_OK) goto done;
+
+    // All ids so far: prompt then output (for the repetition penalty).
+    int64_t n_total_cap = n_prompt + a.n_predict + 1;
+    int32_t *hist = realloc(ids, (size_t)n_total_cap * sizeof *hist);
+    if (!hist) {
+        st = rs_fail(&err, RS_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    ids = hist;
+    int64_t n_hist = n_prompt;
+
+    double t1 = now_s();
+    if ((st = engine_prefill(e, ids, n_prompt, NULL, &err)) != RS_OK) goto done;
+    double t_prefill = now_s() - t1;
+
+    if (tok) {
+        tokenizer_decoder_init(&dec, tok, TOKENIZER_DECODE_SKIP_SPECIAL);
+        have_dec = true;
+    }
+    double t2 = now_s();
+    int64_t n_gen = 0;
+    while (n_gen < a.n_predict) {
+        int32_t next = sampler_sample(&smp, engine_logits(e), ids, n_hist);
+        if (tok && !a.ignore_eos && tokenizer_is_eog(tok, next)) {
+            stop_reason = "eos";
+            break;
+        }
+        ids[n_hist++] = next;
+        n_gen++;
+        size_t len = 0;
+        const char *piece = NULL;
+        char idbuf[24];
+        if (have_dec) {
+            piece = tokenizer_decoder_feed(&dec, next, &len);
+        } else {
+            len = (size_t)snprintf(idbuf, sizeof idbuf, "%s%d", n_gen > 1 ? " " : "", next);
+            piece = idbuf;
+        }
+        if (len) {
+            if (a.json) {
+                if (out_len + len + 1 > out_cap) {
+                    out_cap = (out_len + len + 1) * 2;
+                    out_text = realloc(out_text, out_cap);
+                }
+                memcpy(out_text + out_len, piece, len);
+                out_len += len;
+                out_text[out_len] = 0;
+            } else {
+                fwrite(piece, 1, len, stdout);
+                fflush(stdout);
+            }
+        }
+        if (n_gen == a.n_predict) break;
+        if (engine_pos(e) >= engine_n_ctx(e)) {
+            stop_reason = "context";
+            break;
+        }
+        if ((st = engine_decode(e, next, &err)) != RS_OK) goto done;
+    }
+    double t_decode = now_s() - t2;
+    if (have_dec) {
+        size_t len = 0;
+        const char *rest = tokenizer_decoder_flush(&dec, &len);
+        if (len && a.json) {
+            out_text = realloc(out_text, out_len + len + 1);
+            memcpy(out_text + out_len, rest, len);
+            out_len += len;
+            out_text[out_len] = 0;
+        } else if (len) {
+            fwrite(rest, 1, len, stdout);
+        }
+    }
+    // Decode speed counts the tokens that went through engine_decode: the
+    // first generated token came from the prefill's logits.
+    int64_t n_decoded = n_gen > 1 ? n_gen - 1 : 0;
+    double prefill_tps = t_prefill > 0 ? (double)n_prompt / t_prefill : 0;
+    double decode_tps = t_decode > 0 && n_decoded ? (double)n_decoded / t_decode : 0;
+    if (a.json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "model", a.model);
+        cJSON_AddStringToObject(j, "precision", plan_precision_name(eo.precision));
+        cJSON_AddStringToObject(j, "text", out_text ? out_text : "");
+        cJSON *arr = cJSON_AddArrayToObject(j, "ids");
+        for (int64_t i = n_prompt; i < n_hist; i++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i]));
+        cJSON_AddNumberToObject(j, "n_prompt", (double)n_prompt);
+        cJSON_AddNumberToObject(j, "n_generated", (double)n_gen);
+        cJSON_AddStringToObject(j, "stop", stop_reason);
+        cJSON_AddNumberToObject(j, "load_s", t_load);
+        cJSON_AddNumberToObject(j, "prefill_tok_s", prefill_tps);
+        cJSON_AddNumberToObject(j, "decode_tok_s", decode_tps);
+        char *s = cJSON_PrintUnformatted(j);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(j);
+    } else {
+        if (n_gen) printf("\n");
+        fprintf(stderr, "prompt %lld tokens at %.1f tok/s, generated %lld at %.1f tok/s (%s)\n",
+                (long long)n_prompt, prefill_tps, (long long)n_gen, decode_tps, stop_reason);
+    }
+
+done:
+    if (st != RS_OK) fprintf(stderr, "rightsize run: %s\n", err.msg);
+    if (have_dec) tokenizer_decoder_free(&dec);
+    sampler_free(&smp);
+    engine_free(e);
+    tokenizer_free(tok);
+    model_free(m);
+    free(ids);
+    free(text);
+    free(rendered);
+    free(out_text);
+    return st == RS_OK ? 0 : (st == RS_ERR_INPUT ? 2 : 1);
 }
