@@ -8,6 +8,7 @@ fake=${RIGHTSIZE_FAKE_NVML:?}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export XDG_CACHE_HOME=$tmp/cache
+unset CUDA_VISIBLE_DEVICES
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # This machine, no driver: CPU threads = what the affinity mask allows.
@@ -53,6 +54,11 @@ echo "$json" | grep -q '"driver_version":[[:space:]]*"550.54.15"' || fail "json 
 
 out=$(FAKE_NVML_INIT_FAIL=1 "$bin" hw)
 grep -q "none: NVML failed to start: Driver Not Loaded" <<<"$out" || fail "init failure note"
+
+out=$(CUDA_VISIBLE_DEVICES=1 "$bin" hw)
+grep -q "^GPU 0    NVIDIA GeForce RTX 4090$" <<<"$out" || fail "CUDA_VISIBLE_DEVICES=1: GPU 0 is the 4090"
+grep -q "^note     CUDA_VISIBLE_DEVICES=\"1\": 1 of 2 GPUs visible" <<<"$out" || fail "visible note"
+! grep -q "H100" <<<"$out" || fail "hidden H100 shown"
 
 # What-ifs.
 "$bin" hw --gpu "RTX 4090x2" --ram 64G | tee "$tmp/whatif"

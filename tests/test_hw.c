@@ -65,6 +65,7 @@ static void test_fake_nvml_gpus(void **state)
            1);
     setenv("FAKE_NVML_DRIVER", "550.54.15", 1);
     unsetenv("FAKE_NVML_INIT_FAIL");
+    unsetenv("CUDA_VISIBLE_DEVICES");
     hw_info hw;
     memset(&hw, 0, sizeof hw);
     hw_probe_nvidia(&hw);
@@ -105,6 +106,44 @@ static void test_fake_nvml_gpus(void **state)
     hw_probe_nvidia(&hw);
     assert_int_equal(hw.n_gpus, 0);
     assert_non_null(strstr(hw.nvml_note, "reports no GPUs"));
+}
+
+static void expect_visible(const char *visible, int n, const char *names)
+{
+    setenv("CUDA_VISIBLE_DEVICES", visible, 1);
+    hw_info hw;
+    memset(&hw, 0, sizeof hw);
+    hw_probe_nvidia(&hw);
+    char got[256] = "";
+    for (int i = 0; i < hw.n_gpus; i++) {
+        assert_int_equal(hw.gpus[i].index, i); // CUDA ordinals
+        strcat(got, hw.gpus[i].name);
+        strcat(got, ";");
+    }
+    if (hw.n_gpus != n || strcmp(got, names) != 0)
+        fail_msg("CUDA_VISIBLE_DEVICES=\"%s\": got %d GPUs \"%s\", expected %d \"%s\"", visible,
+                 hw.n_gpus, got, n, names);
+    if (n < 3) assert_non_null(strstr(hw.nvml_note, "CUDA_VISIBLE_DEVICES"));
+}
+
+static void test_cuda_visible_devices(void **state)
+{
+    (void)state;
+    setenv("RIGHTSIZE_NVML_LIB", fake_nvml(), 1);
+    setenv("FAKE_NVML_GPUS",
+           "NVIDIA A:1024:1000:8.0:128:1000;NVIDIA B:1024:1000:8.0:128:1000;"
+           "NVIDIA C:1024:1000:8.0:128:1000",
+           1);
+    expect_visible("1", 1, "NVIDIA B;");
+    expect_visible("2,0", 2, "NVIDIA C;NVIDIA A;");
+    expect_visible("0,1,2", 3, "NVIDIA A;NVIDIA B;NVIDIA C;");
+    expect_visible("GPU-fake-0000-2", 1, "NVIDIA C;");
+    expect_visible("GPU-fake-0000-1, 0", 2, "NVIDIA B;NVIDIA A;");
+    expect_visible("GPU-fake", 0, "");       // an ambiguous prefix names no device
+    expect_visible("0,7,1", 1, "NVIDIA A;"); // CUDA stops at the first invalid entry
+    expect_visible("", 0, "");
+    expect_visible("-1", 0, "");
+    unsetenv("CUDA_VISIBLE_DEVICES");
 }
 
 static void test_nvml_missing(void **state)
@@ -369,6 +408,7 @@ static void test_probe_and_json(void **state)
 {
     (void)state;
     set_root("XDG_CACHE_HOME", "cache-json");
+    unsetenv("CUDA_VISIBLE_DEVICES");
     setenv("RIGHTSIZE_NVML_LIB", fake_nvml(), 1);
     setenv("FAKE_NVML_GPUS", "NVIDIA H100 80GB HBM3:81559:80000:9.0:5120:2619", 1);
     hw_info hw;
@@ -405,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_bandwidth_formula),
         cmocka_unit_test(test_fake_nvml_gpus),
         cmocka_unit_test(test_nvml_missing),
+        cmocka_unit_test(test_cuda_visible_devices),
         cmocka_unit_test(test_memory_no_cgroup),
         cmocka_unit_test(test_memory_cgroup_v2),
         cmocka_unit_test(test_memory_cgroup_v1),

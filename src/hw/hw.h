@@ -13,7 +13,7 @@
 
 typedef struct hw_gpu {
     char name[96];
-    int index;
+    int index; // CUDA ordinal: NVML order, filtered and reordered by CUDA_VISIBLE_DEVICES
     uint64_t mem_total; // bytes
     uint64_t mem_free;
     uint64_t mem_used;

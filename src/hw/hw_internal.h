@@ -30,4 +30,12 @@ bool hw_read_small_file(const char *path, char *buf, size_t n);
 // memory clock (MHz), double data rate.
 double hw_nvidia_bandwidth_gbs(unsigned bus_width_bits, unsigned mem_clock_mhz);
 
+// Keeps the GPUs that CUDA_VISIBLE_DEVICES (visible; NULL = unset) lets
+// CUDA see, in its order, indexed by CUDA ordinal; notes what it hid.
+// uuids[i] is all[i]'s NVML UUID ("" when unknown).
+struct hw_info;
+struct hw_gpu;
+void hw_nvidia_apply_visible(const struct hw_gpu *all, char (*uuids)[96], int n_all,
+                             const char *visible, struct hw_info *out);
+
 #endif

@@ -30,6 +30,7 @@ typedef struct nvml_api {
     nvml_return (*cc)(nvml_device, int *, int *);
     nvml_return (*bus_width)(nvml_device, unsigned int *);
     nvml_return (*max_clock)(nvml_device, int, unsigned int *);
+    nvml_return (*uuid)(nvml_device, char *, unsigned int);
 } nvml_api;
 
 // Loads each symbol; false (with the missing name in note) when a required
@@ -56,6 +57,7 @@ static bool nvml_resolve(void *lib, nvml_api *api, char *note, size_t n)
     NVML_SYM(cc, "nvmlDeviceGetCudaComputeCapability", false);
     NVML_SYM(bus_width, "nvmlDeviceGetMemoryBusWidth", false);
     NVML_SYM(max_clock, "nvmlDeviceGetMaxClockInfo", false);
+    NVML_SYM(uuid, "nvmlDeviceGetUUID", false);
 #undef NVML_SYM
     return true;
 }
@@ -113,6 +115,59 @@ static void probe_device(const nvml_api *api, unsigned idx, nvml_device dev, hw_
     }
 }
 
+// CUDA_VISIBLE_DEVICES decides which GPUs the engine's CUDA can use and
+// their ordinals, but NVML ignores it; the plan must not count a hidden
+// card. Entries are NVML indices or UUIDs ("GPU-8c1d...", a unique prefix
+// suffices); as in CUDA, the list ends at the first entry that names no
+// device. The GPUs kept take their CUDA ordinal as index.
+void hw_nvidia_apply_visible(const hw_gpu *all, char (*uuids)[96], int n_all, const char *visible,
+                             hw_info *out)
+{
+    out->n_gpus = 0;
+    if (!visible) {
+        for (int i = 0; i < n_all; i++)
+            out->gpus[out->n_gpus++] = all[i];
+        return;
+    }
+    char copy[1024];
+    snprintf(copy, sizeof copy, "%s", visible);
+    bool used[HW_MAX_GPUS] = {false};
+    for (char *tok = copy, *next; tok && out->n_gpus < HW_MAX_GPUS; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = '\0';
+        while (*tok == ' ')
+            tok++;
+        size_t len = strlen(tok);
+        while (len > 0 && tok[len - 1] == ' ')
+            tok[--len] = '\0';
+        int hit = -1;
+        char *end;
+        long idx = strtol(tok, &end, 10);
+        if (len > 0 && *end == '\0') {
+            for (int i = 0; i < n_all && hit < 0; i++)
+                if (all[i].index == idx) hit = i;
+        } else if (len > 4) { // a UUID or a unique prefix of one
+            for (int i = 0; i < n_all; i++)
+                if (strncmp(uuids[i], tok, len) == 0) {
+                    if (hit >= 0) {
+                        hit = -1;
+                        break;
+                    }
+                    hit = i;
+                }
+        }
+        if (hit < 0 || used[hit]) break;
+        used[hit] = true;
+        out->gpus[out->n_gpus] = all[hit];
+        out->gpus[out->n_gpus].index = out->n_gpus;
+        out->n_gpus++;
+    }
+    if (out->n_gpus < n_all)
+        snprintf(out->nvml_note, sizeof out->nvml_note,
+                 "CUDA_VISIBLE_DEVICES=\"%.60s\": %d of %d GPUs visible", visible, out->n_gpus,
+                 n_all);
+}
+
 void hw_probe_nvidia(hw_info *out)
 {
     out->n_gpus = 0;
@@ -155,6 +210,10 @@ void hw_probe_nvidia(hw_info *out)
                  count, HW_MAX_GPUS);
         count = HW_MAX_GPUS;
     }
+    // Every GPU NVML sees, in NVML (PCI bus) order, with its UUID.
+    hw_gpu all[HW_MAX_GPUS];
+    char uuids[HW_MAX_GPUS][96];
+    int n_all = 0;
     for (unsigned i = 0; i < count; i++) {
         nvml_device dev = NULL;
         r = api.handle(i, &dev);
@@ -164,8 +223,14 @@ void hw_probe_nvidia(hw_info *out)
                      nvml_err(&api, r));
             continue;
         }
-        probe_device(&api, i, dev, &out->gpus[out->n_gpus++]);
+        probe_device(&api, i, dev, &all[n_all]);
+        uuids[n_all][0] = '\0';
+        if (api.uuid && api.uuid(dev, uuids[n_all], sizeof uuids[n_all]) != NVML_SUCCESS)
+            uuids[n_all][0] = '\0';
+        uuids[n_all][sizeof uuids[n_all] - 1] = '\0';
+        n_all++;
     }
+    hw_nvidia_apply_visible(all, uuids, n_all, getenv("CUDA_VISIBLE_DEVICES"), out);
     if (count == 0 && !out->nvml_note[0])
         snprintf(out->nvml_note, sizeof out->nvml_note, "NVIDIA driver %s reports no GPUs",
                  out->driver_version[0] ? out->driver_version : "(unknown version)");

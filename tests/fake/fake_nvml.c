@@ -106,6 +106,13 @@ EXPORT int nvmlDeviceGetName(void *dev, char *buf, unsigned int n)
     return NVML_SUCCESS;
 }
 
+// "GPU-fake-0000-<index>", so tests can select by UUID prefix.
+EXPORT int nvmlDeviceGetUUID(void *dev, char *buf, unsigned int n)
+{
+    snprintf(buf, n, "GPU-fake-0000-%d", (int)((fake_gpu *)dev - gpus));
+    return NVML_SUCCESS;
+}
+
 EXPORT int nvmlDeviceGetMemoryInfo(void *dev, fake_memory *m)
 {
     fake_gpu *g = dev;
