@@ -103,6 +103,28 @@ static const struct ollama_case {
     {"zephyr", "zephyr", "</s>", NULL},
 };
 
+// Applies the documented ollama difference to our render (NULL when it is
+// not mechanical), so the test proves it is the only difference.
+static char *ollama_difference(const char *dir, const char *got)
+{
+    size_t n = strlen(got);
+    char *r = malloc(n + 64);
+    assert_non_null(r);
+    if (strcmp(dir, "gemma3-instruct") == 0) {
+        snprintf(r, n + 64, "%s\n", got);
+        return r;
+    }
+    static const char tail[] = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>";
+    if (strcmp(dir, "command-r") == 0 && n >= sizeof tail - 1 &&
+        strcmp(got + n - (sizeof tail - 1), tail) == 0) {
+        snprintf(r, n + 64, "%.*s<|END_OF_TURN_TOKEN|>%s\n", (int)(n - (sizeof tail - 1)), got,
+                 tail);
+        return r;
+    }
+    free(r);
+    return NULL;
+}
+
 static void test_ollama_testdata(void **state)
 {
     (void)state;
@@ -140,6 +162,11 @@ static void test_ollama_testdata(void **state)
             if (oc->differs) {
                 if (strcmp(got, want) == 0)
                     fail_msg("%s now matches ollama: update the table", what);
+                // Where the difference is mechanical, check it is the only one.
+                char *expl = ollama_difference(oc->dir, got);
+                if (expl && !same_or_report(what, expl, want))
+                    fail_msg("%s: %s", what, oc->differs);
+                free(expl);
             } else {
                 if (!same_or_report(what, got, want)) fail_msg("%s", what);
                 ok++;
@@ -400,6 +427,87 @@ static void test_detect_basics(void **state)
         assert_int_equal(chat_family_from_name(chat_family_name((chat_family)f)), f);
 }
 
+// Every family can be detected: a minimal text with the markers each rule
+// looks for (taken from the real templates) maps to that family, so no rule
+// is shadowed by an earlier one.
+static void test_detect_every_family(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *family;
+    } cases[] = {
+        {"{{ '<|im_start|>' + m }}", "chatml"},
+        {"{{ '<|im_start|>system\\nBe nice.<|im_end|>\\n' }}", "chatml-default-system"},
+        {"<|im_start|>You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+         "qwen2.5"},
+        {"<|im_start|> reasoning_content enable_thinking", "qwen3"},
+        {"{{ '<|im_start|>assistant\\n<think>\\n' }}", "qwq"},
+        {"<|im_start|> Reasoning Mode /no_think", "smollm3"},
+        {"<|start_header_id|><|end_header_id|>", "llama3"},
+        {"<|start_header_id|><|end_header_id|> Cutting Knowledge Date", "llama3.1"},
+        {"<|start_header_id|><|end_header_id|> Cutting Knowledge Date strftime_now", "llama3.2"},
+        {"[INST] <<SYS>>", "llama2"},
+        {"{{ '[INST] ' + message['content'] + ' [/INST]' }}", "mistral-v0"},
+        {"{{ ' [INST] ' + system_message }}", "mistral-v1"},
+        {"[AVAILABLE_TOOLS]{{ '[INST]' }}", "mistral-v3"},
+        {"[AVAILABLE_TOOLS]{{ \"[INST]\" }}", "mistral-v3-tekken"},
+        {"[SYSTEM_PROMPT]{{ '[INST] ' }}", "mistral-v7"},
+        {"[SYSTEM_PROMPT]{{ '[INST]' }}", "mistral-v7-tekken"},
+        {"<start_of_turn>", "gemma"},
+        {"<start_of_turn> first_user_prefix", "gemma3"},
+        {"<|assistant|><|end|>", "phi3"},
+        {"{{ '<|user|>' + '<|end|>' + '<|assistant|>' + '\\n' }}", "phi3-mini"},
+        {"<|im_start|><|im_sep|>", "phi4"},
+        {"### Instruction: <|EOT|>", "deepseek"},
+        {"{{ 'Assistant: ' + message['content'] + eos_token }}", "deepseek2"},
+        {"<｜Assistant｜><｜User｜><｜end▁of▁sentence｜>", "deepseek-v3"},
+        {"<｜Assistant｜><｜User｜><｜end▁of▁sentence｜><think></think>", "deepseek-v3.1"},
+        {"<｜User｜><｜end▁of▁sentence｜>{{'<｜Assistant｜><think>\\n'}}", "deepseek-r1"},
+        {"<｜User｜><｜end▁of▁sentence｜>{{'<｜Assistant｜><think>\\n'}} enable_thinking",
+         "deepseek-r1-toggle"},
+        {"<|user|><|assistant|>{{ eos_token }}", "zephyr"},
+        {"USER: ASSISTANT: ", "vicuna"},
+        {"SYSTEM: USER: ASSISTANT: ", "vicuna-orca"},
+        {"### Instruction:\n### Response:", "alpaca"},
+        {"<|START_OF_TURN_TOKEN|><|USER_TOKEN|>", "command-r"},
+        {"<|start_of_role|>", "granite"},
+        {"Question:\nAnswer:", "granite-code"},
+        {"User:\nFalcon:", "falcon"},
+        {"<|user|><|assistant|></s>", "falcon3"},
+        {"GPT4 Correct ", "openchat"},
+        {"User: Assistant:", "chatqa"},
+        {"### Instruction\n### Response\n", "starcoder2"},
+        {"@@ Instruction", "magicoder"},
+        {"Source: assistant <step>", "codellama-70b"},
+        {"### User: ### Assistant:", "solar"},
+        {"<start_user><start_assistant>", "alfred"},
+        {"{{ bos_token + message['role'] }}", "monarch"},
+        {"{{ '\\n\\nAssistant: ' + eos_token }}", "orion"},
+        {"[gMASK]sop", "chatglm3"},
+        {"[gMASK]<sop>", "chatglm4"},
+        {"<|user|><|assistant|>", "glmedge"},
+        {"<用户>", "minicpm"},
+        {"[|system|][|assistant|][|endofturn|]", "exaone3"},
+        {"[|system|][|assistant|][|endofturn|][|tool|]", "exaone4"},
+        {"rwkv-world", "rwkv-world"},
+        {"<|role_start|>", "megrez"},
+        {"<|header_start|><|header_end|>", "llama4"},
+        {"<|im_start|><end_of_utterance>", "smolvlm"},
+        {"<role>ASSISTANT</role> 'HUMAN'", "bailing"},
+        {"<|endofuserprompt|>", "dots1"},
+    };
+    bool seen[CHAT_FAMILY_COUNT] = {false};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = chat_template_family_name(cases[i].text);
+        if (strcmp(got, cases[i].family) != 0)
+            fail_msg("detect \"%s\": got %s, want %s", cases[i].text, got, cases[i].family);
+        seen[chat_family_detect(cases[i].text)] = true;
+    }
+    for (int f = 1; f < CHAT_FAMILY_COUNT; f++)
+        if (!seen[f]) fail_msg("no detection case for family %s", chat_family_name((chat_family)f));
+}
+
 static void test_render_errors(void **state)
 {
     (void)state;
@@ -418,6 +526,15 @@ static void test_render_errors(void **state)
     // chatml-default-system without a default to insert is an error, not a guess.
     assert_int_equal(chat_render(CHAT_FAMILY_CHATML_DEFSYS, &U1, 1, NULL, &out, &err),
                      RS_ERR_INPUT);
+    // Command R: bos, the system text as given, turns stripped.
+    const chat_message cr[] = {{"system", " Be nice. "}, {"user", " Hi "}};
+    chat_options o = chat_default_options();
+    o.bos_token = "<BOS_TOKEN>";
+    assert_int_equal(chat_render(CHAT_FAMILY_COMMAND_R, cr, 2, &o, &out, &err), RS_OK);
+    assert_string_equal(out, "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|> Be nice. "
+                             "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Hi"
+                             "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>");
+    free(out);
     // An empty conversation renders just the generation prompt.
     assert_int_equal(chat_render(CHAT_FAMILY_CHATML, NULL, 0, NULL, &out, &err), RS_OK);
     assert_string_equal(out, "<|im_start|>assistant\n");
@@ -515,13 +632,10 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_detect_basics),
-        cmocka_unit_test(test_render_errors),
-        cmocka_unit_test(test_qwen_defaults),
-        cmocka_unit_test(test_ollama_testdata),
-        cmocka_unit_test(test_llama_cpp_templates),
-        cmocka_unit_test(test_templates_jsonl),
-        cmocka_unit_test(test_load),
+        cmocka_unit_test(test_detect_basics),   cmocka_unit_test(test_detect_every_family),
+        cmocka_unit_test(test_render_errors),   cmocka_unit_test(test_qwen_defaults),
+        cmocka_unit_test(test_ollama_testdata), cmocka_unit_test(test_llama_cpp_templates),
+        cmocka_unit_test(test_templates_jsonl), cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

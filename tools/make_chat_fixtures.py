@@ -55,6 +55,10 @@ A_THINK = {
 }
 U_SPACES = {"role": "user", "content": "  Padded question, with spaces  \n"}
 U_UNICODE = {"role": "user", "content": "¿Qué tal? 你好 🙂 — «ok»"}
+# Unicode whitespace that Python's str.strip() (Jinja's trim) removes:
+# U+3000, U+00A0, U+2003, U+0085, U+001C; and U+200B, which it keeps.
+U_USPACES = {"role": "user", "content": "\u3000\u00a0 Hi\u2003there\u2003\u0085\x1c"}
+A_USPACES = {"role": "assistant", "content": "\u200b answer \u2029"}
 
 # name, messages, add_generation_prompt, extra template kwargs
 CASES = [
@@ -68,6 +72,7 @@ CASES = [
     ("reasoning-last", [U1, A_THINK], False, {}),
     ("spaces", [U_SPACES], True, {}),
     ("unicode", [S, U_UNICODE], True, {}),
+    ("unicode-spaces", [U_USPACES, A_USPACES, U1], True, {}),
     ("thinking-on", [S, U1, A1, U2], True, {"enable_thinking": True}),
     ("thinking-off", [S, U1, A1, U2], True, {"enable_thinking": False}),
     ("thinking-off-user", [U1], True, {"enable_thinking": False}),

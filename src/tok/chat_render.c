@@ -864,11 +864,27 @@ static rs_status render_trimmed_turns(sb *b, const ctx *c, const turn_format *f)
     return RS_OK;
 }
 
-static const turn_format fmt_command_r = {
-    "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>",  "<|END_OF_TURN_TOKEN|>",
-    "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",    "<|END_OF_TURN_TOKEN|>",
-    "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>", "<|END_OF_TURN_TOKEN|>",
-    "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>", true};
+// CohereForAI/c4ai-command-r-v01 and -plus ("default" template): bos, the
+// system text as given, then user and chatbot turns stripped; roles must
+// alternate.
+static rs_status render_command_r(sb *b, const ctx *c)
+{
+    size_t from = first_is_system(c) ? 1 : 0;
+    rs_status st = check_alternation(c, from, "command-r");
+    if (st != RS_OK) return st;
+    sb_add(b, c->bos);
+    if (from)
+        CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", c->m[0].content, "<|END_OF_TURN_TOKEN|>");
+    for (size_t i = from; i < c->n; i++) {
+        sb_add(b, is_role(&c->m[i], "user") ? "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>"
+                                            : "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>");
+        sb_view(b, v_strip(vw(c->m[i].content)));
+        sb_add(b, "<|END_OF_TURN_TOKEN|>");
+    }
+    gen(b, c, "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>");
+    return RS_OK;
+}
+
 static const turn_format fmt_exaone = {"[|system|]",    "[|endofturn|]\n", "[|user|]",      "\n",
                                        "[|assistant|]", "[|endofturn|]\n", "[|assistant|]", false};
 
@@ -1032,7 +1048,7 @@ static rs_status render_family(sb *b, chat_family f, const ctx *c)
     case CHAT_FAMILY_ALPACA:
         return render_turns(b, c, &fmt_alpaca);
     case CHAT_FAMILY_COMMAND_R:
-        return render_trimmed_turns(b, c, &fmt_command_r);
+        return render_command_r(b, c);
     case CHAT_FAMILY_GRANITE:
         return render_turns(b, c, &fmt_granite);
     case CHAT_FAMILY_GRANITE_CODE:

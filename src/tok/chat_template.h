@@ -122,6 +122,9 @@ const char *chat_family_list(void);
 char *chat_template_default_system(const char *template_text, time_t now);
 
 // Renders msgs with family f into *out (NUL-terminated, caller frees).
+// Tokenize the result with special tokens parsed and without adding BOS: the
+// template writes bos_token where the model wants it, as transformers'
+// apply_chat_template(tokenize=True) assumes.
 // Fails with RS_ERR_INPUT for an unknown role, for a conversation the
 // template itself rejects (roles that must alternate), or for a family
 // that needs a default system prompt nobody supplied.
