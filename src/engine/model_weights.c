@@ -216,7 +216,7 @@ static rs_status load_matrix(load_ctx *c, const char *name, int64_t n_in, int64_
     uint64_t dst_bytes = 0;
     double rel_rms = 0;
     st = weight_convert(&c->conv, c->pool, t->type, data, target, n_in, n_out, &dst, &dst_bytes,
-                        &rel_rms, err);
+                        c->opt->verbose ? &rel_rms : NULL, err);
     if (st != RS_OK) {
         rs_error_prefix(err, "%s: tensor \"%s\"", c->src_name, name);
         return st;

@@ -21,7 +21,8 @@ rs_status weight_converter_init(weight_converter *c, int n_threads, int64_t max_
 void weight_converter_free(weight_converter *c);
 
 // Converts n_out rows of n_in elements from src (type from) into a new
-// 64-byte-aligned block *dst of *dst_bytes (type to); *rel_rms receives
+// 64-byte-aligned block *dst of *dst_bytes (type to); *rel_rms (when not
+// NULL: it costs a dequantization per row) receives
 // ||dequant(dst) - src|| / ||src|| over the whole tensor.
 rs_status weight_convert(weight_converter *c, thread_pool *pool, dtype from, const void *src,
                          dtype to, int64_t n_in, int64_t n_out, void **dst, uint64_t *dst_bytes,
