@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 #include "model/catalog.h"
 #include "model/model.h"
@@ -348,6 +349,78 @@ static void test_model_open_errors(void **state)
     assert_string_equal(model_arch_name(MODEL_ARCH_UNKNOWN), "unknown");
 }
 
+// Each fixture holds a tiny config and the tensor list transformers' own
+// model class builds for it, in the Hub checkpoints' names
+// (tools/make_arch_fixtures.py). The rules must give exactly that list.
+static void check_fixture(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 18];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    cJSON *doc = cJSON_Parse(buf);
+    assert_non_null(doc);
+    model_desc m;
+    model_desc_init(&m);
+    rs_error err = {0};
+    if (hf_config_from_json(path, cJSON_GetObjectItem(doc, "config"), &m, &err) != RS_OK ||
+        arch_synthesize(&m, &err) != RS_OK)
+        fail_msg("%s: %s", path, err.msg);
+    const cJSON *tensors = cJSON_GetObjectItem(doc, "tensors"), *t;
+    int64_t count = 0;
+    cJSON_ArrayForEach(t, tensors)
+    {
+        const char *name = cJSON_GetArrayItem(t, 0)->valuestring;
+        const cJSON *shape = cJSON_GetArrayItem(t, 1);
+        const model_tensor *mt = model_find_tensor(&m, name);
+        if (!mt) fail_msg("%s: rules lack %s", path, name);
+        int nd = cJSON_GetArraySize(shape);
+        if (mt->n_dims != nd) fail_msg("%s: %s has %d dims, want %d", path, name, mt->n_dims, nd);
+        for (int d = 0; d < nd; d++)
+            if (mt->ne[d] != (int64_t)cJSON_GetArrayItem(shape, nd - 1 - d)->valuedouble)
+                fail_msg("%s: %s dim %d is %lld", path, name, d, (long long)mt->ne[d]);
+        count++;
+    }
+    if (count != m.n_tensors) {
+        for (int64_t i = 0; i < m.n_tensors; i++) {
+            bool found = false;
+            cJSON_ArrayForEach(t, tensors)
+            {
+                if (strcmp(cJSON_GetArrayItem(t, 0)->valuestring, m.tensors[i].name) == 0) found = true;
+            }
+            if (!found) fprintf(stderr, "%s: extra %s\n", path, m.tensors[i].name);
+        }
+        fail_msg("%s: rules give %lld tensors, transformers %lld", path, (long long)m.n_tensors,
+                 (long long)count);
+    }
+    model_desc_clear(&m);
+    cJSON_Delete(doc);
+}
+
+static void test_fixtures_match_transformers(void **state)
+{
+    (void)state;
+    const char *src = getenv("RIGHTSIZE_SOURCE");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/arch", src && *src ? src : ".");
+    DIR *d = opendir(dir);
+    if (!d) fail_msg("cannot open %s (set RIGHTSIZE_SOURCE)", dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        check_fixture(path);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_gemma_swa),        cmocka_unit_test(test_mixtral_matches_index),
         cmocka_unit_test(test_deepseek_mla),     cmocka_unit_test(test_stories_gguf),
         cmocka_unit_test(test_vocab_gguf),       cmocka_unit_test(test_model_open_errors),
+        cmocka_unit_test(test_fixtures_match_transformers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
