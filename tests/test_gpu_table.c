@@ -84,6 +84,7 @@ static void test_find_spellings(void **state)
     expect_key("NVIDIA RTX 6000 Ada Generation", "rtx6000ada");
     expect_key("AMD Instinct MI300X", "mi300x");
     expect_key("MI250", "mi250");
+    expect_key("MI300", "mi300x");
     expect_key("M2 Max", "m2max");
     expect_key("Apple M4 Pro", "m4pro");
     expect_key("m1", "m1");
@@ -105,6 +106,9 @@ static void test_find_rejects(void **state)
     for (int i = 0; i < n; i++)
         has_4090 |= strcmp(close[i]->key, "rtx4090") == 0;
     assert_true(has_4090);
+    n = gpu_table_close_matches("4099", close, 5); // without the family letters
+    assert_true(n >= 1);
+    assert_string_equal(close[0]->key, "rtx4090");
 }
 
 static void set_gpus(hw_info *hw, const char *arg)

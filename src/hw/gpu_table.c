@@ -264,6 +264,14 @@ int gpu_table_close_matches(const char *name, const gpu_spec **out, int max_out)
             int d = edit_distance(norm, sp);
             // A spelling that contains the query ("4090" in "rtx4090") is close.
             if (strstr(sp, norm)) d = d < 1 ? d : 1;
+            // People drop the family letters: "4099" is one typo from the
+            // "4090" of "rtx4090", so model numbers compare on their own too.
+            for (size_t k = 1; sp[k]; k++)
+                if (isdigit((unsigned char)sp[k]) && isalpha((unsigned char)sp[k - 1]) &&
+                    isdigit((unsigned char)norm[0])) {
+                    int dk = edit_distance(norm, sp + k);
+                    if (dk < d) d = dk;
+                }
             if (d < dist[i]) dist[i] = d;
         }
     }
