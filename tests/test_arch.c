@@ -421,6 +421,37 @@ static void test_fixtures_match_transformers(void **state)
     assert_true(n >= 13);
 }
 
+// The engine's tiny llama3 as HF folder and as Q8_0 GGUF: the same
+// parameters, plus the GGUF's rope_freqs.weight (llama3 rope scaling).
+static void test_gguf_matches_hf(void **state)
+{
+    (void)state;
+    const char *src = getenv("RIGHTSIZE_SOURCE");
+    char hf[4096], gg[4096];
+    snprintf(hf, sizeof hf, "%s/tests/fixtures/tiny/llama3/f32", src && *src ? src : ".");
+    snprintf(gg, sizeof gg, "%s/tests/fixtures/tiny/llama3/llama3-Q8_0.gguf", src && *src ? src : ".");
+    model_desc *a = open_ok(hf), *b = open_ok(gg);
+    const model_tensor *rf = model_find_tensor(b, "rope_freqs.weight");
+    assert_non_null(rf);
+    assert_int_equal(b->n_params, a->n_params + (uint64_t)rf->n_elems);
+    assert_int_equal(b->stored_type, DTYPE_Q8_0);
+    assert_int_equal(a->stored_type, DTYPE_F32);
+    assert_int_equal(b->n_layer, a->n_layer);
+    assert_int_equal(b->n_head_kv, a->n_head_kv);
+    assert_int_equal(b->head_dim, a->head_dim);
+    assert_int_equal(b->n_vocab, a->n_vocab);
+    assert_int_equal(model_kv_bytes_per_token(a, DTYPE_F16), model_kv_bytes_per_token(b, DTYPE_F16));
+    assert_true(b->rope_interleaved);
+    assert_false(a->rope_interleaved);
+    // Q8_0 weights: 34 bytes per 32.
+    const model_tensor *q = model_find_tensor(b, "blk.0.attn_q.weight");
+    assert_non_null(q);
+    assert_int_equal(q->type, DTYPE_Q8_0);
+    assert_int_equal(q->nbytes, (uint64_t)q->n_elems / 32 * 34);
+    model_free(a);
+    model_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_deepseek_mla),     cmocka_unit_test(test_stories_gguf),
         cmocka_unit_test(test_vocab_gguf),       cmocka_unit_test(test_model_open_errors),
         cmocka_unit_test(test_fixtures_match_transformers),
+        cmocka_unit_test(test_gguf_matches_hf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

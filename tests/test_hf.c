@@ -343,12 +343,45 @@ static void test_not_a_folder(void **state)
     assert_non_null(strstr(err.msg, "config.json"));
 }
 
+// The engine's tiny models (tests/fixtures/tiny, saved by transformers'
+// save_pretrained): the real safetensors tensors must be exactly the list
+// the rules synthesize from each config.json.
+static void test_real_folders_match_rules(void **state)
+{
+    (void)state;
+    static const char *names[] = {"llama3", "mistral", "qwen2", "qwen3", "smollm2"};
+    static const char *kinds[] = {"f32", "bf16"};
+    const char *src = getenv("RIGHTSIZE_SOURCE");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        for (size_t k = 0; k < 2; k++) {
+            char dir[4096], cpath[8192];
+            snprintf(dir, sizeof dir, "%s/tests/fixtures/tiny/%s/%s", src && *src ? src : ".",
+                     names[i], kinds[k]);
+            snprintf(cpath, sizeof cpath, "%s/config.json", dir);
+            FILE *f = fopen(cpath, "rb");
+            if (!f) fail_msg("cannot open %s (set RIGHTSIZE_SOURCE)", cpath);
+            static char cfg[1 << 16];
+            size_t n = fread(cfg, 1, sizeof cfg - 1, f);
+            fclose(f);
+            cfg[n] = 0;
+            model_desc *real = open_ok(dir);
+            assert_false(real->tensors_synthesized);
+            model_desc *syn = synthesized(cfg);
+            assert_same_tensors(real, syn);
+            assert_int_equal(real->stored_type, k == 0 ? DTYPE_F32 : DTYPE_BF16);
+            model_free(real);
+            model_free(syn);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_single_file),  cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_unknown_arch), cmocka_unit_test(test_chat_template_list),
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_not_a_folder),
+        cmocka_unit_test(test_real_folders_match_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
