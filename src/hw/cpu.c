@@ -73,7 +73,7 @@ static long read_long_file(const char *path, long fallback)
 static int count_physical_cores(const cpu_set_t *set)
 {
     enum { MAX_PAIRS = 1024 };
-    static long pairs[MAX_PAIRS][2];
+    long pairs[MAX_PAIRS][2]; // (package, core) seen so far
     int n_pairs = 0;
     for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
         if (!CPU_ISSET(cpu, set)) continue;
