@@ -93,6 +93,16 @@ if [ -f "$GGUF" ]; then
     expect_fail "gguf without template" 2 "has no chat template" "$BIN" template "$GGUF" --user Hi
 fi
 
+# llama.cpp's Phi-3 vocabulary GGUF carries Phi-3 mini's template, which
+# drops system messages: rendered as the template does, with a warning.
+PHI3=$TD/vocab-tests/ggml-vocab-phi-3.gguf
+if [ -f "$PHI3" ]; then
+    expect_out "gguf template (phi3-mini)" "<s><|user|>${NL}Hi<|end|>${NL}<|assistant|>${NL}" \
+        "$BIN" template "$PHI3" --system "Be brief." --user Hi
+    if grep -q "drops system messages" "$TMP/err"; then echo "ok   phi3-mini system warning"; else
+        echo "FAIL phi3-mini system warning"; cat "$TMP/err"; fails=$((fails + 1)); fi
+fi
+
 # --json carries the prompt and where it came from.
 "$BIN" template "$TOK/qwen3" --user Hi --think on --json >"$TMP/json" 2>&1
 if grep -q '"family":[[:space:]]*"qwen3"' "$TMP/json" && grep -q '"enable_thinking":[[:space:]]*true' "$TMP/json" &&

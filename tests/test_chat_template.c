@@ -622,6 +622,20 @@ static void test_load(void **state)
     assert_string_equal(info.eos_token, "<|im_end|>");
     chat_template_info_free(&info);
 
+    // A processor's chat_template.json, when the tokenizer config has none.
+    char sub[4200];
+    snprintf(sub, sizeof sub, "%s/vlm", test_tmpdir());
+    mkdir(sub, 0755);
+    const char tc[] = "{\"eos_token\": \"<end_of_turn>\"}";
+    const char ct[] = "{\"chat_template\": \"{{ '<start_of_turn>' }}\"}";
+    test_write_file(p, sizeof p, "vlm/tokenizer_config.json", tc, sizeof tc - 1);
+    test_write_file(p, sizeof p, "vlm/chat_template.json", ct, sizeof ct - 1);
+    assert_int_equal(chat_template_load(sub, &info, &err), RS_OK);
+    assert_string_equal(info.text, "{{ '<start_of_turn>' }}");
+    assert_non_null(strstr(info.source, "chat_template.json"));
+    assert_string_equal(info.eos_token, "<end_of_turn>");
+    chat_template_info_free(&info);
+
     const char bad[] = "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"}]}";
     test_write_file(p, sizeof p, "tokenizer_config.json", bad, sizeof bad - 1);
     assert_int_equal(chat_template_load(p, &info, &err), RS_ERR_INPUT);

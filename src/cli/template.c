@@ -107,6 +107,15 @@ int cmd_template(int argc, char **argv)
     opts.default_system = def_sys;
     opts.bos_token = info.bos_token;
     opts.eos_token = info.eos_token;
+    if (!chat_family_keeps_system(family))
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(msgs[i].role, "system") == 0) {
+                fprintf(stderr,
+                        "rightsize template: warning: the %s template drops system messages; "
+                        "the model will not see \"%.40s\"\n",
+                        chat_family_name(family), msgs[i].content);
+                break;
+            }
     char *prompt = NULL;
     if (chat_render(family, msgs, n, &opts, &prompt, &err) != RS_OK) {
         fprintf(stderr, "rightsize template: %s: %s\n", model, err.msg);

@@ -125,6 +125,11 @@ const char *chat_family_list(void)
     return list;
 }
 
+bool chat_family_keeps_system(chat_family f)
+{
+    return f != CHAT_FAMILY_PHI3_MINI;
+}
+
 chat_options chat_default_options(void)
 {
     return (chat_options){.add_generation_prompt = true, .enable_thinking = -1};

@@ -115,6 +115,9 @@ const char *chat_family_name(chat_family f);
 chat_family chat_family_from_name(const char *name);
 // All family names, comma separated, for usage messages.
 const char *chat_family_list(void);
+// False for families whose template drops system messages without a word
+// (Phi-3 mini), so that callers can warn.
+bool chat_family_keeps_system(chat_family f);
 
 // The default system prompt written in the template text itself (Qwen2's
 // "You are a helpful assistant.", Mistral Small's long prompt with today's

@@ -191,8 +191,21 @@ rs_status chat_template_load(const char *path, chat_template_info *out, rs_error
             }
             goto done;
         }
+        // Processors (vision-language models) keep it in chat_template.json.
+        snprintf(p, sizeof p, "%s/chat_template.json", path);
+        if (file_exists(p)) {
+            chat_template_info js;
+            rc = load_tokenizer_config(p, &js, err);
+            if (rc != RS_OK) goto done;
+            out->text = js.text;
+            js.text = NULL;
+            free(out->source);
+            out->source = js.source;
+            js.source = NULL;
+            chat_template_info_free(&js);
+            if (out->text) goto done;
+        }
         if (!out->source) {
-            snprintf(p, sizeof p, "%s/tokenizer_config.json", path);
             rc =
                 rs_fail(err, RS_ERR_INPUT,
                         "%s: no tokenizer_config.json or chat_template.jinja in this folder", path);
