@@ -28,6 +28,13 @@ d = json.load(open(sys.argv[1]))
 assert d["params"] == 30532122624 and d["params_active"] == 3353032704, d
 assert d["moe"]["experts"] == 128 and d["kv_bytes_per_token"]["f16"] == 98304
 PY
+# A file inside an HF folder (config.json, a shard) names the folder.
+src=${RIGHTSIZE_SOURCE:-.}
+"$bin" inspect "$src/tests/fixtures/tiny/qwen3/bf16" >"$tmp/a"
+"$bin" inspect "$src/tests/fixtures/tiny/qwen3/bf16/config.json" >"$tmp/b"
+"$bin" inspect "$src/tests/fixtures/tiny/qwen3/bf16/model.safetensors" >"$tmp/c"
+cmp -s "$tmp/a" "$tmp/b" && cmp -s "$tmp/a" "$tmp/c" || fail "config.json / shard path differ from the folder"
+grep -q "files          1," "$tmp/a" || fail "tiny qwen3 folder: files"
 "$bin" inspect --list >"$tmp/list"
 [ "$(wc -l <"$tmp/list")" -ge 40 ] || fail "--list has fewer than 40 models"
 

@@ -2,6 +2,7 @@
 // folder, a file starting with "GGUF" is a GGUF file, anything else that
 // does not exist on disk is looked up in the catalog.
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,40 @@ static bool looks_like_path(const char *s)
     return n > 12 && strcmp(s + n - 12, ".safetensors") == 0;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+// A file of an HF folder (its config.json or a .safetensors shard) names the
+// folder: the description needs the config and every shard together.
+static rs_status open_folder_of(const char *path, model_desc *m, rs_error *err)
+{
+    char *dir = strdup(path);
+    if (!dir) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else strcpy(dir, ".");
+    m->source = MODEL_SOURCE_HF_FOLDER;
+    rs_status st = hf_open(dir, m, err);
+    // Display name: the folder's own name ("." resolved).
+    char *real = st == RS_OK ? realpath(dir, NULL) : NULL;
+    if (real) {
+        const char *base = strrchr(real, '/');
+        m->name = strdup(base && base[1] ? base + 1 : real);
+        free(real);
+    }
+    free(dir);
+    return st;
+}
+
 static rs_status open_file(const char *path, model_desc *m, rs_error *err)
 {
+    if (ends_with(path, "/config.json") || strcmp(path, "config.json") == 0 ||
+        ends_with(path, ".safetensors"))
+        return open_folder_of(path, m, err);
     FILE *f = fopen(path, "rb");
     if (!f) return rs_fail(err, RS_ERR_INPUT, "%s: cannot open: %s", path, strerror(errno));
     unsigned char magic[4] = {0};
