@@ -266,8 +266,10 @@ static void test_malformed(void **state)
     expect_fail(&(mut){.version = 1}, "GGUF version 1 is not supported", "re-convert");
     expect_fail(&(mut){.version = 4}, "GGUF version 4", NULL);
     expect_fail(&(mut){.version = 0x03000000}, "big-endian", NULL);
-    expect_fail(&(mut){.n_kv = 1ULL << 62}, "metadata count", "cannot fit");
-    expect_fail(&(mut){.n_tensors = 1ULL << 62}, "tensor count", "cannot fit");
+    expect_fail(&(mut){.n_kv = 1ULL << 62}, "metadata count 4611686018427387904", "absurd");
+    expect_fail(&(mut){.n_tensors = 1ULL << 62}, "tensor count", "absurd");
+    expect_fail(&(mut){.n_kv = 1000}, "metadata count 1000", "cannot fit");
+    expect_fail(&(mut){.n_tensors = 1000}, "tensor count 1000", "cannot fit");
     expect_fail(&(mut){.n_kv = 20}, "key", NULL);
     expect_fail(&(mut){.arch_len = 1ULL << 60}, "key \"general.architecture\"",
                 "string length 1152921504606846976");

@@ -28,6 +28,12 @@
 #define GGUF_MIN_KV_BYTES     13
 #define GGUF_MIN_TENSOR_BYTES 32
 
+// Far above any real file (the largest MoE GGUFs hold a few thousand tensors
+// and under a hundred keys), low enough that a hostile count cannot make us
+// allocate gigabytes before the first entry is read.
+#define GGUF_MAX_TENSORS (1u << 20)
+#define GGUF_MAX_KV      (1u << 20)
+
 // A cursor over the buffer. Every read checks the bytes left first.
 typedef struct gguf_reader {
     const uint8_t *data;
@@ -544,6 +550,14 @@ static rs_status parse_into(gguf_file *f, rs_error *err)
     if (!rd_uint(&r, 8, &nt)) return fail_truncated(&r, err, path, "header", "tensor count");
     if (!rd_uint(&r, 8, &nkv)) return fail_truncated(&r, err, path, "header", "metadata count");
     uint64_t left = rd_left(&r);
+    if (nkv > GGUF_MAX_KV)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: header: metadata count %" PRIu64 " is absurd (limit %u)", path, nkv,
+                       GGUF_MAX_KV);
+    if (nt > GGUF_MAX_TENSORS)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: header: tensor count %" PRIu64 " is absurd (limit %u)", path, nt,
+                       GGUF_MAX_TENSORS);
     if (nkv > left / GGUF_MIN_KV_BYTES)
         return rs_fail(err, RS_ERR_INPUT,
                        "%s: header: metadata count %" PRIu64 " cannot fit in the %" PRIu64
