@@ -57,9 +57,10 @@ static const struct {
     // less 6 of 8 experts (176,160,768 each) in 32 layers.
     {"mistralai--Mixtral-8x7B-v0.1", 46702792704u, 12879925248u, 32 * 8 * 128 * 2 * 2},
     {"tt-metal--qwen3-0.6b-base-think-sft", 596049920u, 596049920u, 28 * 8 * 128 * 2 * 2},
-    // DeepSeek-V3 as stored: FP8 weights plus their F32 block scales and the
-    // MTP layer (checked without them in test_deepseek_mla below).
-    {"deepseek-ai--DeepSeek-V3", 684531392272u, 37554471512u, 61 * 576 * 2},
+    // DeepSeek-V3: 671,026,419,200 in the main model plus the MTP layer,
+    // worked out in test_deepseek_mla below; its F32 block scales are bytes,
+    // not parameters.
+    {"deepseek-ai--DeepSeek-V3", 684489845504u, 37552297472u, 61 * 576 * 2},
 };
 
 static void test_testdata_configs(void **state)
@@ -255,6 +256,9 @@ static void test_deepseek_mla(void **state)
     assert_int_equal(s->type, DTYPE_F32);
     assert_int_equal(s->ne[0], 7168 / 128);
     assert_int_equal(s->ne[1], 1536 / 128);
+    // The scales add bytes but no parameters: the same count as in BF16.
+    assert_int_equal(m.n_params, 671026419200u + 13463426304u);
+    assert_int_equal(m.stored_type, DTYPE_F8_E4M3);
     assert_null(model_find_tensor(&m, "model.layers.2.mlp.experts.0.up_proj.weight"));
     assert_non_null(model_find_tensor(&m, "model.layers.2.mlp.up_proj.weight"));
     assert_non_null(model_find_tensor(&m, "model.layers.3.mlp.experts.255.up_proj.weight"));
@@ -263,7 +267,7 @@ static void test_deepseek_mla(void **state)
     assert_null(model_find_tensor(&m, "model.layers.62.input_layernorm.weight"));
     model_desc_clear(&m);
 
-    // Without FP8 scales, by hand: 3 dense layers of 583,483,392, 58 MoE
+    // All BF16 (no quantization_config), by hand: 3 dense layers of 583,483,392, 58 MoE
     // layers of 11,507,286,272, embeddings and head 1,853,358,080, norm
     // 7,168: 671,026,419,200 for the main model; the MTP layer adds
     // 13,463,426,304. Active: attention and norms of 61 layers

@@ -367,6 +367,12 @@ static bool is_routed_expert(const char *name)
     return strstr(name, ".experts.") != NULL;
 }
 
+static bool is_quant_scale(const char *name)
+{
+    size_t n = strlen(name), k = strlen("_scale_inv");
+    return n >= k && strcmp(name + n - k, "_scale_inv") == 0;
+}
+
 // Layer index of "...layers.N...", -1 when none.
 static int64_t layer_of(const char *name)
 {
@@ -389,8 +395,11 @@ void arch_finish(model_desc *m)
     for (int64_t i = 0; i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         uint64_t n = (uint64_t)t->n_elems;
-        total += n;
         if (dtype_valid((int)t->type)) bytes_by_type[t->type] += t->nbytes;
+        // FP8 block scales are part of how a weight is stored, like the
+        // scales inside a Q4_K block: bytes, not parameters.
+        if (is_quant_scale(t->name)) continue;
+        total += n;
         if (m->n_layer_mtp > 0 && layer_of(t->name) >= m->n_layer) continue;
         // GGUF stores each layer's experts as one 3-D tensor: ffn_*_exps.
         bool routed = gguf ? strstr(t->name, "_exps") != NULL : is_routed_expert(t->name);
