@@ -81,6 +81,16 @@ MODELS = {
                  num_attention_heads=3, num_key_value_heads=1, vocab_size=VOCAB,
                  max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=100000.0,
                  tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)),
+    # Mistral v0.1's sliding-window attention with a window shorter than the
+    # prompt, so that the mask matters (fp32 folder only).
+    "mistral_swa": dict(
+        cls=(MistralConfig, MistralForCausalLM), gguf_arch="llama", gguf_types=[],
+        permute=True, formats=["f32"],
+        cfg=dict(hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=VOCAB,
+                 max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
+                 sliding_window=5, tie_word_embeddings=False, bos_token_id=1,
+                 eos_token_id=2)),
 }
 
 
@@ -305,8 +315,10 @@ def main():
         ref = logits_of(model)
         ref.astype("<f4").tofile(os.path.join(d, "logits_f32.bin"))
         save_folder(model, spec, os.path.join(d, "f32"), torch.float32, spec.get("shards", 1))
-        save_folder(model, spec, os.path.join(d, "bf16"), torch.bfloat16)
-        files = {"f32": "f32", "bf16": "bf16"}
+        files = {"f32": "f32"}
+        if "bf16" in spec.get("formats", ["f32", "bf16"]):
+            save_folder(model, spec, os.path.join(d, "bf16"), torch.bfloat16)
+            files["bf16"] = "bf16"
         # bf16 reference: the same model with weights rounded to bf16, run in fp32.
         sd = {k: v.to(torch.bfloat16).to(torch.float32) for k, v in model.state_dict().items()}
         m2 = model_cls(cfg).eval()

@@ -28,7 +28,54 @@ static void axpy_f16_portable(float *out, const uint16_t *v, float a, int64_t n)
         out[i] += a * fp16_to_f32(v[i]);
 }
 
+static float dot_f32_portable(const float *a, const float *b, int64_t n)
+{
+    float s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void axpy_f32_portable(float *out, const float *v, float a, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] += a * v[i];
+}
+
 #ifdef RS_X86
+static inline __attribute__((target("avx2,fma"))) float hsum256(__m256 acc)
+{
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    return _mm_cvtss_f32(s4);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_f32_avx2(const float *a, const float *b,
+                                                              int64_t n)
+{
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    float s = hsum256(acc);
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma"))) static void axpy_f32_avx2(float *out, const float *v, float a,
+                                                              int64_t n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_fmadd_ps(av, _mm256_loadu_ps(v + i), _mm256_loadu_ps(out + i)));
+    for (; i < n; i++)
+        out[i] += a * v[i];
+}
+
 __attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_t *k,
                                                                    const float *q, int64_t n)
 {
@@ -38,10 +85,7 @@ __attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_
         __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i)));
         acc = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + i), acc);
     }
-    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-    float s = _mm_cvtss_f32(s4);
+    float s = hsum256(acc);
     for (; i < n; i++)
         s += _cvtsh_ss(k[i]) * q[i];
     return s;
@@ -63,6 +107,8 @@ __attribute__((target("avx2,fma,f16c"))) static void axpy_f16_avx2(float *out, c
 
 static float (*dot_f16)(const uint16_t *, const float *, int64_t);
 static void (*axpy_f16)(float *, const uint16_t *, float, int64_t);
+static float (*dot_f32)(const float *, const float *, int64_t) = dot_f32_portable;
+static void (*axpy_f32)(float *, const float *, float, int64_t) = axpy_f32_portable;
 
 static void pick_kernels(void)
 {
@@ -76,16 +122,12 @@ static void pick_kernels(void)
         // builtin flag for it on older GCC, so AVX2 + FMA stands in for it.
         d = dot_f16_avx2;
         a = axpy_f16_avx2;
+        dot_f32 = dot_f32_avx2;
+        axpy_f32 = axpy_f32_avx2;
     }
 #endif
     axpy_f16 = a;
     dot_f16 = d;
-}
-
-static inline uint8_t *cache_row(const kv_cache *kv, uint8_t *base, int64_t l, int64_t n_head_kv,
-                                 int64_t h, int64_t p)
-{
-    return base + (size_t)(((l * n_head_kv + h) * kv->n_ctx + p) * kv->row_bytes);
 }
 
 void attention_store_kv(kv_cache *kv, int64_t l, int64_t n_head_kv, int64_t head_dim,
@@ -95,8 +137,8 @@ void attention_store_kv(kv_cache *kv, int64_t l, int64_t n_head_kv, int64_t head
     for (int64_t t = 0; t < n; t++)
         for (int64_t h = 0; h < n_head_kv; h++) {
             const float *src[2] = {k + t * KD + h * head_dim, v + t * KD + h * head_dim};
-            uint8_t *dst[2] = {cache_row(kv, kv->k, l, n_head_kv, h, pos + t),
-                               cache_row(kv, kv->v, l, n_head_kv, h, pos + t)};
+            uint8_t *dst[2] = {kv_cache_row(kv, kv->k, l, h, pos + t),
+                               kv_cache_row(kv, kv->v, l, h, pos + t)};
             for (int j = 0; j < 2; j++) {
                 if (kv->type == DTYPE_F32) {
                     memcpy(dst[j], src[j], (size_t)head_dim * sizeof(float));
@@ -114,7 +156,7 @@ void attention_store_kv(kv_cache *kv, int64_t l, int64_t n_head_kv, int64_t head
 typedef struct attention_job {
     const kv_cache *kv;
     int64_t l, n_head, n_head_kv, head_dim, pos, window;
-    const float *q;
+    const float *q, *k_new, *v_new;
     float *out, *att, *kv_row;
     float scale;
 } attention_job;
@@ -134,21 +176,23 @@ static void attention_task(void *arg, int task, int thread)
     const int64_t p_end = j->pos + t; // inclusive: the token sees itself
     const int64_t p0 = j->window > 0 && p_end - j->window + 1 > 0 ? p_end - j->window + 1 : 0;
 
+    const int64_t KD = j->n_head_kv * hd;
     float maxv = -INFINITY;
     for (int64_t p = p0; p <= p_end; p++) {
-        const uint8_t *kr = cache_row(kv, kv->k, j->l, j->n_head_kv, kvh, p);
         float s;
-        if (kv->type == DTYPE_F16) {
+        if (p >= j->pos) {
+            s = dot_f32(j->k_new + (p - j->pos) * KD + kvh * hd, q, hd);
+        } else if (kv->type == DTYPE_F16) {
+            const uint8_t *kr = kv_cache_row(kv, kv->k, j->l, kvh, p);
             s = dot_f16((const uint16_t *)kr, q, hd);
         } else {
+            const uint8_t *kr = kv_cache_row(kv, kv->k, j->l, kvh, p);
             const float *kf = (const float *)kr;
             if (kv->type != DTYPE_F32) {
                 quant_dequantize_row(kv->type, kr, row, hd);
                 kf = row;
             }
-            s = 0;
-            for (int64_t i = 0; i < hd; i++)
-                s += kf[i] * q[i];
+            s = dot_f32(kf, q, hd);
         }
         s *= j->scale;
         att[p - p0] = s;
@@ -163,8 +207,12 @@ static void attention_task(void *arg, int task, int thread)
     const float inv = 1.0f / sum;
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int64_t p = p0; p <= p_end; p++) {
-        const uint8_t *vr = cache_row(kv, kv->v, j->l, j->n_head_kv, kvh, p);
         float a = att[p - p0] * inv;
+        if (p >= j->pos) {
+            axpy_f32(out, j->v_new + (p - j->pos) * KD + kvh * hd, a, hd);
+            continue;
+        }
+        const uint8_t *vr = kv_cache_row(kv, kv->v, j->l, kvh, p);
         if (kv->type == DTYPE_F16) {
             axpy_f16(out, (const uint16_t *)vr, a, hd);
         } else {
@@ -173,14 +221,14 @@ static void attention_task(void *arg, int task, int thread)
                 quant_dequantize_row(kv->type, vr, row + hd, hd);
                 vf = row + hd;
             }
-            for (int64_t i = 0; i < hd; i++)
-                out[i] += a * vf[i];
+            axpy_f32(out, vf, a, hd);
         }
     }
 }
 
 void attention_run(const kv_cache *kv, int64_t l, int64_t n_head, int64_t n_head_kv,
-                   int64_t head_dim, const float *q, float *out, int64_t n, int64_t pos,
+                   int64_t head_dim, const float *q, const float *k_new, const float *v_new,
+                   float *out, int64_t n, int64_t pos,
                    int64_t window, float *att, float *kv_row, thread_pool *pool)
 {
     pick_kernels();
@@ -192,6 +240,8 @@ void attention_run(const kv_cache *kv, int64_t l, int64_t n_head, int64_t n_head
                        .pos = pos,
                        .window = window,
                        .q = q,
+                       .k_new = k_new,
+                       .v_new = v_new,
                        .out = out,
                        .att = att,
                        .kv_row = kv_row,

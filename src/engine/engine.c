@@ -149,9 +149,16 @@ int64_t engine_pos(const engine *e)
     return e->pos;
 }
 
-void engine_rewind(engine *e, int64_t pos)
+int64_t engine_rewind(engine *e, int64_t pos)
 {
-    if (pos >= 0 && pos < e->pos) e->pos = pos;
+    if (pos < 0) pos = 0;
+    if (pos >= e->pos) return e->pos;
+    // A sliding-window ring that has wrapped has overwritten the positions a
+    // token at pos would need, unless pos is the last one or later.
+    for (int64_t l = 0; l < e->cfg.n_layer; l++)
+        if (e->kv.rows[l] < e->kv.n_ctx && e->pos > e->kv.rows[l] && pos < e->pos - 1) pos = 0;
+    e->pos = pos;
+    return pos;
 }
 
 void engine_memory_usage(const engine *e, engine_memory *out)

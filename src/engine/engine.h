@@ -71,8 +71,10 @@ const float *engine_logits(const engine *e); // (n_vocab) of the last token run
 int64_t engine_n_vocab(const engine *e);
 int64_t engine_n_ctx(const engine *e);
 int64_t engine_pos(const engine *e); // tokens in the KV cache
-// Forgets the cache from position pos on (0: a new conversation).
-void engine_rewind(engine *e, int64_t pos);
+// Forgets the cache from position pos on (0: a new conversation) and
+// returns the position kept: 0 where a sliding-window layer's ring has
+// already overwritten what the tokens after pos would need (run them again).
+int64_t engine_rewind(engine *e, int64_t pos);
 
 void engine_memory_usage(const engine *e, engine_memory *out);
 // The type a weight matrix was loaded at (for reports): the type holding the

@@ -27,8 +27,22 @@ rs_status kv_cache_init(kv_cache *kv, const forward_config *cfg, int64_t n_ctx, 
                        (long long)cfg->head_dim);
     kv->type = type;
     kv->n_ctx = n_ctx;
-    uint64_t rows = (uint64_t)cfg->n_layer * (uint64_t)cfg->n_head_kv * (uint64_t)n_ctx;
-    uint64_t one = rows * (uint64_t)kv->row_bytes;
+    kv->n_layer = cfg->n_layer;
+    kv->n_head_kv = cfg->n_head_kv;
+    kv->rows = calloc((size_t)cfg->n_layer, sizeof *kv->rows);
+    kv->layer_off = calloc((size_t)cfg->n_layer, sizeof *kv->layer_off);
+    if (!kv->rows || !kv->layer_off) {
+        kv_cache_free(kv);
+        return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    }
+    uint64_t total_rows = 0;
+    for (int64_t l = 0; l < cfg->n_layer; l++) {
+        int64_t win = forward_layer_window(cfg, l);
+        kv->rows[l] = win > 0 && win < n_ctx ? win : n_ctx;
+        kv->layer_off[l] = total_rows;
+        total_rows += (uint64_t)cfg->n_head_kv * (uint64_t)kv->rows[l];
+    }
+    uint64_t one = total_rows * (uint64_t)kv->row_bytes;
     kv->k = aligned_alloc(64, (one + 63) & ~63ULL);
     kv->v = aligned_alloc(64, (one + 63) & ~63ULL);
     if (!kv->k || !kv->v) {
@@ -45,7 +59,11 @@ void kv_cache_free(kv_cache *kv)
     if (!kv) return;
     free(kv->k);
     free(kv->v);
+    free(kv->rows);
+    free(kv->layer_off);
     kv->k = kv->v = NULL;
+    kv->rows = NULL;
+    kv->layer_off = NULL;
 }
 
 rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batch, int64_t n_ctx,
@@ -214,12 +232,12 @@ void forward_batch(const forward_config *cfg, const model_weights *w, kv_cache *
             rope_apply(cfg, s->inv_freq, q, H, pos + t);
             rope_apply(cfg, s->inv_freq, k, KVH, pos + t);
         }
+        // Attention reads earlier positions from the cache and this batch's
+        // own keys and values from s->k, s->v; they join the cache after, so
+        // that a sliding-window ring is never overwritten while still read.
+        attention_run(kv, l, H, KVH, hd, s->q, s->k, s->v, s->att_out, n, pos,
+                      forward_layer_window(cfg, l), s->att, s->kv_row, pool);
         attention_store_kv(kv, l, KVH, hd, s->k, s->v, n, pos);
-        int64_t window = 0;
-        if (cfg->sliding_window > 0 && (!cfg->layer_swa || cfg->layer_swa[l]))
-            window = cfg->sliding_window;
-        attention_run(kv, l, H, KVH, hd, s->q, s->att_out, n, pos, window, s->att, s->kv_row,
-                      pool);
         matmul(pool, &L->wo, s->att_out, s->xb, n);
         for (int64_t i = 0; i < n * D; i++)
             s->x[i] += s->xb[i];

@@ -22,15 +22,35 @@ typedef struct forward_config {
     const uint8_t *layer_swa;  // (n_layer) or NULL: every layer slides when sliding_window > 0
 } forward_config;
 
-// KV cache: for each layer and KV head, n_ctx rows of head_dim values, so
-// that one head's keys are contiguous for the attention loop.
+// KV cache: for each layer and KV head, rows[l] rows of head_dim values, so
+// that one head's keys are contiguous for the attention loop. A full layer
+// has n_ctx rows; a sliding-window layer only min(n_ctx, window), used as a
+// ring (position p in row p % rows[l]), as the plan counts it.
 typedef struct kv_cache {
-    dtype type;          // DTYPE_F16 or DTYPE_Q8_0
+    dtype type;          // DTYPE_F16, DTYPE_Q8_0 or DTYPE_F32
     int64_t n_ctx;
+    int64_t n_layer, n_head_kv;
     int64_t row_bytes;   // bytes of one (head_dim) row at type
-    uint8_t *k, *v;      // (n_layer, n_head_kv, n_ctx, head_dim) at type
+    int64_t *rows;       // (n_layer) rows per KV head
+    uint64_t *layer_off; // (n_layer) first row of each layer
+    uint8_t *k, *v;      // (sum over layers of n_head_kv * rows[l], head_dim) at type
     uint64_t bytes;      // both caches
 } kv_cache;
+
+// The cache row holding position p of KV head h in layer l.
+static inline uint8_t *kv_cache_row(const kv_cache *kv, uint8_t *base, int64_t l, int64_t h,
+                                    int64_t p)
+{
+    return base + (kv->layer_off[l] + (uint64_t)(h * kv->rows[l] + p % kv->rows[l])) *
+                      (uint64_t)kv->row_bytes;
+}
+
+// The window of layer l (0: full attention).
+static inline int64_t forward_layer_window(const forward_config *cfg, int64_t l)
+{
+    return cfg->sliding_window > 0 && (!cfg->layer_swa || cfg->layer_swa[l]) ? cfg->sliding_window
+                                                                             : 0;
+}
 
 // Activations for up to n_batch tokens at once, reused by every layer.
 typedef struct run_state {
