@@ -21,7 +21,7 @@ grep -q "GPU0 NVIDIA GeForce RTX 4090, 24.0 GiB free (what-if)" <<<"$out" || fai
 grep -q "^> bf16 \*  *14.19" <<<"$out" || fail "stored row chosen"
 grep -q "^  int4 .* GPU " <<<"$out" || fail "int4 row"
 grep -q "rule of thumb (params x bytes x 1.2): bf16 \* 17.02 int8 8.51 int4 4.26" <<<"$out" || fail "seed rule"
-grep -q "^  GPU0 \[W*K*C*O*\.*-*\]  15.0/24.0 GiB layers 0-27" <<<"$out" || fail "GPU bar"
+grep -q "^  GPU0 \[W*K*C*O*\.*-*\]  15.1/24.0 GiB layers 0-27" <<<"$out" || fail "GPU bar"
 grep -q "^Decision: BF16 (stored) on GPU0 (all 28 layers), 4096-token context: the" <<<"$out" || fail decision
 grep -q "^Predicted: .* tok/s decode, .* tok/s prefill; GPU0 756 GB/s effective" <<<"$out" || fail predicted
 
@@ -65,10 +65,10 @@ fi
 # Detected GPUs (the fake NVML): free memory, not total, is what counts.
 fake=$build/libfake_nvml.so
 if [ -f "$fake" ]; then
-    out=$(RIGHTSIZE_NVML_LIB=$fake FAKE_NVML_GPUS="NVIDIA GeForce RTX 4090:24564:9000:8.9:384:10501" \
+    out=$(RIGHTSIZE_NVML_LIB=$fake FAKE_NVML_GPUS="NVIDIA GeForce RTX 4090:24564:10000:8.9:384:10501" \
         "$bin" plan qwen2.5-7b-instruct --ram 64G)
     echo "$out" | tail -8
-    grep -q "GPU0 NVIDIA GeForce RTX 4090, 8.79 GiB free$" <<<"$out" || fail "detected GPU"
+    grep -q "GPU0 NVIDIA GeForce RTX 4090, 9.77 GiB free$" <<<"$out" || fail "detected GPU"
     grep -q "^Decision: int8 on GPU0" <<<"$out" || fail "detected GPU decision"
 fi
 

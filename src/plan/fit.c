@@ -231,14 +231,15 @@ static plan_precision_kind same_kind_as_stored(dtype t)
 // (Q4_K_M to Q4_K) loses quality for nothing.
 #define PLAN_CANDIDATE_MAX_RATIO 0.9
 
-static rs_status add_row(const model_desc *m, const hw_info *hw, const plan_options *o,
-                         plan_result *r, plan_precision p, uint64_t stored_bytes, rs_error *err)
+static rs_status add_row(const model_desc *m, const plan_classes *pc, const hw_info *hw,
+                         const plan_options *o, plan_result *r, plan_precision p,
+                         uint64_t stored_bytes, rs_error *err)
 {
     plan_row *row = &r->rows[r->n_rows];
     memset(row, 0, sizeof *row);
     row->precision = p;
     plan_weights w;
-    rs_status st = plan_weights_init(&w, m, p, err);
+    rs_status st = plan_weights_init_classes(&w, m, pc, p, err);
     if (st != RS_OK) return st;
     row->weights = w.total;
     row->kv = plan_kv_bytes(m, o->n_ctx, o->n_parallel, o->kv_type);
@@ -388,22 +389,28 @@ rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o
     if (o->n_ctx <= 0) o->n_ctx = r->ctx_limit < PLAN_DEFAULT_CTX ? r->ctx_limit : PLAN_DEFAULT_CTX;
     if (o->n_ctx > r->ctx_limit) r->ctx_limit = o->n_ctx;
 
-    uint64_t stored = plan_weights_bytes(m, plan_precision_of(PLAN_PREC_STORED));
-    rs_status st = add_row(m, hw, o, r, plan_precision_of(PLAN_PREC_STORED), stored, err);
+    plan_classes pc;
+    rs_status st = plan_classes_init(&pc, m, err);
     if (st != RS_OK) return st;
+    st = add_row(m, &pc, hw, o, r, plan_precision_of(PLAN_PREC_STORED), UINT64_MAX, err);
+    if (st != RS_OK) {
+        plan_classes_free(&pc);
+        return st;
+    }
+    uint64_t stored = r->rows[0].weights;
     plan_precision_kind same = same_kind_as_stored(m->stored_type);
     for (int i = 0; i < PLAN_N_STANDARD; i++) {
         plan_precision_kind k = plan_standard_precisions[i];
         if (k == same) continue; // the stored row already is this one
         plan_options oo = *o;
         oo.force_precision = false;
-        st = add_row(m, hw, &oo, r, plan_precision_of(k), stored, err);
-        if (st != RS_OK) return st;
+        st = add_row(m, &pc, hw, &oo, r, plan_precision_of(k), stored, err);
+        if (st != RS_OK) break;
     }
-    if (o->force_precision && o->precision.kind == PLAN_PREC_GGUF) {
-        st = add_row(m, hw, o, r, o->precision, stored, err);
-        if (st != RS_OK) return st;
-    }
+    if (st == RS_OK && o->force_precision && o->precision.kind == PLAN_PREC_GGUF)
+        st = add_row(m, &pc, hw, o, r, o->precision, stored, err);
+    plan_classes_free(&pc);
+    if (st != RS_OK) return st;
 
     r->chosen = -1;
     if (o->force_precision) {

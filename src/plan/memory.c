@@ -174,11 +174,11 @@ static dtype fit_row(dtype t, int64_t ne0)
     return DTYPE_F16;
 }
 
-static dtype tensor_type(const model_tensor *t, plan_precision p, bool as_head)
+static dtype tensor_type(const model_tensor *t, plan_precision p, bool as_head, bool router)
 {
     if (p.kind == PLAN_PREC_STORED || is_integer_type(t->type)) return t->type;
     bool matrix = t->n_dims >= 2 && t->n_elems > t->ne[0];
-    if (!matrix || is_router_tensor(t->name)) return DTYPE_F32;
+    if (!matrix || router) return DTYPE_F32;
     dtype target;
     switch (p.kind) {
     case PLAN_PREC_F32: return DTYPE_F32;
@@ -196,13 +196,13 @@ static dtype tensor_type(const model_tensor *t, plan_precision p, bool as_head)
 
 dtype plan_tensor_type(const model_tensor *t, plan_precision p)
 {
-    return tensor_type(t, p, is_output_head(t->name));
+    return tensor_type(t, p, is_output_head(t->name), is_router_tensor(t->name));
 }
 
 dtype plan_model_tensor_type(const model_desc *m, const model_tensor *t, plan_precision p)
 {
     bool head = is_output_head(t->name) || (m && m->tied_embeddings && is_embd_tensor(t->name));
-    return tensor_type(t, p, head);
+    return tensor_type(t, p, head, is_router_tensor(t->name));
 }
 
 uint64_t plan_tensor_bytes(const model_desc *m, const model_tensor *t, plan_precision p)
@@ -221,7 +221,40 @@ uint64_t plan_weights_bytes(const model_desc *m, plan_precision p)
     return b;
 }
 
-rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err)
+rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err)
+{
+    memset(pc, 0, sizeof *pc);
+    pc->n = m->n_tensors > 0 ? m->n_tensors : 0;
+    pc->c = calloc((size_t)(pc->n > 0 ? pc->n : 1), sizeof *pc->c);
+    if (!pc->c) return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %lld tensors",
+                               (long long)pc->n);
+    for (int64_t i = 0; i < pc->n; i++) {
+        const model_tensor *t = &m->tensors[i];
+        plan_tensor_class *c = &pc->c[i];
+        c->role = (uint8_t)plan_tensor_role_of(m, t, &c->layer);
+        bool in_block = c->role == PLAN_ROLE_LAYER;
+        c->routed = in_block && plan_tensor_is_routed_expert(t);
+        c->router = in_block && is_router_tensor(t->name);
+        c->head = !in_block && is_output_head(t->name);
+        c->embd = c->role == PLAN_ROLE_EMBD;
+        if (c->head) pc->has_head = true;
+    }
+    // The same rule as plan_model_tensor_type, which the engine converts by.
+    for (int64_t i = 0; i < pc->n; i++)
+        pc->c[i].as_head = pc->c[i].head || (pc->c[i].embd && m->tied_embeddings);
+    return RS_OK;
+}
+
+void plan_classes_free(plan_classes *pc)
+{
+    if (!pc) return;
+    free(pc->c);
+    pc->c = NULL;
+    pc->n = 0;
+}
+
+rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const plan_classes *pc,
+                                    plan_precision p, rs_error *err)
 {
     memset(w, 0, sizeof *w);
     w->n_layer = m->n_layer > 0 ? m->n_layer : 0;
@@ -233,45 +266,66 @@ rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision
         plan_weights_free(w);
         return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %zu layers", n);
     }
-    uint64_t embd_params = 0;
-    for (int64_t i = 0; i < m->n_tensors; i++) {
+    uint64_t embd_params = 0, last_bytes = 0;
+    dtype last_type = DTYPE_COUNT;
+    int64_t last_ne0 = -1, last_n = -1;
+    double used = m->n_expert > 0 && m->n_expert_used > 0
+                      ? (double)m->n_expert_used / (double)m->n_expert
+                      : 1.0;
+    for (int64_t i = 0; i < pc->n && i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
-        int64_t il;
-        plan_tensor_role role = plan_tensor_role_of(m, t, &il);
-        if (role == PLAN_ROLE_SKIP) continue;
-        uint64_t b = plan_tensor_bytes(m, t, p);
-        if (role == PLAN_ROLE_LAYER && il < w->n_layer) {
-            w->layer[il] += b;
+        const plan_tensor_class *c = &pc->c[i];
+        if (c->role == PLAN_ROLE_SKIP) continue;
+        // Experts come in runs of identical shapes: remember the last size.
+        dtype ty = tensor_type(t, p, c->as_head, c->router);
+        if (ty != last_type || t->ne[0] != last_ne0 || t->n_elems != last_n) {
+            int64_t b = dtype_tensor_bytes(ty, t->ne[0], t->n_elems);
+            last_type = ty;
+            last_ne0 = t->ne[0];
+            last_n = t->n_elems;
+            last_bytes = b < 0 ? 0 : (uint64_t)b;
+        }
+        uint64_t ub = last_bytes;
+        if (c->role == PLAN_ROLE_LAYER && c->layer < w->n_layer) {
+            int64_t il = c->layer;
+            w->layer[il] += ub;
             // Only n_expert_used of the n_expert routed experts are read
             // for a token.
-            if (plan_tensor_is_routed_expert(t) && m->n_expert > 0 && m->n_expert_used > 0) {
-                double used = (double)m->n_expert_used / (double)m->n_expert;
-                w->layer_active[il] += (uint64_t)((double)b * used);
+            if (c->routed) {
+                w->layer_active[il] += (uint64_t)((double)ub * used);
                 w->layer_active_params[il] += (uint64_t)((double)t->n_elems * used);
             } else {
-                w->layer_active[il] += b;
+                w->layer_active[il] += ub;
                 w->layer_active_params[il] += (uint64_t)t->n_elems;
             }
-        } else if (role == PLAN_ROLE_EMBD) {
-            w->embd += b;
+        } else if (c->role == PLAN_ROLE_EMBD) {
+            w->embd += ub;
             embd_params += (uint64_t)t->n_elems;
         } else {
-            w->output += b;
-            if (is_output_head(t->name)) w->head_params += (uint64_t)t->n_elems;
+            w->output += ub;
+            if (c->head) w->head_params += (uint64_t)t->n_elems;
         }
     }
-    // Without an output head of its own the model multiplies by the
-    // embedding table.
-    bool has_head = false;
-    for (int64_t i = 0; i < m->n_tensors && !has_head; i++)
-        has_head = is_output_head(m->tensors[i].name);
-    if (!has_head) {
+    if (!pc->has_head) {
         w->output_head_tied = w->embd;
         w->head_params = embd_params;
     }
     w->total = w->embd + w->output;
     for (int64_t i = 0; i < w->n_layer; i++) w->total += w->layer[i];
     return RS_OK;
+}
+
+rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err)
+{
+    plan_classes pc;
+    rs_status st = plan_classes_init(&pc, m, err);
+    if (st != RS_OK) {
+        memset(w, 0, sizeof *w);
+        return st;
+    }
+    st = plan_weights_init_classes(w, m, &pc, p, err);
+    plan_classes_free(&pc);
+    return st;
 }
 
 void plan_weights_free(plan_weights *w)

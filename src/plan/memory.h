@@ -101,6 +101,30 @@ typedef struct plan_weights {
 } plan_weights;
 
 rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err);
+
+// What the name rules say about each tensor, computed once per model so that
+// sizing every precision does no string work (DeepSeek-V3 has 90,000
+// tensors).
+typedef struct plan_tensor_class {
+    int64_t layer; // block index for PLAN_ROLE_LAYER, else -1
+    uint8_t role;  // plan_tensor_role
+    bool routed;   // a routed expert's weights
+    bool router;   // a MoE router: stays F32
+    bool head;     // the output head tensor itself
+    bool embd;     // the token embedding table
+    bool as_head;  // typed as the output head (the head, or a tied embedding table)
+} plan_tensor_class;
+
+typedef struct plan_classes {
+    int64_t n;
+    plan_tensor_class *c; // (n) one per model tensor
+    bool has_head;        // the model stores an output head (else it is tied)
+} plan_classes;
+
+rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err);
+void plan_classes_free(plan_classes *pc);
+rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const plan_classes *pc,
+                                    plan_precision p, rs_error *err);
 void plan_weights_free(plan_weights *w);
 
 // Bytes on one device holding blocks [first, last), plus the embedding table
@@ -148,8 +172,10 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
 // Memory that exists before any tensor: the CUDA context and library
 // workspaces on a GPU, the process (binary, libraries, heap, thread stacks) on
 // the CPU. Values and sources in docs/memory-model.md.
-#define PLAN_CUDA_CONTEXT_BYTES   (384ull << 20)
-#define PLAN_CUBLAS_WORKSPACE_BYTES (32ull << 20)
+// Measured on the H200 (driver 580, CUDA 13): bench/results/cuda-overhead.md.
+#define PLAN_CUDA_CONTEXT_BYTES   (528ull << 20)
+// cuBLAS handle with its workspace (lazy module loading), same measurement.
+#define PLAN_CUBLAS_WORKSPACE_BYTES (68ull << 20)
 #define PLAN_CPU_RUNTIME_BYTES    (48ull << 20)
 
 uint64_t plan_overhead_gpu(void);
