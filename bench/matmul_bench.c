@@ -12,7 +12,9 @@
 // 24x the quantization time. Formats that need rows of 256 (Q4_K, Q6_K) fall
 // back where a row is 896 long, as llama.cpp's quantizer does: Q4_K to Q4_0
 // (rightsize's int4 rule), Q6_K to Q8_0.
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
