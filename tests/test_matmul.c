@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "engine/cpu/matmul.h"
+#include "engine/cpu/matmul_kernels.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/quant.h"
 
@@ -62,12 +63,6 @@ static uint8_t *make_weights(dtype t, int64_t n_in, int64_t n_out)
     return w;
 }
 
-// Types whose activations the kernels quantize to 8 bits (Q8_0 or Q8_K).
-static bool quantizes_activations(dtype t)
-{
-    return dtype_is_quantized(t);
-}
-
 static void check_case(thread_pool *pool, dtype t, int64_t n_in, int64_t n_out, int64_t n_tok)
 {
     uint8_t *w = make_weights(t, n_in, n_out);
@@ -94,7 +89,7 @@ static void check_case(thread_pool *pool, dtype t, int64_t n_in, int64_t n_out, 
             // Float accumulation error, plus, where the activations are
             // quantized to 8 bits, half a step (max|x|/254) per weight.
             double tol = 1e-5 * ref_abs + 1e-6;
-            if (quantizes_activations(t)) tol += w_abs * x_max / 254.0 * 1.01;
+            if (cpu_matmul_quantizes_activations(t, n_tok)) tol += w_abs * x_max / 254.0 * 1.01;
             const double got = y[tk * n_out + r];
             if (!(fabs(got - ref) <= tol))
                 fail_msg("%s n_in=%lld n_out=%lld n_tok=%lld threads=%d: y[%lld][%lld] = %.9g, "
@@ -127,10 +122,28 @@ static void run_all(thread_pool *pool)
     }
 }
 
+// Every kernel table this CPU can run, not only the one cpu_matmul picks.
+static const matmul_kernels *tables[3];
+static int n_tables;
+
+static int setup_tables(void **state)
+{
+    (void)state;
+    const matmul_kernels *best = matmul_kernels_best();
+    tables[n_tables++] = matmul_kernels_portable();
+    if (matmul_kernels_avx2() && strcmp(best->name, "portable") != 0) tables[n_tables++] = matmul_kernels_avx2();
+    if (matmul_kernels_avx512() && strcmp(best->name, "avx512") == 0) tables[n_tables++] = matmul_kernels_avx512();
+    return 0;
+}
+
 static void test_matmul_serial(void **state)
 {
     (void)state;
-    run_all(NULL);
+    for (int i = 0; i < n_tables; i++) {
+        matmul_kernels_select(tables[i]);
+        run_all(NULL);
+    }
+    matmul_kernels_select(NULL);
 }
 
 static void test_matmul_pool(void **state)
@@ -138,8 +151,34 @@ static void test_matmul_pool(void **state)
     (void)state;
     thread_pool *pool = thread_pool_init(3);
     assert_non_null(pool);
-    run_all(pool);
+    for (int i = 0; i < n_tables; i++) {
+        matmul_kernels_select(tables[i]);
+        run_all(pool);
+    }
+    matmul_kernels_select(NULL);
     thread_pool_free(pool);
+}
+
+// The prefill expansion of each table gives the reference dequantization
+// (to float rounding: the kernels may multiply in another order).
+static void test_expand(void **state)
+{
+    (void)state;
+    for (int ti = 0; ti < n_tables; ti++)
+        for (size_t k = 0; k < sizeof all_types / sizeof all_types[0]; k++) {
+            const dtype t = all_types[k];
+            if (!tables[ti]->expand[t]) continue;
+            const int64_t n = 1024;
+            uint8_t *w = make_weights(t, n, 1);
+            float want[1024], got[1024];
+            quant_dequantize_row(t, w, want, n);
+            tables[ti]->expand[t](w, got, n);
+            for (int64_t i = 0; i < n; i++)
+                if (!(fabsf(got[i] - want[i]) <= 1e-6f * fabsf(want[i]) + 1e-9f))
+                    fail_msg("%s %s expand[%lld] = %g, dequantize says %g", tables[ti]->name,
+                             dtype_name(t), (long long)i, got[i], want[i]);
+            free(w);
+        }
 }
 
 // A shape like the engine's (Qwen2.5-0.5B's k projection), so the kernels'
@@ -163,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_matmul_serial),
         cmocka_unit_test(test_matmul_pool),
         cmocka_unit_test(test_matmul_model_shape),
+        cmocka_unit_test(test_expand),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_tables, NULL);
 }

@@ -132,9 +132,15 @@ static bool cpu_has_avx512(void)
 #endif
 }
 
+static const matmul_kernels *best;
+
+void matmul_kernels_select(const matmul_kernels *k)
+{
+    best = k;
+}
+
 const matmul_kernels *matmul_kernels_best(void)
 {
-    static const matmul_kernels *best;
     if (best) return best;
     const matmul_kernels *k = matmul_kernels_portable();
     const matmul_kernels *avx2 = cpu_has_avx2() ? matmul_kernels_avx2() : NULL;
@@ -197,7 +203,12 @@ static void expand_rows(const matmul_job *job, int64_t r0, int64_t m, int64_t c0
         switch (job->wt) {
         case DTYPE_F16: job->k->f16_to_f32((const uint16_t *)src, dst + r * kc, kc); break;
         case DTYPE_BF16: job->k->bf16_to_f32((const uint16_t *)src, dst + r * kc, kc); break;
-        default: quant_dequantize_row(job->wt, src, dst + r * kc, kc); break;
+        default:
+            if (job->k->expand[job->wt])
+                job->k->expand[job->wt](src, dst + r * kc, kc);
+            else
+                quant_dequantize_row(job->wt, src, dst + r * kc, kc);
+            break;
         }
     }
 }
@@ -309,6 +320,12 @@ void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, floa
     }
     thread_pool_run(pool, prefill ? prefill_task : decode_task, &job, (int)n_tasks);
     free(own);
+}
+
+bool cpu_matmul_quantizes_activations(dtype wt, int64_t n_tok)
+{
+    return n_tok < MM_PREFILL_MIN_TOK && matmul_kernels_best()->rows[wt] &&
+           matmul_kernels_best()->act[wt] != ACT_F32;
 }
 
 const char *cpu_matmul_kernel_name(void)

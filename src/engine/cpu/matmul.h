@@ -1,6 +1,7 @@
 #ifndef RS_ENGINE_CPU_MATMUL_H
 #define RS_ENGINE_CPU_MATMUL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/cpu/threadpool.h"
@@ -16,6 +17,11 @@
 // chosen at run time from the CPU's features.
 void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, float *y, int64_t n_in,
                 int64_t n_out, int64_t n_tok);
+
+// True if cpu_matmul rounds the activations to 8 bits for this weight type
+// and token count (decode with quantized weights, as ggml does); the result
+// then carries up to half an 8-bit step of each activation block's range.
+bool cpu_matmul_quantizes_activations(dtype wt, int64_t n_tok);
 
 // The kernel set cpu_matmul runs on this machine: "avx512", "avx2" or
 // "portable" (RIGHTSIZE_KERNELS=portable|avx2 forces a lesser one).

@@ -169,30 +169,33 @@ AVX2 static void rows_q8_0(const void *w, int64_t stride, const void *xv, float 
     }
 }
 
+// Q4_0: the nibbles go into maddubs unsigned, and the -8 offset comes off
+// as 8 * sum(activations) per block, which act_q8 carries.
 AVX2 static void rows_q4_0(const void *w, int64_t stride, const void *xv, float *y, int64_t n,
                            int64_t n_rows)
 {
     const act_q8 *x = xv;
     const int64_t nb = n / 32;
-    const __m256i eight = _mm256_set1_epi8(8);
     for (int64_t r = 0; r < n_rows; r++) {
         const block_q4_0 *b = (const block_q4_0 *)((const uint8_t *)w + r * stride);
         __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+        float offs = 0.0f;
         int64_t i = 0;
         for (; i + 2 <= nb; i += 2) {
-            const __m256i w0 = _mm256_sub_epi8(unpack_nibbles(b[i].qs), eight);
-            const __m256i w1 = _mm256_sub_epi8(unpack_nibbles(b[i + 1].qs), eight);
+            const float d0 = half(b[i].d) * x[i].d, d1 = half(b[i + 1].d) * x[i + 1].d;
             const __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
             const __m256i x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[i].d) * x[i].d), mul_sum_i8(w0, x0), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[i + 1].d) * x[i + 1].d), mul_sum_i8(w1, x1), acc1);
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), mul_sum_u8_i8(unpack_nibbles(b[i].qs), x0), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d1), mul_sum_u8_i8(unpack_nibbles(b[i + 1].qs), x1), acc1);
+            offs += d0 * (float)x[i].sum + d1 * (float)x[i + 1].sum;
         }
         for (; i < nb; i++) {
-            const __m256i w0 = _mm256_sub_epi8(unpack_nibbles(b[i].qs), eight);
+            const float d0 = half(b[i].d) * x[i].d;
             const __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs);
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(half(b[i].d) * x[i].d), mul_sum_i8(w0, x0), acc0);
+            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d0), mul_sum_u8_i8(unpack_nibbles(b[i].qs), x0), acc0);
+            offs += d0 * (float)x[i].sum;
         }
-        y[r] = hsum8(_mm256_add_ps(acc0, acc1));
+        y[r] = hsum8(_mm256_add_ps(acc0, acc1)) - 8.0f * offs;
     }
 }
 
@@ -241,23 +244,46 @@ AVX2 static void rows_q5_0(const void *w, int64_t stride, const void *xv, float 
 
 // ---------------------------------------------------------------- K-quants
 
+// The 8 scales (bytes 0..7) and 8 mins (bytes 8..15) of a Q4_K super-block,
+// unpacked from their 12-byte 6-bit packing with 32-bit word operations
+// (the layout quant_scale_min_k4 reads one at a time).
+static inline void q4_K_scales_mins(const uint8_t packed[12], uint32_t out[4])
+{
+    uint32_t u[3];
+    memcpy(u, packed, 12);
+    const uint32_t lo6 = 0x3F3F3F3F, lo4 = 0x0F0F0F0F, lo2 = 0x03030303;
+    out[0] = u[0] & lo6;                                      // scales 0..3
+    out[1] = (u[2] & lo4) | (((u[0] >> 6) & lo2) << 4);       // scales 4..7
+    out[2] = u[1] & lo6;                                      // mins 0..3
+    out[3] = ((u[2] >> 4) & lo4) | (((u[1] >> 6) & lo2) << 4); // mins 4..7
+}
+
 AVX2 static void rows_q4_K(const void *w, int64_t stride, const void *xv, float *y, int64_t n,
                            int64_t n_rows)
 {
     const block_q8_K *x = xv;
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
+    // shuffle masks that broadcast 16-bit element j of a lane: bytes 2j, 2j+1
+    __m256i bcast[8];
+    for (int j = 0; j < 8; j++) bcast[j] = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
     for (int64_t r = 0; r < n_rows; r++) {
         const block_q4_K *b = (const block_q4_K *)((const uint8_t *)w + r * stride);
         __m256 acc = _mm256_setzero_ps();
-        float mins = 0.0f;
+        __m128 acc_m = _mm_setzero_ps();
         for (int64_t i = 0; i < nb; i++) {
-            uint8_t sc[8], mn[8];
-            for (int j = 0; j < 8; j++) quant_scale_min_k4(j, b[i].scales, &sc[j], &mn[j]);
-            int32_t msum = 0; // sum over sub-blocks of min * (sum of the activations)
-            for (int j = 0; j < 8; j++) msum += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
-            mins -= half(b[i].dmin) * x[i].d * (float)msum;
+            uint32_t sm[4];
+            q4_K_scales_mins(b[i].scales, sm);
+            const __m128i sm8 = _mm_loadu_si128((const __m128i *)sm);
+            // mins . (pairwise sums of the 16 activation group sums)
+            const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(sm8, 8));
+            const __m128i bs0 = _mm_loadu_si128((const __m128i *)x[i].bsums);
+            const __m128i bs1 = _mm_loadu_si128((const __m128i *)(x[i].bsums + 8));
+            const __m128i prod = _mm_madd_epi16(mins, _mm_hadd_epi16(bs0, bs1));
+            acc_m = _mm_fmadd_ps(_mm_set1_ps(-half(b[i].dmin) * x[i].d), _mm_cvtepi32_ps(prod), acc_m);
 
+            const __m128i sc128 = _mm_cvtepu8_epi16(sm8);
+            const __m256i scales = _mm256_set_m128i(sc128, sc128);
             __m256i sumi = _mm256_setzero_si256();
             for (int j = 0; j < 4; j++) {
                 const __m256i q4 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
@@ -265,13 +291,17 @@ AVX2 static void rows_q4_K(const void *w, int64_t stride, const void *xv, float 
                 const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
                 const __m256i xl = _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * j));
                 const __m256i xh = _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * j + 32));
-                const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_set1_epi16(sc[2 * j]));
-                const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_set1_epi16(sc[2 * j + 1]));
+                const __m256i sl = _mm256_shuffle_epi8(scales, bcast[2 * j]);
+                const __m256i sh = _mm256_shuffle_epi8(scales, bcast[2 * j + 1]);
+                const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), sl);
+                const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), sh);
                 sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
             }
             acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b[i].d) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        y[r] = hsum8(acc) + mins;
+        acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+        acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+        y[r] = hsum8(acc) + _mm_cvtss_f32(acc_m);
     }
 }
 
@@ -282,23 +312,30 @@ AVX2 static void rows_q6_K(const void *w, int64_t stride, const void *xv, float 
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m2 = _mm256_set1_epi8(0x03);
+    // Quants k (32 each) of a half use scales 2k (low lane) and 2k+1 (high
+    // lane): shuffles that broadcast those 16-bit elements.
+    __m256i pick[4];
+    for (int k = 0; k < 4; k++)
+        pick[k] = _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 * (4 * k + 3) + 4 * k + 2)),
+                                   _mm_set1_epi16((short)(0x0100 * (4 * k + 1) + 4 * k)));
     for (int64_t r = 0; r < n_rows; r++) {
         const block_q6_K *b = (const block_q6_K *)((const uint8_t *)w + r * stride);
-        __m256 acc = _mm256_setzero_ps();
-        float offs = 0.0f;
+        __m256 acc = _mm256_setzero_ps(), acc_c = acc;
         for (int64_t i = 0; i < nb; i++) {
             const float d = half(b[i].d) * x[i].d;
             // The stored quants are q + 32: take 32 * sum(scale * activations) off.
-            int32_t corr = 0;
-            for (int g = 0; g < 16; g++) corr += b[i].scales[g] * x[i].bsums[g];
-            offs -= d * 32.0f * (float)corr;
+            const __m128i sc8 = _mm_loadu_si128((const __m128i *)b[i].scales);
+            const __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8),
+                                                   _mm256_loadu_si256((const __m256i *)x[i].bsums));
+            acc_c = _mm256_fmadd_ps(_mm256_set1_ps(-32.0f * d), _mm256_cvtepi32_ps(corr), acc_c);
 
             const uint8_t *ql = b[i].ql;
             const uint8_t *qh = b[i].qh;
-            const int8_t *sc = b[i].scales;
             const int8_t *q8 = x[i].qs;
             __m256i sumi = _mm256_setzero_si256();
             for (int h = 0; h < 2; h++) {
+                const __m128i s8 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(b[i].scales + 8 * h)));
+                const __m256i sc = _mm256_set_m128i(s8, s8);
                 const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
                 const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
                 const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
@@ -313,17 +350,105 @@ AVX2 static void rows_q6_K(const void *w, int64_t stride, const void *xv, float 
                                        _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
                 for (int k = 0; k < 4; k++) {
                     const __m256i xk = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
-                    const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                    const __m256i s = _mm256_shuffle_epi8(sc, pick[k]);
                     sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], xk), s));
                 }
                 ql += 64;
                 qh += 32;
-                sc += 8;
                 q8 += 128;
             }
             acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
         }
-        y[r] = hsum8(acc) + offs;
+        y[r] = hsum8(_mm256_add_ps(acc, acc_c));
+    }
+}
+
+// ---------------------------------------------------------------- expansion
+
+// Prefill expands weight rows to f32 once per call; at 512 tokens that is
+// cheap per use, but a scalar loop still cost a third of the time of a
+// quantized prefill, so these convert 16 or 32 elements per step.
+
+// 16 signed bytes times d (minus m) to 16 floats.
+AVX2 static inline void store_i8x16(__m128i q, __m256 d, __m256 m, float *dst)
+{
+    const __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+    const __m256 b = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)));
+    _mm256_storeu_ps(dst, _mm256_sub_ps(_mm256_mul_ps(a, d), m));
+    _mm256_storeu_ps(dst + 8, _mm256_sub_ps(_mm256_mul_ps(b, d), m));
+}
+
+AVX2 static inline void store_i8x32(__m256i q, __m256 d, __m256 m, float *dst)
+{
+    store_i8x16(_mm256_castsi256_si128(q), d, m, dst);
+    store_i8x16(_mm256_extracti128_si256(q, 1), d, m, dst + 16);
+}
+
+AVX2 static void expand_q8_0(const void *src, float *dst, int64_t n)
+{
+    const block_q8_0 *b = src;
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / 32; i++)
+        store_i8x32(_mm256_loadu_si256((const __m256i *)b[i].qs), _mm256_set1_ps(half(b[i].d)), zero, dst + 32 * i);
+}
+
+AVX2 static void expand_q4_0(const void *src, float *dst, int64_t n)
+{
+    const block_q4_0 *b = src;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / 32; i++)
+        store_i8x32(_mm256_sub_epi8(unpack_nibbles(b[i].qs), eight), _mm256_set1_ps(half(b[i].d)), zero,
+                    dst + 32 * i);
+}
+
+AVX2 static void expand_q4_K(const void *src, float *dst, int64_t n)
+{
+    const block_q4_K *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
+        uint32_t sm[4];
+        q4_K_scales_mins(b[i].scales, sm);
+        const uint8_t *sc = (const uint8_t *)sm, *mn = sc + 8;
+        const float d = half(b[i].d), dmin = half(b[i].dmin);
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
+            store_i8x32(_mm256_and_si256(q4, m4), _mm256_set1_ps(d * sc[2 * j]),
+                        _mm256_set1_ps(dmin * mn[2 * j]), dst + 64 * j);
+            store_i8x32(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), _mm256_set1_ps(d * sc[2 * j + 1]),
+                        _mm256_set1_ps(dmin * mn[2 * j + 1]), dst + 64 * j + 32);
+        }
+    }
+}
+
+AVX2 static void expand_q6_K(const void *src, float *dst, int64_t n)
+{
+    const block_q6_K *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03), off = _mm256_set1_epi8(32);
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = half(b[i].d);
+        for (int h = 0; h < 2; h++, dst += 128) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            const int8_t *sc = b[i].scales + 8 * h;
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                const __m256i v = _mm256_sub_epi8(q[k], off);
+                store_i8x16(_mm256_castsi256_si128(v), _mm256_set1_ps(d * sc[2 * k]), zero, dst + 32 * k);
+                store_i8x16(_mm256_extracti128_si256(v, 1), _mm256_set1_ps(d * sc[2 * k + 1]), zero,
+                            dst + 32 * k + 16);
+            }
+        }
     }
 }
 
@@ -428,6 +553,10 @@ const matmul_kernels *matmul_kernels_avx2(void)
         .act = {
             [DTYPE_Q8_0] = ACT_Q8, [DTYPE_Q4_0] = ACT_Q8, [DTYPE_Q4_1] = ACT_Q8,
             [DTYPE_Q5_0] = ACT_Q8, [DTYPE_Q4_K] = ACT_Q8_K, [DTYPE_Q6_K] = ACT_Q8_K,
+        },
+        .expand = {
+            [DTYPE_Q8_0] = expand_q8_0, [DTYPE_Q4_0] = expand_q4_0,
+            [DTYPE_Q4_K] = expand_q4_K, [DTYPE_Q6_K] = expand_q6_K,
         },
         .gemm = gemm,
         .dot_f32 = dot_f32,

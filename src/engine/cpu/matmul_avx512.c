@@ -46,51 +46,81 @@ AVX512 static float dot_f32(const float *a, const float *b, int64_t n)
 
 // The hot loop of prefill: 4 weight rows x 6 tokens, 24 accumulators; each
 // weight vector loaded serves 6 tokens and each activation vector 4 rows.
+// Written out by macro so that the accumulators stay in registers at any
+// optimization level (an array of them ends up on the stack at -O2).
+#define FMA4(T, XV)                                                                                \
+    c##T##0 = _mm512_fmadd_ps(a0, XV, c##T##0);                                                    \
+    c##T##1 = _mm512_fmadd_ps(a1, XV, c##T##1);                                                    \
+    c##T##2 = _mm512_fmadd_ps(a2, XV, c##T##2);                                                    \
+    c##T##3 = _mm512_fmadd_ps(a3, XV, c##T##3)
+#define ZERO4(T)                                                                                   \
+    __m512 c##T##0 = _mm512_setzero_ps(), c##T##1 = c##T##0, c##T##2 = c##T##0, c##T##3 = c##T##0
+
+AVX512 static inline void store_pair(float *y0, float *y1, const __m512 v[8], bool accumulate)
+{
+    // Two tokens' four rows per reduction: [t r0..r3, t+1 r0..r3].
+    const __m256 s = reduce8(v);
+    __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
+    if (accumulate) {
+        lo = _mm_add_ps(lo, _mm_loadu_ps(y0));
+        hi = _mm_add_ps(hi, _mm_loadu_ps(y1));
+    }
+    _mm_storeu_ps(y0, lo);
+    _mm_storeu_ps(y1, hi);
+}
+
 AVX512 static void tile_4x6(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t k,
                             float *y, int64_t ldy, bool accumulate)
 {
-    __m512 acc[TILE_T][TILE_R];
-    for (int t = 0; t < TILE_T; t++)
-        for (int r = 0; r < TILE_R; r++) acc[t][r] = _mm512_setzero_ps();
+    ZERO4(0);
+    ZERO4(1);
+    ZERO4(2);
+    ZERO4(3);
+    ZERO4(4);
+    ZERO4(5);
     const float *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx, *x3 = x + 3 * ldx, *x4 = x + 4 * ldx,
+                *x5 = x + 5 * ldx;
     int64_t i = 0;
     for (; i + 16 <= k; i += 16) {
         const __m512 a0 = _mm512_loadu_ps(w + i), a1 = _mm512_loadu_ps(w1 + i);
         const __m512 a2 = _mm512_loadu_ps(w2 + i), a3 = _mm512_loadu_ps(w3 + i);
-        for (int t = 0; t < TILE_T; t++) {
-            const __m512 xv = _mm512_loadu_ps(x + t * ldx + i);
-            acc[t][0] = _mm512_fmadd_ps(a0, xv, acc[t][0]);
-            acc[t][1] = _mm512_fmadd_ps(a1, xv, acc[t][1]);
-            acc[t][2] = _mm512_fmadd_ps(a2, xv, acc[t][2]);
-            acc[t][3] = _mm512_fmadd_ps(a3, xv, acc[t][3]);
-        }
+        __m512 xv = _mm512_loadu_ps(x0 + i);
+        FMA4(0, xv);
+        xv = _mm512_loadu_ps(x1 + i);
+        FMA4(1, xv);
+        xv = _mm512_loadu_ps(x2 + i);
+        FMA4(2, xv);
+        xv = _mm512_loadu_ps(x3 + i);
+        FMA4(3, xv);
+        xv = _mm512_loadu_ps(x4 + i);
+        FMA4(4, xv);
+        xv = _mm512_loadu_ps(x5 + i);
+        FMA4(5, xv);
     }
     if (i < k) {
         const __mmask16 m = (__mmask16)((1u << (k - i)) - 1);
         const __m512 a0 = _mm512_maskz_loadu_ps(m, w + i), a1 = _mm512_maskz_loadu_ps(m, w1 + i);
         const __m512 a2 = _mm512_maskz_loadu_ps(m, w2 + i), a3 = _mm512_maskz_loadu_ps(m, w3 + i);
-        for (int t = 0; t < TILE_T; t++) {
-            const __m512 xv = _mm512_maskz_loadu_ps(m, x + t * ldx + i);
-            acc[t][0] = _mm512_fmadd_ps(a0, xv, acc[t][0]);
-            acc[t][1] = _mm512_fmadd_ps(a1, xv, acc[t][1]);
-            acc[t][2] = _mm512_fmadd_ps(a2, xv, acc[t][2]);
-            acc[t][3] = _mm512_fmadd_ps(a3, xv, acc[t][3]);
-        }
+        __m512 xv = _mm512_maskz_loadu_ps(m, x0 + i);
+        FMA4(0, xv);
+        xv = _mm512_maskz_loadu_ps(m, x1 + i);
+        FMA4(1, xv);
+        xv = _mm512_maskz_loadu_ps(m, x2 + i);
+        FMA4(2, xv);
+        xv = _mm512_maskz_loadu_ps(m, x3 + i);
+        FMA4(3, xv);
+        xv = _mm512_maskz_loadu_ps(m, x4 + i);
+        FMA4(4, xv);
+        xv = _mm512_maskz_loadu_ps(m, x5 + i);
+        FMA4(5, xv);
     }
-    // Two tokens' four rows per reduction: [t r0..r3, t+1 r0..r3].
-    for (int t = 0; t < TILE_T; t += 2) {
-        const __m512 v[8] = {acc[t][0],     acc[t][1],     acc[t][2],     acc[t][3],
-                             acc[t + 1][0], acc[t + 1][1], acc[t + 1][2], acc[t + 1][3]};
-        const __m256 s = reduce8(v);
-        __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
-        float *y0 = y + t * ldy, *y1 = y + (t + 1) * ldy;
-        if (accumulate) {
-            lo = _mm_add_ps(lo, _mm_loadu_ps(y0));
-            hi = _mm_add_ps(hi, _mm_loadu_ps(y1));
-        }
-        _mm_storeu_ps(y0, lo);
-        _mm_storeu_ps(y1, hi);
-    }
+    const __m512 v01[8] = {c00, c01, c02, c03, c10, c11, c12, c13};
+    store_pair(y, y + ldy, v01, accumulate);
+    const __m512 v23[8] = {c20, c21, c22, c23, c30, c31, c32, c33};
+    store_pair(y + 2 * ldy, y + 3 * ldy, v23, accumulate);
+    const __m512 v45[8] = {c40, c41, c42, c43, c50, c51, c52, c53};
+    store_pair(y + 4 * ldy, y + 5 * ldy, v45, accumulate);
 }
 
 AVX512 static void gemm(const float *w, int64_t ldw, int64_t m, const float *x, int64_t ldx,

@@ -43,6 +43,9 @@ typedef struct {
     const char *name;
     matmul_rows_fn rows[DTYPE_GGML_COUNT]; // NULL: use dequantize + dot_f32
     act_format act[DTYPE_GGML_COUNT];      // the activations rows[t] expects
+    // Prefill: n elements (a multiple of the block) of a quantized row to
+    // f32, not necessarily bit-exact; NULL: quant_dequantize_row.
+    void (*expand[DTYPE_GGML_COUNT])(const void *src, float *dst, int64_t n);
     matmul_gemm_fn gemm;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     matmul_to_f32_fn f16_to_f32, bf16_to_f32;
@@ -56,6 +59,10 @@ const matmul_kernels *matmul_kernels_avx512(void); // NULL if not compiled in
 // The table cpu_matmul uses on this machine (the best the CPU supports, or
 // the one named by RIGHTSIZE_KERNELS=portable|avx2|avx512 for testing).
 const matmul_kernels *matmul_kernels_best(void);
+
+// Makes cpu_matmul use k (tests run every table this CPU supports); NULL
+// returns to the automatic choice.
+void matmul_kernels_select(const matmul_kernels *k);
 
 // Scalar activation quantizer shared by the tables.
 void matmul_quantize_q8_portable(const float *x, act_q8 *y, int64_t n);
