@@ -508,6 +508,58 @@ static void test_detect_every_family(void **state)
         if (!seen[f]) fail_msg("no detection case for family %s", chat_family_name((chat_family)f));
 }
 
+// The turn end of every family is what its renderer writes right after an
+// answer (or, for GLM, the next turn's header), so a chat stops where the
+// template would close the turn.
+static void test_turn_end(void **state)
+{
+    (void)state;
+    const chat_message conv[] = {{"user", "Q1"}, {"assistant", "ANSWER"}, {"user", "Q2"}};
+    chat_options o = chat_default_options();
+    o.bos_token = "<s>";
+    o.eos_token = "<EOS>";
+    o.default_system = "D";
+    int bad = 0;
+    for (int f = 1; f < CHAT_FAMILY_COUNT; f++) {
+        const char *end = chat_family_turn_end((chat_family)f, o.eos_token);
+        const char *name = chat_family_name((chat_family)f);
+        assert_non_null(end);
+        char *out = NULL;
+        rs_error err = {0};
+        if (chat_render((chat_family)f, conv, 3, &o, &out, &err) != RS_OK)
+            fail_msg("%s: %s", name, err.msg);
+        const char *a = strstr(out, "ANSWER");
+        if (!a) fail_msg("%s: answer missing", name);
+        a += strlen("ANSWER");
+        // Formats may put a space or newline between answer and marker.
+        while (*a == ' ' || *a == '\n')
+            a++;
+        // Plain-text formats write nothing after an answer: the model ends
+        // it with eos, which the history does not show.
+        static const char *const implicit[] = {"alpaca", "granite-code", "falcon",  "falcon3",
+                                               "chatqa", "magicoder",    "minicpm", "bailing"};
+        bool silent = false;
+        for (size_t k = 0; k < sizeof implicit / sizeof implicit[0]; k++)
+            silent |= strcmp(name, implicit[k]) == 0;
+        if (silent) {
+            assert_string_equal(end, o.eos_token);
+            free(out);
+            continue;
+        }
+        bool found = strncmp(a, end, strlen(end)) == 0 ||
+                     (strcmp(end, "\n\n") == 0 && strncmp(a - 2, "\n\n", 2) == 0);
+        if (!found) {
+            fprintf(stderr, "%s: after the answer comes \"%.20s\", not the turn end \"%s\"\n", name,
+                    a, end);
+            bad++;
+        }
+        free(out);
+    }
+    assert_int_equal(bad, 0);
+    assert_string_equal(chat_family_turn_end(CHAT_FAMILY_LLAMA3, "<|end_of_text|>"), "<|eot_id|>");
+    assert_null(chat_family_turn_end(CHAT_FAMILY_ALPACA, NULL));
+}
+
 static void test_render_errors(void **state)
 {
     (void)state;
@@ -646,10 +698,15 @@ static void test_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_detect_basics),   cmocka_unit_test(test_detect_every_family),
-        cmocka_unit_test(test_render_errors),   cmocka_unit_test(test_qwen_defaults),
-        cmocka_unit_test(test_ollama_testdata), cmocka_unit_test(test_llama_cpp_templates),
-        cmocka_unit_test(test_templates_jsonl), cmocka_unit_test(test_load),
+        cmocka_unit_test(test_detect_basics),
+        cmocka_unit_test(test_detect_every_family),
+        cmocka_unit_test(test_turn_end),
+        cmocka_unit_test(test_render_errors),
+        cmocka_unit_test(test_qwen_defaults),
+        cmocka_unit_test(test_ollama_testdata),
+        cmocka_unit_test(test_llama_cpp_templates),
+        cmocka_unit_test(test_templates_jsonl),
+        cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,76 @@ bool chat_family_keeps_system(chat_family f)
     return f != CHAT_FAMILY_PHI3_MINI;
 }
 
+const char *chat_family_turn_end(chat_family f, const char *eos)
+{
+    switch (f) {
+    case CHAT_FAMILY_CHATML:
+    case CHAT_FAMILY_CHATML_DEFSYS:
+    case CHAT_FAMILY_QWEN2_5:
+    case CHAT_FAMILY_QWEN3:
+    case CHAT_FAMILY_QWQ:
+    case CHAT_FAMILY_SMOLLM3:
+    case CHAT_FAMILY_PHI4:
+        return "<|im_end|>";
+    case CHAT_FAMILY_LLAMA3:
+    case CHAT_FAMILY_LLAMA3_1:
+    case CHAT_FAMILY_LLAMA3_2:
+        return "<|eot_id|>";
+    case CHAT_FAMILY_LLAMA4:
+        return "<|eot|>";
+    case CHAT_FAMILY_GEMMA:
+    case CHAT_FAMILY_GEMMA3:
+        return "<end_of_turn>";
+    case CHAT_FAMILY_PHI3:
+    case CHAT_FAMILY_PHI3_MINI:
+        return "<|end|>";
+    case CHAT_FAMILY_DEEPSEEK:
+        return "<|EOT|>";
+    case CHAT_FAMILY_DEEPSEEK3:
+    case CHAT_FAMILY_DEEPSEEK3_1:
+    case CHAT_FAMILY_DEEPSEEK_R1:
+    case CHAT_FAMILY_DEEPSEEK_R1_TOGGLE:
+        return "<｜end▁of▁sentence｜>";
+    case CHAT_FAMILY_COMMAND_R:
+        return "<|END_OF_TURN_TOKEN|>";
+    case CHAT_FAMILY_GRANITE:
+        return "<|end_of_text|>";
+    case CHAT_FAMILY_OPENCHAT:
+        return "<|end_of_turn|>";
+    case CHAT_FAMILY_CODELLAMA70B:
+        return "<step>";
+    case CHAT_FAMILY_ALFRED:
+        return "<end_message>";
+    case CHAT_FAMILY_EXAONE3:
+    case CHAT_FAMILY_EXAONE4:
+        return "[|endofturn|]";
+    case CHAT_FAMILY_MEGREZ:
+        return "<|turn_end|>";
+    case CHAT_FAMILY_SMOLVLM:
+        return "<end_of_utterance>";
+    case CHAT_FAMILY_DOTS1:
+        return "<|endofresponse|>";
+    case CHAT_FAMILY_RWKV_WORLD:
+        return "\n\n";
+    // GLM models answer until the next role header.
+    case CHAT_FAMILY_CHATGLM3:
+    case CHAT_FAMILY_CHATGLM4:
+    case CHAT_FAMILY_GLMEDGE:
+        return "<|user|>";
+    // These write a literal </s> after answers.
+    case CHAT_FAMILY_VICUNA:
+    case CHAT_FAMILY_VICUNA_ORCA:
+    case CHAT_FAMILY_MONARCH:
+    case CHAT_FAMILY_ORION:
+    case CHAT_FAMILY_MISTRAL_V1:
+    case CHAT_FAMILY_MISTRAL_V3:
+    case CHAT_FAMILY_MISTRAL_V7:
+        return "</s>";
+    default:
+        return eos && *eos ? eos : NULL;
+    }
+}
+
 chat_options chat_default_options(void)
 {
     return (chat_options){.add_generation_prompt = true, .enable_thinking = -1};

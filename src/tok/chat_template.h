@@ -124,10 +124,18 @@ bool chat_family_keeps_system(chat_family f);
 // date), or NULL when the text has none. Caller frees.
 char *chat_template_default_system(const char *template_text, time_t now);
 
+// The text that ends an assistant turn in family f: generation stops when
+// the model emits it (the token for "<|eot_id|>", "<|im_end|>", ...), which
+// is not always the tokenizer's eos (Llama 3's is <|end_of_text|>). Families
+// that end answers with eos_token return eos_token; NULL when neither.
+const char *chat_family_turn_end(chat_family f, const char *eos_token);
+
 // Renders msgs with family f into *out (NUL-terminated, caller frees).
 // Tokenize the result with special tokens parsed and without adding BOS: the
 // template writes bos_token where the model wants it, as transformers'
-// apply_chat_template(tokenize=True) assumes.
+// apply_chat_template(tokenize=True) assumes. A chat that re-renders the
+// whole conversation each turn must compare tokens to reuse its KV cache:
+// some templates rewrite history (Qwen3 drops earlier reasoning).
 // Fails with RS_ERR_INPUT for an unknown role, for a conversation the
 // template itself rejects (roles that must alternate), or for a family
 // that needs a default system prompt nobody supplied.
