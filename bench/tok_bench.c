@@ -68,10 +68,9 @@ static size_t put_utf8(char *o, uint32_t cp)
 static char *make_text(size_t bytes, size_t *len)
 {
     char *t = malloc(bytes + 256);
-    if (!t)
-        return NULL;
-    static const char *const syl[] = {"ka", "lo", "mi", "ren", "to", "sha", "vi", "str", "an",
-                                      "el", "qu", "or", "ix", "pe", "dun", "gra", "th", "ou"};
+    if (!t) return NULL;
+    static const char *const syl[] = {"ka", "lo", "mi", "ren", "to", "sha", "vi",  "str", "an",
+                                      "el", "qu", "or", "ix",  "pe", "dun", "gra", "th",  "ou"};
     size_t n = 0;
     while (n < bytes) {
         uint32_t r = rnd() % 100;
@@ -84,8 +83,7 @@ static char *make_text(size_t bytes, size_t *len)
             int words = 1 + (int)(rnd() % 8);
             for (int w = 0; w < words; w++) {
                 int k = 1 + (int)(rnd() % 4);
-                if (rnd() % 7 == 0)
-                    t[n++] = (char)('A' + rnd() % 26);
+                if (rnd() % 7 == 0) t[n++] = (char)('A' + rnd() % 26);
                 for (int i = 0; i < k; i++) {
                     const char *s = syl[rnd() % (sizeof syl / sizeof syl[0])];
                     size_t l = strlen(s);
@@ -93,8 +91,7 @@ static char *make_text(size_t bytes, size_t *len)
                     n += l;
                 }
                 t[n++] = rnd() % 10 == 0 ? ',' : ' ';
-                if (t[n - 1] == ',')
-                    t[n++] = ' ';
+                if (t[n - 1] == ',') t[n++] = ' ';
             }
         } else if (r < 85) { // common CJK characters
             int k = 2 + (int)(rnd() % 12);
@@ -132,8 +129,7 @@ static rs_status load(const char *path, tokenizer **tok, rs_error *err)
     if (n > 5 && strcmp(path + n - 5, ".gguf") == 0) {
         gguf_file *g;
         rs_status s = gguf_open(path, &g, err);
-        if (s)
-            return s;
+        if (s) return s;
         s = tokenizer_load_gguf(g, tok, err);
         gguf_close(g);
         return s;
@@ -161,8 +157,7 @@ int main(int argc, char **argv)
     }
     size_t len;
     char *text = make_text((size_t)(mb * 1e6), &len);
-    if (!text)
-        return 1;
+    if (!text) return 1;
     if (write_path) {
         FILE *f = fopen(write_path, "wb");
         if (!f || fwrite(text, 1, len, f) != len) {
@@ -193,13 +188,12 @@ int main(int argc, char **argv)
                 return 1;
             }
             double e = now() - s;
-            if (r == 0)
-                firstpass = e;
-            if (e < best)
-                best = e;
+            if (r == 0) firstpass = e;
+            if (e < best) best = e;
             free(ids);
         }
-        printf("rightsize %-40s load %.2f s  %lld tokens  first pass %.2f MB/s  best of %d %.2f MB/s\n",
+        printf("rightsize %-40s load %.2f s  %lld tokens  first pass %.2f MB/s  best of %d %.2f "
+               "MB/s\n",
                argv[a], t1 - t0, (long long)n, (double)len / 1e6 / firstpass, reps,
                (double)len / 1e6 / best);
         tokenizer_free(tok);

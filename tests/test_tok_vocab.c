@@ -126,11 +126,101 @@ static void test_json_vectors(void **state)
     assert_int_equal(failures, 0);
 }
 
+static tokenizer *load_gguf_tok(const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", testdata_dir(), rel);
+    gguf_file *f;
+    tokenizer *tok;
+    rs_error err = {0};
+    if (gguf_open(path, &f, &err) != RS_OK) fail_msg("%s", err.msg);
+    if (tokenizer_load_gguf(f, &tok, &err) != RS_OK) fail_msg("%s", err.msg);
+    gguf_close(f);
+    return tok;
+}
+
+// Special ids and add_bos come from the files (values read with gguf-py).
+static void test_gguf_specials(void **state)
+{
+    (void)state;
+    char dir[4096];
+    TESTDATA_PATH(dir, "vocab-tests");
+    TESTDATA_PATH(dir, "models/stories260K/stories260K.gguf");
+    struct {
+        const char *rel;
+        int32_t bos, eos;
+        bool add_bos;
+        tokenizer_kind kind;
+    } cases[] = {
+        {"vocab-tests/ggml-vocab-llama-spm.gguf", 1, 2, true, TOKENIZER_KIND_SPM},
+        {"vocab-tests/ggml-vocab-phi-3.gguf", 1, 32000, true, TOKENIZER_KIND_SPM},
+        {"vocab-tests/ggml-vocab-gpt-2.gguf", 50256, 50256, false, TOKENIZER_KIND_BPE},
+        {"vocab-tests/ggml-vocab-deepseek-coder.gguf", 32013, 32014, true, TOKENIZER_KIND_BPE},
+        // No add_bos_token key: llama.cpp's default for SPM is to add BOS.
+        {"models/stories260K/stories260K.gguf", 1, 2, true, TOKENIZER_KIND_SPM},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tokenizer *tok = load_gguf_tok(cases[i].rel);
+        assert_int_equal(tokenizer_bos(tok), cases[i].bos);
+        assert_int_equal(tokenizer_eos(tok), cases[i].eos);
+        assert_int_equal(tokenizer_add_bos(tok), cases[i].add_bos);
+        assert_int_equal(tokenizer_get_kind(tok), cases[i].kind);
+        assert_true(tokenizer_is_eog(tok, cases[i].eos));
+        int32_t *a, *b;
+        int64_t na, nb;
+        rs_error err = {0};
+        assert_int_equal(tokenizer_encode(tok, "Hello", 5, false, true, &a, &na, &err), RS_OK);
+        assert_int_equal(tokenizer_encode(tok, "Hello", 5, true, true, &b, &nb, &err), RS_OK);
+        assert_int_equal(nb, na + (cases[i].add_bos ? 1 : 0));
+        if (cases[i].add_bos) assert_int_equal(b[0], cases[i].bos);
+        char *out;
+        size_t ol;
+        assert_int_equal(
+            tokenizer_decode(tok, a, na, TOKENIZER_DECODE_STRIP_LEADING, &out, &ol, &err), RS_OK);
+        assert_string_equal(out, "Hello");
+        free(out);
+        free(a);
+        free(b);
+        tokenizer_free(tok);
+    }
+    // Phi-3: <|end|> is an end-of-turn control token of the vocabulary.
+    tokenizer *tok = load_gguf_tok("vocab-tests/ggml-vocab-phi-3.gguf");
+    int32_t end = tokenizer_find(tok, "<|end|>", 7);
+    assert_true(end >= 0);
+    assert_true(tokenizer_is_eog(tok, end));
+    assert_false(tokenizer_is_eog(tok, tokenizer_find(tok, "\xE2\x96\x81Hello", 8)));
+    tokenizer_free(tok);
+}
+
+// A GGUF whose tokenizer.ggml.pre is unknown is refused, not guessed.
+static void test_gguf_errors(void **state)
+{
+    (void)state;
+    tokenizer *tok;
+    rs_error err = {0};
+    char dir[4096];
+    TESTDATA_PATH(dir, "vocab-tests/ggml-vocab-gpt-2.gguf");
+    gguf_file *f;
+    assert_int_equal(gguf_open(dir, &f, &err), RS_OK);
+    // Point the pre name at something unknown by editing the parsed value.
+    for (uint64_t i = 0; i < f->n_kv; i++)
+        if (strcmp(f->kv[i].key, "tokenizer.ggml.pre") == 0) f->kv[i].str[0] = 'X';
+    assert_int_equal(tokenizer_load_gguf(f, &tok, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "tokenizer.ggml.pre"));
+    for (uint64_t i = 0; i < f->n_kv; i++)
+        if (strcmp(f->kv[i].key, "tokenizer.ggml.model") == 0) f->kv[i].str[0] = 'X';
+    assert_int_equal(tokenizer_load_gguf(f, &tok, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "tokenizer.ggml.model"));
+    gguf_close(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_vectors),
         cmocka_unit_test(test_gguf_vectors),
+        cmocka_unit_test(test_gguf_specials),
+        cmocka_unit_test(test_gguf_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,11 @@ feeds the raw bytes to rightsize.
 
 Files written to tests/fixtures/tok/:
   corpus.hex       one string per line, its raw bytes in hex
+  tiny.ids         for the small tokenizer.json files in fuzz/corpus/fuzz_tokenizer_json
+                   (Metaspace, Digits, Punctuation, WordPiece, BertNormalizer,
+                   ByteLevel prefix, lstrip/rstrip...): per line
+                   FILE TAB text hex TAB ids (add_special=False) TAB ids (add_special=True)
+                   TAB decode hex (skip_special_tokens=False)
   NAME.ids         a header line "# add_special prefix=IDS suffix=IDS", then
                    per string: ids (add_special=False, special tokens parsed)
                    TAB decode (HF decode(ids, skip_special_tokens=False) in hex,
@@ -133,10 +138,32 @@ def build_corpus():
     return corpus
 
 
+TINY_TEXTS = ["Hello, world! the thing   12.34 <tool> x", " ab  ab a b", "hello HELLO \u00bd 12 <unk>x . . ...",
+              "Hello worlds! apple \u4e2d\u56fd \u00c4pfel", " a a b", "the ing thing inging", "<|end|> <tool>the",
+              "x  <tool>  y", "", " ", "a\tb\nc", "1234567", "...!!!???", "\u00e9\u0301 caf\u00e9", "[CLS] hello [SEP]",
+              "<s>ab</s>", "   leading", "trailing   ", "\ufb01ne \u2126", "AbC dEf", "\U0001f999 x \U0001f44d\U0001f3fd"]
+
+
+def tiny_fixtures():
+    d = os.path.join(HERE, "..", "fuzz", "corpus", "fuzz_tokenizer_json")
+    lines = []
+    for f in sorted(os.listdir(d)):
+        tok = Tokenizer.from_file(os.path.join(d, f))
+        for s in TINY_TEXTS:
+            a = tok.encode(s, add_special_tokens=False).ids
+            b = tok.encode(s, add_special_tokens=True).ids
+            dec = tok.decode(a, skip_special_tokens=False)
+            lines.append("%s\t%s\t%s\t%s\t%s" % (f, s.encode().hex(), " ".join(map(str, a)),
+                                                 " ".join(map(str, b)), dec.encode().hex()))
+    with open(os.path.join(OUT, "tiny.ids"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
 def main():
     testdata = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "shared", "testdata")
     corpus = build_corpus()
     os.makedirs(OUT, exist_ok=True)
+    tiny_fixtures()
     with open(os.path.join(OUT, "corpus.hex"), "w") as f:
         for s in corpus:
             f.write(s.hex() + "\n")

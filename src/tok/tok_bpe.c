@@ -110,7 +110,7 @@ static tok_cache_entry *cache_find(tokenizer *t, const char *w, uint32_t n, uint
     }
 }
 
-enum { CACHE_CAP = 1 << 16, CACHE_MAX_WORD = 64 };
+enum { CACHE_CAP = 1 << 17, CACHE_MAX_WORD = 64 };
 
 static void cache_put(tokenizer *t, const char *w, uint32_t n, uint64_t h, const int32_t *ids,
                       uint32_t n_ids)
@@ -119,16 +119,13 @@ static void cache_put(tokenizer *t, const char *w, uint32_t n, uint64_t h, const
         tok_cache_clear(t); // full: start over rather than track recency
     tok_cache_entry *e = cache_find(t, w, n, h);
     if (e->word) return;
-    e->word = malloc(n ? n : 1);
-    e->ids = malloc((n_ids ? n_ids : 1) * sizeof(int32_t));
-    if (!e->word || !e->ids) {
-        free(e->word);
-        free(e->ids);
-        *e = (tok_cache_entry){0};
-        return;
-    }
+    // One block: the ids, then the word's bytes.
+    int32_t *blk = malloc(n_ids * sizeof(int32_t) + n + 1);
+    if (!blk) return;
+    memcpy(blk, ids, n_ids * sizeof(int32_t));
+    e->ids = blk;
+    e->word = (char *)(blk + n_ids);
     memcpy(e->word, w, n);
-    memcpy(e->ids, ids, n_ids * sizeof(int32_t));
     e->word_len = n;
     e->n_ids = n_ids;
     t->cache_n++;

@@ -70,7 +70,7 @@ rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool litera
 {
     int ec;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+    uint32_t opts = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
@@ -128,11 +128,23 @@ void tok_piece_for(tokenizer *t, tok_token *tk)
     tk->piece_len = tk->text_len;
     bool plain = tk->type == TOKENIZER_TOKEN_NORMAL || tk->type == TOKENIZER_TOKEN_BYTE ||
                  tk->type == TOKENIZER_TOKEN_UNUSED;
-    if (!plain || t->model == TOK_MODEL_WORDPIECE) return;
-    char *p = malloc(tk->text_len + 1);
+    if (!plain) return;
+    char *p = malloc(tk->text_len + 2);
     if (!p) return; // keep the text: a wrong piece is better than a crash, and OOM here is moot
     size_t n = 0;
-    if (t->byte_level) {
+    if (t->model == TOK_MODEL_WORDPIECE && !t->add_space_prefix) {
+        // HF WordPiece decoding: "##x" continues a word, other tokens start
+        // one after a space (the first space is stripped when decoding).
+        if (t->wp_prefix_len && tk->text_len >= t->wp_prefix_len &&
+            memcmp(tk->text, t->wp_prefix, t->wp_prefix_len) == 0) {
+            n = tk->text_len - t->wp_prefix_len;
+            memcpy(p, tk->text + t->wp_prefix_len, n);
+        } else {
+            p[0] = ' ';
+            memcpy(p + 1, tk->text, tk->text_len);
+            n = tk->text_len + 1;
+        }
+    } else if (t->byte_level) {
         for (uint32_t i = 0; i < tk->text_len;) {
             uint32_t cp;
             int l = tok_utf8_valid_len((const uint8_t *)tk->text + i, tk->text_len - i);
@@ -233,6 +245,23 @@ rs_status tok_finish(tokenizer *t, rs_error *err)
         tok_piece_for(t, tk);
     }
 
+    // Can ▁-style text be cut before each ▁ run? Only if no token (normal or
+    // byte) has a ▁ after another char.
+    t->split_at_space = !t->byte_level;
+    for (int32_t i = 0; i < t->n_vocab && t->split_at_space; i++) {
+        const tok_token *tk = &t->tokens[i];
+        if (tk->type != TOKENIZER_TOKEN_NORMAL && tk->type != TOKENIZER_TOKEN_BYTE &&
+            tk->type != TOKENIZER_TOKEN_UNUSED)
+            continue;
+        for (uint32_t k = 1; k + 3 <= tk->text_len; k++) {
+            if (memcmp(tk->text + k, "\xE2\x96\x81", 3) == 0 &&
+                !(k >= 3 && memcmp(tk->text + k - 3, "\xE2\x96\x81", 3) == 0)) {
+                t->split_at_space = false;
+                break;
+            }
+        }
+    }
+
     // Added tokens: from GGUF token types where the loader gave none.
     if (!t->added) {
         for (int32_t i = 0; i < t->n_vocab; i++) {
@@ -292,8 +321,7 @@ void tok_cache_clear(tokenizer *t)
 {
     if (!t->cache) return;
     for (uint64_t i = 0; i < t->cache_cap; i++) {
-        free(t->cache[i].word);
-        free(t->cache[i].ids);
+        free(t->cache[i].ids); // the word lives in the same block
         t->cache[i] = (tok_cache_entry){0};
     }
     t->cache_n = 0;

@@ -12,6 +12,24 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+// Calls word() on each piece of s cut before every ▁ run (see
+// split_at_space), or on all of s.
+static bool for_each_word(tokenizer *t, const char *s, size_t n,
+                          bool (*word)(tokenizer *, const char *, size_t, tok_ids *), tok_ids *out)
+{
+    if (!t->split_at_space) return word(t, s, n, out);
+    size_t start = 0;
+    for (size_t i = 1; i + 3 <= n; i++) {
+        if (memcmp(s + i, "\xE2\x96\x81", 3) == 0 &&
+            !(i >= 3 && memcmp(s + i - 3, "\xE2\x96\x81", 3) == 0)) {
+            if (!word(t, s + start, i - start, out)) return false;
+            start = i;
+            i += 2;
+        }
+    }
+    return word(t, s + start, n - start, out);
+}
+
 static bool encode_text(tokenizer *t, const char *s, size_t n, bool first, tok_ids *out)
 {
     if (n == 0) return true;
@@ -33,7 +51,7 @@ static bool encode_text(tokenizer *t, const char *s, size_t n, bool first, tok_i
                 b->v[b->n++] = s[i];
             }
         }
-        return tok_spm_encode(t, b->v, b->n, out);
+        return for_each_word(t, b->v, b->n, tok_spm_encode, out);
     }
     if (!tok_normalize(t, s, n, &t->norm_buf)) return false;
     int64_t ns = tok_pretokenize(t, &t->norm_buf, first);
@@ -43,7 +61,7 @@ static bool encode_text(tokenizer *t, const char *s, size_t n, bool first, tok_i
         const tok_span sp = t->spans[i];
         bool ok = t->model == TOK_MODEL_WORDPIECE
                       ? tok_wordpiece_word(t, v + sp.start, sp.end - sp.start, out)
-                      : tok_bpe_word(t, v + sp.start, sp.end - sp.start, out);
+                      : for_each_word(t, v + sp.start, sp.end - sp.start, tok_bpe_word, out);
         if (!ok) return false;
     }
     return true;

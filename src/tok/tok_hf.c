@@ -469,20 +469,20 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
     if ((st = parse_normalizer(t, get(root, "normalizer"), err))) goto fail;
     if ((st = parse_pretokenizer(t, get(root, "pre_tokenizer"), err))) goto fail;
     parse_decoder(t, get(root, "decoder"));
-    if ((st = tok_finish(t, err))) goto fail;
-    t->unk_id = find_content(t, get_str(model, "unk_token"));
     if (wordpiece) {
         const char *pfx = csp ? csp : "##";
         t->wp_prefix = dupn(pfx, &t->wp_prefix_len);
         const cJSON *mx = get(model, "max_input_chars_per_word");
         t->wp_max_chars = cJSON_IsNumber(mx) ? (int32_t)mx->valuedouble : 100;
+        t->strip_leading_space = true;
         if (!t->wp_prefix) {
             st = rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", name);
             goto fail;
         }
-    } else if ((st = parse_merges(t, get(model, "merges"), err))) {
-        goto fail;
     }
+    if ((st = tok_finish(t, err))) goto fail;
+    t->unk_id = find_content(t, get_str(model, "unk_token"));
+    if (!wordpiece && (st = parse_merges(t, get(model, "merges"), err))) goto fail;
 
     bool have_template = false;
     parse_post_processor(t, get(root, "post_processor"), &have_template);

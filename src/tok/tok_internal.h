@@ -206,6 +206,10 @@ struct tokenizer {
     int32_t unk_id;
 
     // SPM
+    // No token holds a ▁ right after another char, so no merge can cross the
+    // start of a ▁ run: text may be cut there into words (for the word cache
+    // and short merge heaps) with the same result as merging it whole.
+    bool split_at_space;
     bool add_space_prefix; // GGUF llama: ' ' before the text and after added tokens
 
     // WordPiece
@@ -226,6 +230,9 @@ struct tokenizer {
 
     // Decoding
     bool strip_leading_space; // HF Strip/Metaspace decoder: drop the first ' '
+    // The normalizer removed the segment's first chars (Strip): HF's Metaspace
+    // "first" then sees an offset other than 0 and does not prepend.
+    bool norm_moved_start;
 
     int32_t bos, eos, eot, pad;
     bool add_bos, add_eos;

@@ -8,8 +8,34 @@
 // splits, Metaspace) as tokenizer.json describes them. A pre-tokenizer turns
 // a segment of text into word spans; each word then goes to the model alone.
 
+// True if every char of s is one NFC leaves alone whatever its neighbours:
+// NFC-stable, combining class 0 and never the second char of a canonical
+// composition (Latin to U+02FF, Greek/Cyrillic, CJK punctuation, kana, CJK
+// ideographs, Hangul syllables, fullwidth forms; checked against Python's
+// unicodedata by the author). Mixed text with marks takes the full path.
+static bool nfc_stable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        i += (size_t)tok_utf8_decode(s + i, &cp);
+        if (cp <= 0x2FF || (cp >= 0x388 && cp <= 0x482) || (cp >= 0x48A && cp <= 0x52F) ||
+            (cp >= 0x3000 && cp <= 0x3029) || (cp >= 0x3030 && cp <= 0x3098) ||
+            (cp >= 0x309B && cp <= 0x30FF) || (cp >= 0x4E00 && cp <= 0x9FFF) ||
+            (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xFF01 && cp <= 0xFFEF))
+            continue;
+        return false;
+    }
+    return true;
+}
+
 static bool unicode_form(const char *s, size_t n, utf8proc_option_t opt, tok_buf *out)
 {
+    if (opt == UTF8PROC_COMPOSE && nfc_stable(s, n)) return tok_buf_append(out, s, n);
     // Pure ASCII is unchanged by every normalization form.
     size_t i = 0;
     while (i < n && (uint8_t)s[i] < 0x80)
@@ -39,7 +65,8 @@ static bool is_ws(uint32_t c)
 }
 
 // One normalizer step from in to out.
-static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out)
+// moved: set when the step removed chars at the start of the text.
+static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out, bool *moved)
 {
     out->n = 0;
     switch (nm->kind) {
@@ -100,6 +127,7 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
             if (!is_ws(c)) break;
             a += (size_t)l;
         }
+        if (a > 0) *moved = true;
         while (nm->right && b > a) {
             size_t k = b - 1;
             while (k > a && ((uint8_t)s[k] & 0xC0) == 0x80)
@@ -159,6 +187,7 @@ static bool norm_apply(const tok_norm *nm, const char *s, size_t n, tok_buf *out
 
 bool tok_normalize(tokenizer *t, const char *s, size_t n, tok_buf *out)
 {
+    t->norm_moved_start = false;
     if (t->n_norms == 0) {
         out->n = 0;
         return tok_buf_append(out, s, n);
@@ -170,7 +199,7 @@ bool tok_normalize(tokenizer *t, const char *s, size_t n, tok_buf *out)
     int k = t->n_norms % 2 == 1 ? 0 : 1; // the last step must land in out
     for (int i = 0; i < t->n_norms; i++) {
         tok_buf *dst = bufs[k];
-        if (!norm_apply(&t->norms[i], src, sn, dst)) return false;
+        if (!norm_apply(&t->norms[i], src, sn, dst, &t->norm_moved_start)) return false;
         src = dst->v;
         sn = dst->n;
         k ^= 1;
@@ -300,7 +329,8 @@ int64_t tok_pretokenize(tokenizer *t, tok_buf *text, bool first_segment)
             // Rewrite ' ' -> replacement, prepend one, then split before each.
             tok_buf *o = &t->word_buf;
             o->n = 0;
-            bool pre = p->prepend == 1 || (p->prepend == 2 && first_segment);
+            bool pre =
+                p->prepend == 1 || (p->prepend == 2 && first_segment && !t->norm_moved_start);
             if (pre && text->n &&
                 !(text->n >= p->replacement_len &&
                   memcmp(text->v, p->replacement, p->replacement_len) == 0))

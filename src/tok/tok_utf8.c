@@ -141,25 +141,19 @@ static bool byte_is_printable(int b)
     return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
 }
 
+// The 68 other bytes: 0x00-0x20 (33), 0x7F-0xA0 (34), 0xAD, numbered in order.
 uint32_t tok_byte_to_cp(uint8_t b)
 {
     if (byte_is_printable(b)) return b;
-    uint32_t k = 0;
-    for (int i = 0; i < b; i++)
-        if (!byte_is_printable(i)) k++;
-    return 256 + k;
+    if (b <= 0x20) return 256u + b;
+    if (b <= 0xA0) return 256u + 33 + (b - 0x7Fu);
+    return 256u + 67; // 0xAD
 }
 
 int tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 256) return byte_is_printable((int)cp) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1;
-    uint32_t k = 0;
-    for (int i = 0; i < 256; i++) {
-        if (!byte_is_printable(i)) {
-            if (k == cp - 256) return i;
-            k++;
-        }
-    }
-    return -1;
+    if (cp <= 256 + 32) return (int)(cp - 256);
+    if (cp <= 256 + 66) return (int)(cp - 256 - 33 + 0x7F);
+    return cp == 256 + 67 ? 0xAD : -1;
 }
