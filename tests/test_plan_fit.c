@@ -10,6 +10,10 @@
 // CUDA context + cuBLAS: 596 MiB.
 #define OVH (PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES)
 static const uint64_t compute_4096 = 16777216 + 12582912 + 67108864 + 8388608 + 58720256 + 131072;
+// On the CPU (2 threads) the scores are one row of 4096 and a K/V row of
+// 2 x 128 per thread.
+static const uint64_t compute_cpu_4096 =
+    16777216 + 12582912 + 2 * (4096 + 256) * 4 + 8388608 + 58720256 + 131072;
 
 static plan_result fit(int n_gpus, const uint64_t *gpu_free, uint64_t ram, plan_prefer prefer)
 {
@@ -131,7 +135,7 @@ static void test_cpu(void **state)
     assert_int_equal(row->layout.placement, PLAN_PLACE_CPU);
     assert_int_equal(row->layout.n_dev, 1);
     assert_int_equal(row->layout.dev[0].total,
-                     5632 * MiB + 160 * MiB + compute_4096 + PLAN_CPU_RUNTIME_BYTES);
+                     5632 * MiB + 160 * MiB + compute_cpu_4096 + PLAN_CPU_RUNTIME_BYTES);
 
     // 4 GiB: usable 3584 MiB (the 512 MiB floor): bf16 no, int8 3356 MiB yes.
     r = fit(0, NULL, 4 * GiB, PLAN_PREFER_QUALITY);
@@ -146,7 +150,7 @@ static void test_does_not_fit(void **state)
     plan_result r = fit(0, NULL, 2 * GiB, PLAN_PREFER_QUALITY);
     assert_int_equal(r.chosen, -1);
     uint64_t int4 = 10 * 144 * MiB + 72 * MiB + 16ull * 210 * 32768;
-    assert_int_equal(r.needed, int4 + 160 * MiB + compute_4096 + PLAN_CPU_RUNTIME_BYTES);
+    assert_int_equal(r.needed, int4 + 160 * MiB + compute_cpu_4096 + PLAN_CPU_RUNTIME_BYTES);
     assert_int_equal(r.available, 1536 * MiB);
     assert_string_equal(r.reason, "does not fit: needs 1.9 GiB (int4, 4096-token context), this "
                                   "machine has 1.5 GiB available after margins");

@@ -241,7 +241,7 @@ static void test_compute_bytes(void **state)
     m.n_ff = 4864;
     m.n_vocab = 151936;
     plan_compute c;
-    plan_compute_bytes(&m, 512, 4096, 1, &c);
+    plan_compute_bytes(&m, 512, 4096, 1, 0, &c);
     assert_int_equal(c.hidden, 2ull * 512 * 896 * 4);
     assert_int_equal(c.qkv, 512ull * (896 + 128 + 128) * 4);
     assert_int_equal(c.scores, 14ull * 512 * 1024 * 4);
@@ -249,8 +249,24 @@ static void test_compute_bytes(void **state)
     assert_int_equal(c.ffn, 2ull * 512 * 4864 * 4);
     assert_int_equal(c.logits, 151936ull * 4);
     assert_int_equal(c.total, c.hidden + c.qkv + c.scores + c.attn_out + c.ffn + c.logits);
+    // The CPU engine: one scores row of the whole context and one K/V row
+    // per thread.
+    plan_compute cpu;
+    plan_compute_bytes(&m, 512, 4096, 1, 2, &cpu);
+    assert_int_equal(cpu.scores, 2ull * (4096 + 2 * 64) * 4);
+    assert_int_equal(cpu.total, c.total - c.scores + cpu.scores);
+    // Qwen3-4B-like: q_dim (32 x 128) wider than the hidden size (2560):
+    // the normed-input buffer also holds the attention output.
+    model_desc q3 = m;
+    q3.n_embd = 2560;
+    q3.n_head = 32;
+    q3.n_head_kv = 8;
+    q3.head_dim = 128;
+    plan_compute c3;
+    plan_compute_bytes(&q3, 512, 4096, 1, 0, &c3);
+    assert_int_equal(c3.hidden, 512ull * (2560 + 4096) * 4);
     // A context shorter than the tile and the chunk shrinks both.
-    plan_compute_bytes(&m, 512, 256, 1, &c);
+    plan_compute_bytes(&m, 512, 256, 1, 0, &c);
     assert_int_equal(c.scores, 14ull * 256 * 256 * 4);
 
     // MoE (Qwen3-30B-A3B-like): 8 of 128 experts of width 768.
@@ -258,7 +274,7 @@ static void test_compute_bytes(void **state)
     m.n_expert = 128;
     m.n_expert_used = 8;
     m.n_ff_expert = 768;
-    plan_compute_bytes(&m, 512, 4096, 1, &c);
+    plan_compute_bytes(&m, 512, 4096, 1, 0, &c);
     assert_int_equal(c.ffn, 2ull * 512 * 6144 * 4 + 512ull * 128 * 4);
 }
 

@@ -41,6 +41,11 @@ static bool any_unified(const hw_info *hw)
     return false;
 }
 
+static int cpu_threads(const hw_info *hw)
+{
+    return hw->cpu_threads > 0 ? hw->cpu_threads : hw->cpu_cores > 0 ? hw->cpu_cores : 1;
+}
+
 static void device_fill(const model_desc *m, const plan_options *o, const plan_weights *w,
                         const plan_compute *c, int64_t n_ctx, plan_device *d)
 {
@@ -62,8 +67,9 @@ void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options
     out->placement = placement;
     out->n_ctx = n_ctx;
     int64_t L = w->n_layer;
-    plan_compute c;
-    plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, &c);
+    plan_compute c, ccpu; // a GPU's scratch, the CPU's
+    plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, 0, &c);
+    plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, cpu_threads(hw), &ccpu);
 
     plan_device *cpu = &out->dev[out->n_dev++];
     cpu->gpu_index = -1;
@@ -81,7 +87,7 @@ void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options
         cpu->layer_last = L - n_gpu_layers;
         cpu->has_embd = placement != PLAN_PLACE_GPU;
     }
-    device_fill(m, o, w, &c, n_ctx, cpu);
+    device_fill(m, o, w, &ccpu, n_ctx, cpu);
     out->n_gpu_layers = n_gpu_layers;
 
     if (placement != PLAN_PLACE_CPU && hw->n_gpus > 0) {
@@ -244,7 +250,8 @@ static rs_status add_row(const model_desc *m, const plan_classes *pc, const hw_i
     row->weights = w.total;
     row->kv = plan_kv_bytes(m, o->n_ctx, o->n_parallel, o->kv_type);
     plan_compute c;
-    plan_compute_bytes(m, o->n_batch, o->n_ctx, o->n_parallel, &c);
+    plan_compute_bytes(m, o->n_batch, o->n_ctx, o->n_parallel,
+                       hw->n_gpus > 0 ? 0 : cpu_threads(hw), &c);
     row->compute = c.total;
     row->seed_rule = plan_seed_rule_bytes(m->n_params, bytes_per_param(m, p));
     row->candidate = p.kind == PLAN_PREC_STORED || o->force_precision ||

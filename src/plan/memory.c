@@ -369,7 +369,7 @@ static int64_t max64(int64_t a, int64_t b)
 }
 
 void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
-                        plan_compute *out)
+                        int n_threads, plan_compute *out)
 {
     memset(out, 0, sizeof *out);
     if (n_batch <= 0) n_batch = PLAN_DEFAULT_BATCH;
@@ -404,9 +404,12 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
         ffn = max64(ffn, moe);
     }
 
-    out->hidden = 2 * B * (uint64_t)m->n_embd * f;
+    out->hidden = B * (uint64_t)(m->n_embd + max64(m->n_embd, q_dim)) * f;
     out->qkv = B * (uint64_t)(q_dim + k_dim + v_dim) * f;
-    out->scores = (uint64_t)m->n_head * B * (uint64_t)tile * f;
+    if (n_threads > 0)
+        out->scores = (uint64_t)n_threads * (uint64_t)(max64(n_ctx, 1) + 2 * head_dim) * f;
+    else
+        out->scores = (uint64_t)m->n_head * B * (uint64_t)tile * f;
     out->attn_out = B * (uint64_t)(m->n_head * v_head) * f;
     out->ffn = 2 * B * (uint64_t)ffn * f + (m->n_expert > 0 ? B * (uint64_t)m->n_expert * f : 0);
     out->logits = (uint64_t)n_outputs * (uint64_t)m->n_vocab * f;

@@ -147,25 +147,30 @@ int plan_kv_type_parse(const char *s);
 // ---- Compute buffers --------------------------------------------------------
 
 // The scratch of one prefill chunk of n_batch tokens, reused by every layer
-// (f32): sized for the largest layer. Attention runs over the cache in
-// tiles of PLAN_ATTN_KV_TILE keys with an online softmax, so the scores are
-// (n_head, n_batch, min(n_ctx, tile)) rather than the whole context.
+// (f32): sized for the largest layer. On a GPU attention runs over the cache
+// in tiles of PLAN_ATTN_KV_TILE keys with an online softmax, so the scores
+// are (n_head, n_batch, min(n_ctx, tile)) rather than the whole context. The
+// CPU engine computes one (query, head) row at a time per thread: scores
+// (n_threads, n_ctx) and a dequantized K/V row (n_threads, 2, head_dim),
+// as src/engine/forward.c's run_state allocates them.
 #define PLAN_DEFAULT_BATCH 512
 #define PLAN_ATTN_KV_TILE  1024
 
 typedef struct plan_compute {
-    uint64_t hidden;   // (2, n_batch, n_embd): residual stream and normed input
+    uint64_t hidden;   // (n_batch, n_embd) residual + (n_batch, max(n_embd, q_dim)) normed input
     uint64_t qkv;      // (n_batch, q_dim + k_dim + v_dim) projections before the cache write
-    uint64_t scores;   // (n_head, n_batch, min(n_ctx, PLAN_ATTN_KV_TILE)) attention scores
+    uint64_t scores;   // GPU: (n_head, n_batch, min(n_ctx, PLAN_ATTN_KV_TILE));
+                       // CPU: (n_threads, n_ctx) + (n_threads, 2, head_dim)
     uint64_t attn_out; // (n_batch, n_head * v_head_dim) attention output before o_proj
     uint64_t ffn;      // (2, n_batch, ffn width) gate and up; MoE: used experts + shared + router
     uint64_t logits;   // (n_outputs, n_vocab) f32 logits
     uint64_t total;    // sum of the above
 } plan_compute;
 
-// n_outputs: rows of logits kept (1 per sequence for generation).
+// n_outputs: rows of logits kept (1 per sequence for generation);
+// n_threads: 0 for a GPU, the CPU engine's thread count for the CPU.
 void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
-                        plan_compute *out);
+                        int n_threads, plan_compute *out);
 
 // ---- Runtime overhead ---------------------------------------------------------
 
