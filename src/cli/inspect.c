@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "model/catalog.h"
+#include "model/gguf.h"
 #include "model/model.h"
 #include "util/format.h"
 
@@ -63,6 +64,13 @@ static void sum_types(const model_desc *m, type_sum *sums)
         sums[t->type].params += (uint64_t)t->n_elems;
         sums[t->type].tensors++;
     }
+}
+
+// tokenizer.ggml.model: "llama" (SentencePiece-style), "gpt2" (byte-level
+// BPE), "bert" (WordPiece), ...; NULL when the GGUF has no tokenizer.
+static const char *gguf_tokenizer_model(const model_desc *m)
+{
+    return m->gguf ? gguf_get_str(m->gguf, "tokenizer.ggml.model") : NULL;
 }
 
 static int64_t swa_layers(const model_desc *m)
@@ -185,9 +193,14 @@ static void print_text(const model_desc *m)
                                                           model_kv_bytes(m, m->n_ctx_train, DTYPE_F16)),
                m->n_ctx_train);
     printf("\n");
-    if (m->source == MODEL_SOURCE_GGUF)
-        printf("tokenizer      GGUF metadata%s; chat template %s\n",
-               m->n_vocab > 0 ? "" : " absent", kind_or_none(m));
+    if (m->source == MODEL_SOURCE_GGUF) {
+        const char *tm = gguf_tokenizer_model(m);
+        if (tm)
+            printf("tokenizer      GGUF metadata (%s, %" PRId64 " tokens); chat template %s\n", tm,
+                   m->n_vocab, kind_or_none(m));
+        else
+            printf("tokenizer      none in the GGUF; chat template %s\n", kind_or_none(m));
+    }
     else
         printf("tokenizer      tokenizer.json %s, tokenizer_config.json %s; chat template %s\n",
                m->has_tokenizer_json ? "yes" : "no", m->has_tokenizer_config ? "yes" : "no",
@@ -304,7 +317,10 @@ static cJSON *to_json(const model_desc *m)
     cJSON *tok = cJSON_AddObjectToObject(o, "tokenizer");
     cJSON_AddBoolToObject(tok, "tokenizer_json", m->has_tokenizer_json);
     cJSON_AddBoolToObject(tok, "tokenizer_config", m->has_tokenizer_config);
-    cJSON_AddBoolToObject(tok, "gguf_metadata", m->source == MODEL_SOURCE_GGUF && m->n_vocab > 0);
+    const char *tm = gguf_tokenizer_model(m);
+    cJSON_AddBoolToObject(tok, "gguf_metadata", tm != NULL);
+    if (tm) cJSON_AddStringToObject(tok, "gguf_model", tm);
+    else cJSON_AddNullToObject(tok, "gguf_model");
     cJSON_AddBoolToObject(tok, "chat_template", m->chat_template != NULL);
     cJSON_AddStringToObject(tok, "chat_template_kind", kind_or_none(m));
     cJSON *ids = cJSON_AddObjectToObject(o, "special_tokens");

@@ -190,11 +190,13 @@ rs_status gguf_model_open(const char *path, model_desc *m, rs_error *err)
     // stories260K, F16/BF16 for unquantized conversions).
     m->config_type = emb ? emb->type : DTYPE_F32;
     m->arch_rules_known = m->arch != MODEL_ARCH_UNKNOWN;
-    if (!m->arch_rules_known)
+    if (f->n_tensors == 0)
+        snprintf(m->note, sizeof m->note, "vocabulary-only GGUF: no tensors%s%s%s",
+                 m->arch_rules_known ? "" : "; no rules for architecture \"",
+                 m->arch_rules_known ? "" : arch, m->arch_rules_known ? "" : "\"");
+    else if (!m->arch_rules_known)
         snprintf(m->note, sizeof m->note,
                  "architecture \"%s\" has no rules here: figures come from the tensors alone", arch);
-    else if (f->n_tensors == 0)
-        snprintf(m->note, sizeof m->note, "vocabulary-only GGUF: no tensors");
     arch_finish(m);
     return RS_OK;
 }
