@@ -203,8 +203,8 @@ static const char *const eog_texts[] = {
     "<EOT>",
     "_<EOT>",
     "<|end_of_text|>",
-    "<\xEF\xBD\x9C"
-    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    ("<\xEF\xBD\x9C"
+     "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"), // DeepSeek's <｜end▁of▁sentence｜>
     "<|return|>",
     "<|call|>",
 };
