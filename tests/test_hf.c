@@ -375,6 +375,25 @@ static void test_real_folders_match_rules(void **state)
     }
 }
 
+// A packed quantized checkpoint's config: described unquantized, with a note.
+static void test_quantized_config(void **state)
+{
+    (void)state;
+    char dir[4096];
+    make_dir(dir, sizeof dir, "gptq");
+    write_in(dir, "config.json",
+             "{\"model_type\": \"llama\", \"hidden_size\": 16, \"intermediate_size\": 32,"
+             " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"vocab_size\": 64,"
+             " \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}");
+    model_desc *m = open_ok(dir);
+    assert_string_equal(m->quant_method, "gptq");
+    assert_non_null(strstr(m->note, "gptq"));
+    model_desc *syn = synthesized(tiny_llama);
+    assert_int_equal(m->n_params, syn->n_params);
+    model_free(syn);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_unknown_arch), cmocka_unit_test(test_chat_template_list),
         cmocka_unit_test(test_malformed),    cmocka_unit_test(test_not_a_folder),
         cmocka_unit_test(test_real_folders_match_rules),
+        cmocka_unit_test(test_quantized_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -382,6 +382,15 @@ rs_status hf_open(const char *dir, model_desc *m, rs_error *err)
     free(shards);
     if (st != RS_OK) return st;
 
+    // Packed quantized checkpoints (GPTQ, AWQ, bitsandbytes) store several
+    // weights per element; FP8 is one weight per element and fully described.
+    bool packed = m->quant_method[0] && strcmp(m->quant_method, "fp8") != 0;
+    if (packed && !m->note[0])
+        snprintf(m->note, sizeof m->note,
+                 have_weights ? "quantization \"%s\": parameters count stored (packed) elements"
+                              : "quantization \"%s\": without weight files, tensors are listed "
+                                "unquantized",
+                 m->quant_method);
     if (!have_weights) {
         if (m->arch_rules_known) {
             st = arch_synthesize(m, err);

@@ -451,6 +451,8 @@ rs_status hf_config_from_json(const char *name, const cJSON *root, model_desc *m
     const cJSON *q = cfg_item(&c, "quantization_config", &where);
     if (q && cJSON_IsObject(q)) {
         const cJSON *meth = cJSON_GetObjectItemCaseSensitive(q, "quant_method");
+        if (cJSON_IsString(meth))
+            snprintf(m->quant_method, sizeof m->quant_method, "%s", meth->valuestring);
         const cJSON *blk = cJSON_GetObjectItemCaseSensitive(q, "weight_block_size");
         if (cJSON_IsString(meth) && strcmp(meth->valuestring, "fp8") == 0 && cJSON_IsArray(blk) &&
             cJSON_GetArraySize(blk) == 2) {
@@ -458,10 +460,6 @@ rs_status hf_config_from_json(const char *name, const cJSON *root, model_desc *m
                 !json_int(cJSON_GetArrayItem(blk, 1), 1, 1 << 16, &m->fp8_block[1]))
                 cfg_fail(&c, where, "quantization_config.weight_block_size",
                          "expected two positive integers");
-        } else if (cJSON_IsString(meth)) {
-            snprintf(m->note, sizeof m->note,
-                     "quantization_config \"%s\": without weight files, tensors are listed at %s",
-                     meth->valuestring, dtype_name(m->config_type));
         }
     }
 

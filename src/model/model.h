@@ -152,6 +152,7 @@ typedef struct model_desc {
     struct {
         int64_t n_layer, n_embd, n_ff, n_head, patch_size, image_size, n_channels;
     } vision;                  // Gemma 3's SigLIP vision tower (n_layer 0 = none)
+    char quant_method[32];     // config's quantization_config.quant_method ("fp8", "gptq", ...), "" = none
     char note[256];            // one line for inspect: what is only partly described, "" when all is known
 } model_desc;
 
