@@ -383,8 +383,8 @@ static void test_quantized_config(void **state)
     make_dir(dir, sizeof dir, "gptq");
     write_in(dir, "config.json",
              "{\"model_type\": \"llama\", \"hidden_size\": 16, \"intermediate_size\": 32,"
-             " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"vocab_size\": 64,"
-             " \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}");
+             " \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 2,"
+             " \"vocab_size\": 64, \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4}}");
     model_desc *m = open_ok(dir);
     assert_string_equal(m->quant_method, "gptq");
     assert_non_null(strstr(m->note, "gptq"));
