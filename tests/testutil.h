@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 // The shared test data (../shared/testdata by default, RIGHTSIZE_TESTDATA
 // overrides). Tests that need it call TESTDATA_PATH(buf, "models/x.gguf"):
@@ -44,17 +46,37 @@ static inline int testdata_present(const char *rel)
         }                                                                                          \
     } while (0)
 
-// A scratch directory unique to this test process, created on first use.
+static char test_tmpdir_path[256];
+
+static inline int test_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+// Removes the scratch directory when the test process exits, so test runs
+// leave nothing behind in /tmp.
+static inline void test_tmpdir_cleanup(void)
+{
+    if (test_tmpdir_path[0]) nftw(test_tmpdir_path, test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+// A scratch directory unique to this test process, created on first use and
+// removed at exit.
 static inline const char *test_tmpdir(void)
 {
-    static char dir[256];
+    char *dir = test_tmpdir_path;
     if (!dir[0]) {
         const char *base = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/rightsize-test-XXXXXX", base && *base ? base : "/tmp");
+        snprintf(dir, sizeof test_tmpdir_path, "%s/rightsize-test-XXXXXX",
+                 base && *base ? base : "/tmp");
         if (!mkdtemp(dir)) {
             perror("mkdtemp");
             abort();
         }
+        atexit(test_tmpdir_cleanup);
     }
     return dir;
 }
