@@ -32,6 +32,11 @@ if cmp -s "$TMP/out" "$TMP/out2"; then ok "prompt from stdin"; else cp "$TMP/out
 if grep -q '"ids":\[403,407,261,378,432,383,286,261,376,298,315,421\]' "$TMP/out" &&
     [ "$(wc -l <"$TMP/out")" -eq 1 ]; then ok "json ids"; else bad "json ids"; fi
 
+# A stop string ends the text before it (held back while it might start).
+"$BIN" run "$STORIES" -p "Once upon a time" -n 40 --stop "Lily" >"$TMP/out" 2>"$TMP/err"
+if [ "$(cat "$TMP/out")" = ", there was a little girl named " ] && grep -q "(stop)" "$TMP/err"; then
+    ok "stop string"; else bad "stop string"; fi
+
 # Sampling with a seed is repeatable; another seed may differ but runs.
 "$BIN" run "$STORIES" -p "Once upon a time" -n 16 --temp 0.9 --top-k 40 --top-p 0.95 --min-p 0.05 \
     --repeat-penalty 1.1 --seed 7 >"$TMP/a" 2>/dev/null

@@ -25,6 +25,8 @@ typedef struct run_args {
     const char *prompt_ids; // "1,2,3": token ids instead of text
     const char *system;
     const char *chat_template;
+    const char *stop[8]; // --stop strings
+    int n_stop;
     const char *precision;
     const char *kv_type;
     int64_t n_predict;
@@ -48,6 +50,7 @@ static void usage(FILE *out)
             "  --temp T              temperature (default 0: greedy)\n"
             "  --top-k K, --top-p P, --min-p P, --repeat-penalty R, --seed S\n"
             "  --ignore-eos          keep going past end-of-generation tokens\n"
+            "  --stop TEXT           stop before this text (up to 8 times)\n"
             "  --ctx N               context tokens (default: prompt + N, at most the model's)\n"
             "  --precision P         stored (default), fp32, bf16, fp16, int8, int4, or a GGUF type\n"
             "  --kv-type T           f16 (default) or q8_0\n"
@@ -98,6 +101,10 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(o, "--prompt-ids") == 0) a->prompt_ids = v, ok = v;
         else if (strcmp(o, "--system") == 0) a->system = v, ok = v;
         else if (strcmp(o, "--chat-template") == 0) a->chat_template = v, ok = v;
+        else if (strcmp(o, "--stop") == 0) {
+            ok = v && *v && a->n_stop < 8;
+            if (ok) a->stop[a->n_stop++] = v;
+        }
         else if (strcmp(o, "-n") == 0 || strcmp(o, "--n-predict") == 0)
             ok = parse_int(v, 0, 1 << 24, &a->n_predict);
         else if (strcmp(o, "--ctx") == 0) ok = parse_int(v, 1, 1 << 24, &a->n_ctx);
@@ -251,6 +258,66 @@ done:
     return st;
 }
 
+// The generated text: all of it for --json and stop strings, and how much
+// has gone to stdout. Text that may be the start of a stop string is held
+// back until the next token shows whether it is.
+typedef struct gen_text {
+    char *buf;
+    size_t len, cap;
+    size_t printed; // bytes already written to stdout
+    size_t safe;    // bytes that can no longer turn into a stop string
+} gen_text;
+
+static int text_append(gen_text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = (t->len + n + 1) * 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) return -1;
+        t->buf = b;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, s, n);
+    t->len += n;
+    t->buf[t->len] = 0;
+    return 0;
+}
+
+// True when a stop string occurs: the text is cut before it. Otherwise
+// t->safe is moved past what cannot start a stop string.
+static bool stop_check(gen_text *t, const run_args *a)
+{
+    size_t hold = 0;
+    for (int i = 0; i < a->n_stop; i++) {
+        const char *hit = strstr(t->buf ? t->buf : "", a->stop[i]);
+        if (hit) {
+            t->len = (size_t)(hit - t->buf);
+            t->buf[t->len] = 0;
+            t->safe = t->len;
+            return true;
+        }
+        // The longest tail of the text that begins this stop string.
+        size_t sl = strlen(a->stop[i]);
+        for (size_t k = sl - 1; k > hold; k--)
+            if (k <= t->len && memcmp(t->buf + t->len - k, a->stop[i], k) == 0) {
+                hold = k;
+                break;
+            }
+    }
+    t->safe = t->len - hold;
+    return false;
+}
+
+static void text_emit(gen_text *t, const run_args *a)
+{
+    (void)a;
+    if (t->safe > t->printed) {
+        fwrite(t->buf + t->printed, 1, t->safe - t->printed, stdout);
+        fflush(stdout);
+        t->printed = t->safe;
+    }
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -271,8 +338,8 @@ int cmd_run(int argc, char **argv)
     sampler smp = {0};
     int32_t *ids = NULL;
     int64_t n_prompt = 0;
-    char *text = NULL, *rendered = NULL, *out_text = NULL;
-    size_t out_len = 0, out_cap = 0;
+    char *text = NULL, *rendered = NULL;
+    gen_text out = {0};
     tokenizer_decoder dec = {0};
     bool have_dec = false;
     const char *stop_reason = "length";
@@ -394,20 +461,15 @@ int cmd_run(int argc, char **argv)
             len = (size_t)snprintf(idbuf, sizeof idbuf, "%s%d", n_gen > 1 ? " " : "", next);
             piece = idbuf;
         }
-        if (len) {
-            if (a.json) {
-                if (out_len + len + 1 > out_cap) {
-                    out_cap = (out_len + len + 1) * 2;
-                    out_text = realloc(out_text, out_cap);
-                }
-                memcpy(out_text + out_len, piece, len);
-                out_len += len;
-                out_text[out_len] = 0;
-            } else {
-                fwrite(piece, 1, len, stdout);
-                fflush(stdout);
-            }
+        if (len && text_append(&out, piece, len) != 0) {
+            st = rs_fail(&err, RS_ERR_RUNTIME, "out of memory");
+            goto done;
         }
+        if (stop_check(&out, &a)) {
+            stop_reason = "stop";
+            break;
+        }
+        if (!a.json) text_emit(&out, &a);
         if (n_gen == a.n_predict) break;
         if (engine_pos(e) >= engine_n_ctx(e)) {
             stop_reason = "context";
@@ -416,18 +478,17 @@ int cmd_run(int argc, char **argv)
         if ((st = engine_decode(e, next, &err)) != RS_OK) goto done;
     }
     double t_decode = now_s() - t2;
-    if (have_dec) {
+    if (have_dec && strcmp(stop_reason, "stop") != 0) {
         size_t len = 0;
         const char *rest = tokenizer_decoder_flush(&dec, &len);
-        if (len && a.json) {
-            out_text = realloc(out_text, out_len + len + 1);
-            memcpy(out_text + out_len, rest, len);
-            out_len += len;
-            out_text[out_len] = 0;
-        } else if (len) {
-            fwrite(rest, 1, len, stdout);
+        if (len && text_append(&out, rest, len) != 0) {
+            st = rs_fail(&err, RS_ERR_RUNTIME, "out of memory");
+            goto done;
         }
+        if (stop_check(&out, &a)) stop_reason = "stop";
     }
+    out.safe = out.len; // the end of the stream: nothing more to hold back
+    if (!a.json) text_emit(&out, &a);
     // Decode speed counts the tokens that went through engine_decode: the
     // first generated token came from the prefill's logits.
     int64_t n_decoded = n_gen > 1 ? n_gen - 1 : 0;
@@ -437,7 +498,7 @@ int cmd_run(int argc, char **argv)
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", a.model);
         cJSON_AddStringToObject(j, "precision", plan_precision_name(eo.precision));
-        cJSON_AddStringToObject(j, "text", out_text ? out_text : "");
+        cJSON_AddStringToObject(j, "text", out.buf ? out.buf : "");
         cJSON *arr = cJSON_AddArrayToObject(j, "ids");
         for (int64_t i = n_prompt; i < n_hist; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i]));
@@ -452,7 +513,7 @@ int cmd_run(int argc, char **argv)
         free(s);
         cJSON_Delete(j);
     } else {
-        if (n_gen) printf("\n");
+        if (out.len) printf("\n");
         fprintf(stderr, "prompt %lld tokens at %.1f tok/s, generated %lld at %.1f tok/s (%s)\n",
                 (long long)n_prompt, prefill_tps, (long long)n_gen, decode_tps, stop_reason);
     }
@@ -467,6 +528,6 @@ done:
     free(ids);
     free(text);
     free(rendered);
-    free(out_text);
+    free(out.buf);
     return st == RS_OK ? 0 : (st == RS_ERR_INPUT ? 2 : 1);
 }
