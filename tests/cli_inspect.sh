@@ -35,6 +35,8 @@ src=${RIGHTSIZE_SOURCE:-.}
 "$bin" inspect "$src/tests/fixtures/tiny/qwen3/bf16/model.safetensors" >"$tmp/c"
 cmp -s "$tmp/a" "$tmp/b" && cmp -s "$tmp/a" "$tmp/c" || fail "config.json / shard path differ from the folder"
 grep -q "files          1," "$tmp/a" || fail "tiny qwen3 folder: files"
+"$bin" inspect "$src/tests/fixtures/tiny/qwen3/bf16" --tensors >"$tmp/t"
+grep -Eq '^BF16 +64 x 128 .* model.layers.0.self_attn.q_proj.weight$' "$tmp/t" || fail "--tensors q_proj line"
 "$bin" inspect --list >"$tmp/list"
 [ "$(wc -l <"$tmp/list")" -ge 40 ] || fail "--list has fewer than 40 models"
 

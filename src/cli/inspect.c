@@ -333,6 +333,23 @@ static cJSON *to_json(const model_desc *m)
     return o;
 }
 
+// One line per tensor: type, shape (ggml order, innermost first), bytes,
+// file index and name (last, so long names do not push the columns).
+static void print_tensors(const model_desc *m)
+{
+    char b[32];
+    for (int64_t i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        char shape[96];
+        size_t o = 0;
+        shape[0] = '\0';
+        for (int d = 0; d < t->n_dims && o < sizeof shape; d++)
+            o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%" PRId64, d ? " x " : "", t->ne[d]);
+        printf("%-8s %-22s %10s  %s\n", dtype_name(t->type), shape,
+               format_bytes(b, sizeof b, t->nbytes), t->name);
+    }
+}
+
 static void list_catalog(void)
 {
     char a[32];
@@ -347,16 +364,18 @@ static void list_catalog(void)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: rightsize inspect MODEL [--json]   (MODEL: HF folder, GGUF file, or "
-                 "catalog name)\n       rightsize inspect --list     (the catalog)\n");
+                 "catalog name)\n       rightsize inspect MODEL --tensors   (type, shape in ggml "
+                 "order, bytes, name)\n       rightsize inspect --list     (the catalog)\n");
 }
 
 int cmd_inspect(int argc, char **argv)
 {
-    bool json = false, list = false;
+    bool json = false, list = false, tensors = false;
     const char *model = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = true;
         else if (strcmp(argv[i], "--list") == 0) list = true;
+        else if (strcmp(argv[i], "--tensors") == 0) tensors = true;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -387,7 +406,9 @@ int cmd_inspect(int argc, char **argv)
         fprintf(stderr, "rightsize inspect: %s\n", err.msg);
         return st == RS_ERR_INPUT ? 2 : 1;
     }
-    if (json) {
+    if (tensors && !json) {
+        print_tensors(m);
+    } else if (json) {
         cJSON *o = to_json(m);
         char *s = cJSON_Print(o);
         if (s) printf("%s\n", s);
