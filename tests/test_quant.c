@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "engine/quant.h"
+#include "engine/quant_internal.h"
 
 // ------------------------------------------------------------ the fixture
 
@@ -302,6 +303,36 @@ static void test_q8_K(void **state)
     }
 }
 
+// The AVX2 Q4_K search must give the scalar reference's bytes exactly,
+// including on the edge cases of the search: flat sub-blocks, all-positive
+// ones (min clamps to 0), zeros, tiny and huge magnitudes.
+static void test_q4_K_simd_matches_scalar(void **state)
+{
+    (void)state;
+    if (!quant_have_avx2()) skip();
+    enum { NB = 64, N = NB * 256 };
+    float *x = malloc(N * sizeof(float));
+    uint8_t *a = malloc((size_t)NB * 144), *b = malloc((size_t)NB * 144);
+    for (int i = 0; i < N; i++) x[i] = rand_normal();
+    for (int i = 0; i < 32; i++) x[i] = 0.5f;                  // flat sub-block
+    for (int i = 32; i < 64; i++) x[i] = fabsf(x[i]) + 1.0f;   // all positive
+    for (int i = 256; i < 512; i++) x[i] = 0.0f;               // zero super-block
+    for (int i = 512; i < 768; i++) x[i] *= 1e-20f;            // tiny
+    for (int i = 768; i < 1024; i++) x[i] *= 1e20f;            // huge
+    for (int i = 1024; i < 1056; i++) x[i] = -fabsf(x[i]);     // all negative
+    for (int i = 1100; i < 1300; i += 3) x[i] = 0.0f;          // sprinkled zeros
+    for (int i = 1300; i < 1310; i++) x[i] = 30.0f;            // outliers
+    quant_force_scalar(true);
+    quant_quantize_row(DTYPE_Q4_K, x, a, N);
+    quant_force_scalar(false);
+    quant_quantize_row(DTYPE_Q4_K, x, b, N);
+    for (int i = 0; i < NB * 144; i++)
+        if (a[i] != b[i]) fail_msg("super-block %d byte %d: scalar 0x%02x, avx2 0x%02x", i / 144, i % 144, a[i], b[i]);
+    free(x);
+    free(a);
+    free(b);
+}
+
 static void test_unsupported(void **state)
 {
     (void)state;
@@ -325,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_error),
         cmocka_unit_test(test_kquant_nearest_level),
         cmocka_unit_test(test_q8_K),
+        cmocka_unit_test(test_q4_K_simd_matches_scalar),
         cmocka_unit_test(test_unsupported),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

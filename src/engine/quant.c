@@ -1,3 +1,5 @@
+#include "engine/quant_internal.h" // first: it turns off FP contraction
+
 #include "engine/quant.h"
 
 #include <math.h>
@@ -398,7 +400,55 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
     return scale;
 }
 
-static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
+void quant_q4_K_finish(const float *x, const float scales[8], const float mins[8],
+                       uint8_t L[QK_K], block_q4_K *y)
+{
+    float max_scale = 0; // scales are positive because the min is taken out
+    float max_min = 0;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
+        uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
+        ls = QMIN(63, ls);
+        lm = QMIN(63, lm);
+        if (j < 4) {
+            y->scales[j] = ls;
+            y->scales[j + 4] = lm;
+        } else {
+            y->scales[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
+            y->scales[j - 4] |= (uint8_t)((ls >> 4) << 6);
+            y->scales[j - 0] |= (uint8_t)((lm >> 4) << 6);
+        }
+    }
+    y->d = f32_to_fp16(max_scale / 63.f);
+    y->dmin = f32_to_fp16(max_min / 63.f);
+
+    // Requantize against the scales as stored (6-bit, fp16), not as found.
+    uint8_t sc, m;
+    for (int j = 0; j < QK_K / 32; ++j) {
+        quant_scale_min_k4(j, y->scales, &sc, &m);
+        const float d = fp16_to_f32(y->d) * sc;
+        if (!d) continue;
+        const float dm = fp16_to_f32(y->dmin) * m;
+        for (int ii = 0; ii < 32; ++ii) {
+            int l = nearest_int((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = (uint8_t)QMAX(0, QMIN(15, l));
+        }
+    }
+
+    uint8_t *q = y->qs;
+    for (int j = 0; j < QK_K; j += 64) {
+        for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
+        q += 32;
+    }
+}
+
+static void quant_q4_K_scalar(const float *x, block_q4_K *y, int64_t nb)
 {
     uint8_t L[QK_K];
     uint8_t Laux[32];
@@ -407,8 +457,6 @@ static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
     float scales[QK_K / 32];
 
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
-        float max_scale = 0; // scales are positive because the min is taken out
-        float max_min = 0;
         for (int j = 0; j < QK_K / 32; ++j) {
             float sum_x2 = 0;
             for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
@@ -416,48 +464,39 @@ static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
             for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
             scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
                                          -1.f, 0.1f, 20, false);
-            if (scales[j] > max_scale) max_scale = scales[j];
-            if (mins[j] > max_min) max_min = mins[j];
         }
-
-        float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-        float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-        for (int j = 0; j < QK_K / 32; ++j) {
-            uint8_t ls = (uint8_t)nearest_int(inv_scale * scales[j]);
-            uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
-            ls = QMIN(63, ls);
-            lm = QMIN(63, lm);
-            if (j < 4) {
-                y[i].scales[j] = ls;
-                y[i].scales[j + 4] = lm;
-            } else {
-                y[i].scales[j + 4] = (uint8_t)((ls & 0xF) | ((lm & 0xF) << 4));
-                y[i].scales[j - 4] |= (uint8_t)((ls >> 4) << 6);
-                y[i].scales[j - 0] |= (uint8_t)((lm >> 4) << 6);
-            }
-        }
-        y[i].d = f32_to_fp16(max_scale / 63.f);
-        y[i].dmin = f32_to_fp16(max_min / 63.f);
-
-        // Requantize against the scales as stored (6-bit, fp16), not as found.
-        uint8_t sc, m;
-        for (int j = 0; j < QK_K / 32; ++j) {
-            quant_scale_min_k4(j, y[i].scales, &sc, &m);
-            const float d = fp16_to_f32(y[i].d) * sc;
-            if (!d) continue;
-            const float dm = fp16_to_f32(y[i].dmin) * m;
-            for (int ii = 0; ii < 32; ++ii) {
-                int l = nearest_int((x[32 * j + ii] + dm) / d);
-                L[32 * j + ii] = (uint8_t)QMAX(0, QMIN(15, l));
-            }
-        }
-
-        uint8_t *q = y[i].qs;
-        for (int j = 0; j < QK_K; j += 64) {
-            for (int l = 0; l < 32; ++l) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));
-            q += 32;
-        }
+        quant_q4_K_finish(x, scales, mins, L, &y[i]);
     }
+}
+
+bool quant_have_avx2(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
+// The reference algorithm; with AVX2, eight sub-blocks at a time (the same
+// bytes, several times faster: this search is most of a quantized load).
+static bool q4_K_scalar_only; // tests compare the two paths
+
+void quant_force_scalar(bool on)
+{
+    q4_K_scalar_only = on;
+}
+
+static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (!q4_K_scalar_only && quant_have_avx2()) {
+        quant_q4_K_avx2(x, y, nb);
+        return;
+    }
+#endif
+    quant_q4_K_scalar(x, y, nb);
 }
 
 // ggml's make_qx_quants with rmse_type 1 and no importance weights: a

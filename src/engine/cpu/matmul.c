@@ -317,10 +317,10 @@ void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, floa
     if (prefill) {
         n_tasks = (n_out + job.rows_per_task - 1) / job.rows_per_task;
     } else {
-        // Enough tasks to balance uneven threads, each a contiguous range
-        // of whole cache lines of output.
-        n_tasks = (int64_t)n_threads * 4;
-        if (n_tasks > n_out) n_tasks = n_out;
+        // Enough tasks that a thread the OS delays does not hold up the
+        // others for long, but none under 16 rows.
+        n_tasks = (int64_t)n_threads * 8;
+        if (n_tasks > n_out / 16) n_tasks = n_out / 16 > 0 ? n_out / 16 : 1;
         job.rows_per_task = (n_out + n_tasks - 1) / n_tasks;
         n_tasks = (n_out + job.rows_per_task - 1) / job.rows_per_task;
     }

@@ -492,29 +492,34 @@ AVX2 static void quantize_q8(const float *x, act_q8 *y, int64_t n)
 
 // ---------------------------------------------------------------- prefill
 
-// A 4-row x 3-token tile of dot products over k (k a multiple of 8 for the
-// vector part; a scalar tail covers the rest).
-AVX2 static void tile_4x3(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t k,
+// A 4-row x 2-token tile of dot products over k: 8 accumulators, 4 weight
+// vectors and one activation vector fit the 16 ymm registers. Named
+// variables, not an array, so they stay in registers at -O2.
+AVX2 static void tile_4x2(const float *w, int64_t ldw, const float *x, int64_t ldx, int64_t k,
                           float *y, int64_t ldy, bool accumulate)
 {
-    __m256 acc[4][3];
-    for (int r = 0; r < 4; r++)
-        for (int t = 0; t < 3; t++) acc[r][t] = _mm256_setzero_ps();
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    const float *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw, *x1 = x + ldx;
     int64_t i = 0;
     for (; i + 8 <= k; i += 8) {
-        const __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + ldw + i);
-        const __m256 w2 = _mm256_loadu_ps(w + 2 * ldw + i), w3 = _mm256_loadu_ps(w + 3 * ldw + i);
-        for (int t = 0; t < 3; t++) {
-            const __m256 xv = _mm256_loadu_ps(x + t * ldx + i);
-            acc[0][t] = _mm256_fmadd_ps(w0, xv, acc[0][t]);
-            acc[1][t] = _mm256_fmadd_ps(w1, xv, acc[1][t]);
-            acc[2][t] = _mm256_fmadd_ps(w2, xv, acc[2][t]);
-            acc[3][t] = _mm256_fmadd_ps(w3, xv, acc[3][t]);
-        }
+        const __m256 a0 = _mm256_loadu_ps(w + i), a1 = _mm256_loadu_ps(w1 + i);
+        const __m256 a2 = _mm256_loadu_ps(w2 + i), a3 = _mm256_loadu_ps(w3 + i);
+        __m256 xv = _mm256_loadu_ps(x + i);
+        c00 = _mm256_fmadd_ps(a0, xv, c00);
+        c01 = _mm256_fmadd_ps(a1, xv, c01);
+        c02 = _mm256_fmadd_ps(a2, xv, c02);
+        c03 = _mm256_fmadd_ps(a3, xv, c03);
+        xv = _mm256_loadu_ps(x1 + i);
+        c10 = _mm256_fmadd_ps(a0, xv, c10);
+        c11 = _mm256_fmadd_ps(a1, xv, c11);
+        c12 = _mm256_fmadd_ps(a2, xv, c12);
+        c13 = _mm256_fmadd_ps(a3, xv, c13);
     }
-    for (int t = 0; t < 3; t++)
+    const __m256 acc[2][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}};
+    for (int t = 0; t < 2; t++)
         for (int r = 0; r < 4; r++) {
-            float s = hsum8(acc[r][t]);
+            float s = hsum8(acc[t][r]);
             for (int64_t j = i; j < k; j++) s += w[r * ldw + j] * x[t * ldx + j];
             y[t * ldy + r] = accumulate ? y[t * ldy + r] + s : s;
         }
@@ -523,21 +528,16 @@ AVX2 static void tile_4x3(const float *w, int64_t ldw, const float *x, int64_t l
 AVX2 static void gemm(const float *w, int64_t ldw, int64_t m, const float *x, int64_t ldx,
                       int64_t n_tok, int64_t k, float *y, int64_t ldy, bool accumulate)
 {
+    const int64_t m4 = m / 4 * 4;
     int64_t t0 = 0;
-    for (; t0 + 3 <= n_tok; t0 += 3) {
-        int64_t r0 = 0;
-        for (; r0 + 4 <= m; r0 += 4)
-            tile_4x3(w + r0 * ldw, ldw, x + t0 * ldx, ldx, k, y + t0 * ldy + r0, ldy, accumulate);
-        for (; r0 < m; r0++)
-            for (int64_t t = t0; t < t0 + 3; t++) {
-                float s = dot_f32(w + r0 * ldw, x + t * ldx, k);
-                y[t * ldy + r0] = accumulate ? y[t * ldy + r0] + s : s;
-            }
-    }
-    for (; t0 < n_tok; t0++)
-        for (int64_t r = 0; r < m; r++) {
-            float s = dot_f32(w + r * ldw, x + t0 * ldx, k);
-            y[t0 * ldy + r] = accumulate ? y[t0 * ldy + r] + s : s;
+    for (; t0 + 2 <= n_tok; t0 += 2)
+        for (int64_t r0 = 0; r0 < m4; r0 += 4)
+            tile_4x2(w + r0 * ldw, ldw, x + t0 * ldx, ldx, k, y + t0 * ldy + r0, ldy, accumulate);
+    // The edges: the leftover token (all rows) and leftover rows (tiled tokens).
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = t < t0 ? m4 : 0; r < m; r++) {
+            const float s = dot_f32(w + r * ldw, x + t * ldx, k);
+            y[t * ldy + r] = accumulate ? y[t * ldy + r] + s : s;
         }
 }
 

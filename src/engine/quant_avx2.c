@@ -1,0 +1,144 @@
+// Q4_K quantization with AVX2, byte-identical to the scalar reference in
+// quant.c. The reference's scale search (make_qkx2_quants: 21 candidate
+// scales, each tried on all 32 values of a sub-block) is most of the cost of
+// quantizing a model while loading it. A super-block has 8 independent
+// sub-blocks, so each of the 8 lanes of a vector runs one sub-block's search
+// with exactly the scalar operations in exactly the scalar order: same
+// roundings, same results. The target has no "fma", so the compiler cannot
+// fuse a multiply and an add that the reference keeps apart.
+#if defined(__x86_64__) || defined(__i386__)
+
+#include "engine/quant_internal.h" // first: it turns off FP contraction
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine/quant.h"
+#include "engine/quant_blocks.h"
+
+#define AVX2_EXACT __attribute__((target("avx2")))
+
+// ggml's nearest_int, lane-wise: round to nearest even through the float
+// adder, for |v| < 2^22.
+AVX2_EXACT static inline __m256i nearest_int8(__m256 v)
+{
+    const __m256 big = _mm256_add_ps(v, _mm256_set1_ps(12582912.f));
+    const __m256i i = _mm256_castps_si256(big);
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007FFFFF)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+AVX2_EXACT static inline __m256i clamp_epi32(__m256i v, int lo, int hi)
+{
+    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
+}
+
+// make_qkx2_quants(32, 15, ..., rmin -1, rdelta 0.1, nstep 20, use_mad false)
+// on 8 sub-blocks at once. x[l], w[l]: element l of every sub-block.
+// Returns the scales; mins and the levels L[l] (lane = sub-block) out.
+AVX2_EXACT static __m256 qkx2_x8(const __m256 x[32], const __m256 w[32], __m256i L[32],
+                                 __m256 *the_min)
+{
+    const int n = 32, nmax = 15, nstep = 20;
+    const float rmin = -1.f, rdelta = 0.1f;
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 min = x[0], max = x[0];
+    __m256 sum_w = w[0];
+    __m256 sum_x = _mm256_mul_ps(sum_w, x[0]);
+    for (int i = 1; i < n; ++i) {
+        min = _mm256_min_ps(x[i], min); // x < min ? x : min
+        max = _mm256_max_ps(x[i], max); // x > max ? x : max
+        sum_w = _mm256_add_ps(sum_w, w[i]);
+        sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(w[i], x[i]));
+    }
+    min = _mm256_blendv_ps(min, zero, _mm256_cmp_ps(min, zero, _CMP_GT_OQ));
+    const __m256 flat = _mm256_cmp_ps(max, min, _CMP_EQ_OQ); // lanes with one value
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), _mm256_sub_ps(max, min));
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_error = zero;
+    for (int i = 0; i < n; ++i) {
+        const __m256i l = clamp_epi32(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(x[i], min))), 0, nmax);
+        L[i] = l;
+        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)), min), x[i]);
+        diff = _mm256_mul_ps(diff, diff);
+        best_error = _mm256_add_ps(best_error, _mm256_mul_ps(w[i], diff));
+    }
+    __m256i Laux[32];
+    for (int is = 0; is <= nstep; ++is) {
+        const float num = rmin + rdelta * is + nmax; // as the reference computes it
+        // min moves when a candidate wins; the reference divides by the
+        // current max - min.
+        iscale = _mm256_div_ps(_mm256_set1_ps(num), _mm256_sub_ps(max, min));
+        __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; ++i) {
+            const __m256i l = clamp_epi32(nearest_int8(_mm256_mul_ps(iscale, _mm256_sub_ps(x[i], min))), 0, nmax);
+            Laux[i] = l;
+            const __m256 lf = _mm256_cvtepi32_ps(l);
+            const __m256 wl = _mm256_mul_ps(w[i], lf);
+            sum_l = _mm256_add_ps(sum_l, wl);
+            sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, lf));
+            sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, x[i]));
+        }
+        const __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
+        const __m256 d_pos = _mm256_cmp_ps(D, zero, _CMP_GT_OQ);
+        if (_mm256_movemask_ps(d_pos) == 0) continue;
+        __m256 this_scale = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
+        __m256 this_min = _mm256_div_ps(_mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
+        const __m256 min_pos = _mm256_cmp_ps(this_min, zero, _CMP_GT_OQ);
+        this_min = _mm256_blendv_ps(this_min, zero, min_pos);
+        this_scale = _mm256_blendv_ps(this_scale, _mm256_div_ps(sum_xl, sum_l2), min_pos);
+        __m256 cur_error = zero;
+        for (int i = 0; i < n; ++i) {
+            __m256 diff = _mm256_sub_ps(
+                _mm256_add_ps(_mm256_mul_ps(this_scale, _mm256_cvtepi32_ps(Laux[i])), this_min), x[i]);
+            diff = _mm256_mul_ps(diff, diff);
+            cur_error = _mm256_add_ps(cur_error, _mm256_mul_ps(w[i], diff));
+        }
+        // (Lanes with one value returned early in the reference: never update.)
+        const __m256 better = _mm256_andnot_ps(
+            flat, _mm256_and_ps(d_pos, _mm256_cmp_ps(cur_error, best_error, _CMP_LT_OQ)));
+        if (_mm256_movemask_ps(better) == 0) continue;
+        const __m256i bi = _mm256_castps_si256(better);
+        for (int i = 0; i < n; ++i) L[i] = _mm256_blendv_epi8(L[i], Laux[i], bi);
+        best_error = _mm256_blendv_ps(best_error, cur_error, better);
+        scale = _mm256_blendv_ps(scale, this_scale, better);
+        min = _mm256_blendv_ps(min, this_min, better);
+    }
+    // Lanes whose values were all equal: levels 0, scale 0, min as found.
+    for (int i = 0; i < n; ++i) L[i] = _mm256_andnot_si256(_mm256_castps_si256(flat), L[i]);
+    scale = _mm256_blendv_ps(scale, zero, flat);
+    *the_min = _mm256_xor_ps(min, _mm256_set1_ps(-0.0f)); // -min, signed zero included
+    return scale;
+}
+
+AVX2_EXACT void quant_q4_K_avx2(const float *x, void *dst, int64_t nb)
+{
+    block_q4_K *y = dst;
+    uint8_t L[QK_K];
+    float scales[8], mins[8];
+    const __m256i lane_off = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        __m256 xv[32], wv[32];
+        __m256 sum_x2 = _mm256_setzero_ps();
+        for (int l = 0; l < 32; l++) {
+            xv[l] = _mm256_i32gather_ps(x + l, lane_off, 4);
+            sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xv[l], xv[l]));
+        }
+        const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.0f)));
+        for (int l = 0; l < 32; l++) wv[l] = _mm256_add_ps(av_x, _mm256_andnot_ps(sign, xv[l]));
+        __m256i Lv[32];
+        __m256 mv;
+        _mm256_storeu_ps(scales, qkx2_x8(xv, wv, Lv, &mv));
+        _mm256_storeu_ps(mins, mv);
+        for (int l = 0; l < 32; l++) {
+            int32_t lanes[8];
+            _mm256_storeu_si256((__m256i *)lanes, Lv[l]);
+            for (int j = 0; j < 8; j++) L[32 * j + l] = (uint8_t)lanes[j];
+        }
+        quant_q4_K_finish(x, scales, mins, L, &y[i]);
+    }
+}
+
+#endif
