@@ -246,5 +246,13 @@ void attention_run(const kv_cache *kv, int64_t l, int64_t n_head, int64_t n_head
                        .att = att,
                        .kv_row = kv_row,
                        .scale = 1.0f / sqrtf((float)head_dim)};
+    // A decode step over a short context is a few microseconds of work:
+    // less than waking the pool's workers costs, above all on a busy machine.
+    const int64_t work = n * n_head * (pos + n) * head_dim;
+    if (work < (1 << 18)) {
+        for (int task = 0; task < (int)(n * n_head); task++)
+            attention_task(&j, task, 0);
+        return;
+    }
     thread_pool_run(pool, attention_task, &j, (int)(n * n_head));
 }
