@@ -15,20 +15,20 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 threads=$(nproc)
 out=$(RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw)
 echo "$out"
-echo "$out" | grep -q "^CPU " || fail "no CPU line"
+grep -q "^CPU " <<<"$out" || fail "no CPU line"
 n=$(echo "$out" | sed -n 's/.*cores, \([0-9]*\) threads available.*/\1/p')
 [ -n "$n" ] && [ "$n" -ge 1 ] && [ "$n" -le "$threads" ] || fail "threads $n not in 1..nproc ($threads)"
 # Without a cgroup CPU quota (an empty fake cgroup tree): exactly the affinity mask.
 out2=$(RIGHTSIZE_CGROUP_ROOT=$tmp RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw)
-echo "$out2" | grep -q "cores, $threads threads available" || fail "threads != nproc ($threads)"
-echo "$out" | grep -q "^RAM .* total, .* available" || fail "no RAM line"
-echo "$out" | grep -q "GPUs     none: no NVIDIA driver ($tmp/none.so not found)" || fail "no-driver note"
+grep -q "cores, $threads threads available" <<<"$out2" || fail "threads != nproc ($threads)"
+grep -q "^RAM .* total, .* available" <<<"$out" || fail "no RAM line"
+grep -q "GPUs     none: no NVIDIA driver ($tmp/none.so not found)" <<<"$out" || fail "no-driver note"
 awk 'length > 80 { exit 1 }' <<<"$out" || fail "a line is wider than 80 columns"
 
 json=$(RIGHTSIZE_CGROUP_ROOT=$tmp RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw --json)
-echo "$json" | grep -q "\"threads\":[[:space:]]*$threads," || fail "json threads"
-echo "$json" | grep -q '"gpus":[[:space:]]*\[\]' || fail "json gpus not empty"
-echo "$json" | grep -q '"note":[[:space:]]*"no NVIDIA driver' || fail "json note"
+grep -q "\"threads\":[[:space:]]*$threads," <<<"$json" || fail "json threads"
+grep -q '"gpus":[[:space:]]*\[\]' <<<"$json" || fail "json gpus not empty"
+grep -q '"note":[[:space:]]*"no NVIDIA driver' <<<"$json" || fail "json note"
 total=$(echo "$json" | awk -F: '/"total_bytes"/ { gsub(/[ \t,]/, "", $2); print $2 }')
 memtotal=$(awk '/^MemTotal:/ { printf "%.0f", $2 * 1024 }' /proc/meminfo)
 [ "$total" = "$memtotal" ] || fail "json total_bytes $total != MemTotal $memtotal"
@@ -38,19 +38,19 @@ export RIGHTSIZE_NVML_LIB=$fake FAKE_NVML_DRIVER=550.54.15
 export FAKE_NVML_GPUS="NVIDIA H100 80GB HBM3:81559:80000:9.0:5120:2619;NVIDIA GeForce RTX 4090:24564:20000:8.9:384:10501"
 out=$("$bin" hw)
 echo "$out"
-echo "$out" | grep -q "^GPU 0    NVIDIA H100 80GB HBM3$" || fail "GPU 0 name"
-echo "$out" | grep -q "79.6 GiB total, 78.1 GiB free, 1.52 GiB used, compute 9.0" || fail "GPU 0 memory"
-echo "$out" | grep -q "3352 GB/s peak, 989.0 TFLOPS bf16" || fail "GPU 0 bandwidth"
-echo "$out" | grep -q "^GPU 1    NVIDIA GeForce RTX 4090$" || fail "GPU 1 name"
-echo "$out" | grep -q "compute 8.9" || fail "GPU 1 cc"
-echo "$out" | grep -q "^NVIDIA   driver 550.54.15$" || fail "driver"
+grep -q "^GPU 0    NVIDIA H100 80GB HBM3$" <<<"$out" || fail "GPU 0 name"
+grep -q "79.6 GiB total, 78.1 GiB free, 1.52 GiB used, compute 9.0" <<<"$out" || fail "GPU 0 memory"
+grep -q "3352 GB/s peak, 989.0 TFLOPS bf16" <<<"$out" || fail "GPU 0 bandwidth"
+grep -q "^GPU 1    NVIDIA GeForce RTX 4090$" <<<"$out" || fail "GPU 1 name"
+grep -q "compute 8.9" <<<"$out" || fail "GPU 1 cc"
+grep -q "^NVIDIA   driver 550.54.15$" <<<"$out" || fail "driver"
 awk 'length > 80 { exit 1 }' <<<"$out" || fail "a line is wider than 80 columns"
 json=$("$bin" hw --json)
 [ "$(echo "$json" | grep -c '"name":')" = 2 ] || fail "json: not 2 GPUs"
-echo "$json" | grep -q '"mem_total_bytes":[[:space:]]*85520809984,' || fail "json mem_total"
-echo "$json" | grep -q '"compute_capability":[[:space:]]*"8.9"' || fail "json cc"
-echo "$json" | grep -q '"bandwidth_gbs":[[:space:]]*3352.32' || fail "json bandwidth"
-echo "$json" | grep -q '"driver_version":[[:space:]]*"550.54.15"' || fail "json driver"
+grep -q '"mem_total_bytes":[[:space:]]*85520809984,' <<<"$json" || fail "json mem_total"
+grep -q '"compute_capability":[[:space:]]*"8.9"' <<<"$json" || fail "json cc"
+grep -q '"bandwidth_gbs":[[:space:]]*3352.32' <<<"$json" || fail "json bandwidth"
+grep -q '"driver_version":[[:space:]]*"550.54.15"' <<<"$json" || fail "json driver"
 
 out=$(FAKE_NVML_INIT_FAIL=1 "$bin" hw)
 grep -q "none: NVML failed to start: Driver Not Loaded" <<<"$out" || fail "init failure note"
@@ -70,7 +70,7 @@ set +e
 err=$("$bin" hw --gpu "RTX 4099" 2>&1); rc=$?
 set -e
 [ $rc = 2 ] || fail "bad --gpu exit $rc"
-echo "$err" | grep -q 'unknown GPU "RTX 4099"; close matches: .*"NVIDIA GeForce RTX 4090"' || fail "close matches: $err"
+grep -q 'unknown GPU "RTX 4099"; close matches: .*"NVIDIA GeForce RTX 4090"' <<<"$err" || fail "close matches: $err"
 [ "$(echo "$err" | wc -l)" = 1 ] || fail "error is not one line"
 set +e; "$bin" hw --bogus >/dev/null 2>&1; rc=$?; set -e
 [ $rc = 2 ] || fail "unknown option exit $rc"
