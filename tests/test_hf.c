@@ -183,10 +183,42 @@ static void test_sharded(void **state)
     assert_string_equal(m->chat_template, "{{ messages }}");
     model_free(m);
 
+    // An index that disagrees with the shards, in each of the ways it can.
+    static const struct {
+        int what;
+        const char *want;
+    } bad[] = {{0, "the index says"}, {1, "is not listed"}, {2, "is in no shard"}};
+    rs_error err = {0};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        cJSON *copy = cJSON_Duplicate(idx, true);
+        cJSON *w = cJSON_GetObjectItem(copy, "weight_map");
+        const char *first = syn->tensors[0].name;
+        if (bad[b].what == 0)
+            cJSON_ReplaceItemInObject(w, first, cJSON_CreateString("model-00002-of-00002.safetensors"));
+        else if (bad[b].what == 1)
+            cJSON_DeleteItemFromObject(w, first);
+        else
+            cJSON_AddStringToObject(w, "model.extra.weight", "model-00001-of-00002.safetensors");
+        char *t = cJSON_Print(copy);
+        write_in(dir, "model.safetensors.index.json", t);
+        free(t);
+        cJSON_Delete(copy);
+        assert_int_equal(model_open(dir, &m, &err), RS_ERR_INPUT);
+        if (!strstr(err.msg, bad[b].want) || !strstr(err.msg, "model.safetensors.index.json"))
+            fail_msg("index case %zu: %s", b, err.msg);
+    }
+    write_in(dir, "model.safetensors.index.json", text);
+    // A tensor in two shards.
+    snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
+    write_safetensors(path, syn, half - 1, syn->n_tensors);
+    assert_int_equal(model_open(dir, &m, &err), RS_ERR_INPUT);
+    assert_non_null(strstr(err.msg, "appears in two shards"));
+    unlink(path);
+    write_safetensors(path, syn, half, syn->n_tensors);
+
     // One shard gone: a broken download, named.
     snprintf(path, sizeof path, "%s/model-00002-of-00002.safetensors", dir);
     unlink(path);
-    rs_error err = {0};
     assert_int_equal(model_open(dir, &m, &err), RS_ERR_INPUT);
     assert_non_null(strstr(err.msg, "model-00002-of-00002.safetensors"));
     assert_non_null(strstr(err.msg, "missing"));

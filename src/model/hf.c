@@ -305,21 +305,92 @@ static rs_status read_shards(const char *dir, char **names, int n, model_desc *m
     return RS_OK;
 }
 
-// Names in the index but in no shard, or the reverse, mean a broken download.
-static rs_status check_duplicates(const model_desc *m, rs_error *err)
+typedef struct name_file {
+    const char *name;
+    int file;
+} name_file;
+
+static int cmp_name_file(const void *a, const void *b)
 {
-    if (m->n_tensors < 2) return RS_OK;
-    const char **names = malloc((size_t)m->n_tensors * sizeof *names);
-    if (!names) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
-    for (int64_t i = 0; i < m->n_tensors; i++) names[i] = m->tensors[i].name;
-    qsort(names, (size_t)m->n_tensors, sizeof *names, cmp_str);
+    return strcmp(((const name_file *)a)->name, ((const name_file *)b)->name);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+// The shards must agree with each other and with the index: no tensor in
+// two shards, every indexed tensor in the shard the index names, and no
+// shard tensor the index leaves out. A disagreement means a broken download
+// or a mixed-up folder.
+static rs_status check_shards(const char *dir, const model_desc *m, rs_error *err)
+{
+    if (m->n_tensors < 1) return RS_OK;
+    name_file *v = malloc((size_t)m->n_tensors * sizeof *v);
+    if (!v) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    for (int64_t i = 0; i < m->n_tensors; i++) v[i] = (name_file){m->tensors[i].name, m->tensors[i].file};
+    qsort(v, (size_t)m->n_tensors, sizeof *v, cmp_name_file);
     rs_status st = RS_OK;
-    for (int64_t i = 1; i < m->n_tensors; i++)
-        if (strcmp(names[i - 1], names[i]) == 0) {
-            st = rs_fail(err, RS_ERR_INPUT, "tensor \"%s\" appears in two shards", names[i]);
-            break;
+    for (int64_t i = 1; i < m->n_tensors && st == RS_OK; i++)
+        if (strcmp(v[i - 1].name, v[i].name) == 0)
+            st = rs_fail(err, RS_ERR_INPUT, "%s: tensor \"%s\" appears in two shards (%s and %s)",
+                         dir, v[i].name, base_name(m->files[v[i - 1].file].path),
+                         base_name(m->files[v[i].file].path));
+
+    char *ipath = join(dir, "model.safetensors.index.json");
+    cJSON *index = NULL;
+    if (st == RS_OK && !ipath) st = rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    if (st == RS_OK) st = parse_json_file(ipath, true, &index, err);
+    if (st == RS_OK && index) {
+        const cJSON *wm = cJSON_GetObjectItemCaseSensitive(index, "weight_map"), *it;
+        int64_t n_indexed = 0;
+        cJSON_ArrayForEach(it, wm)
+        {
+            name_file key = {it->string, 0};
+            const name_file *hit = bsearch(&key, v, (size_t)m->n_tensors, sizeof *v, cmp_name_file);
+            if (!hit) {
+                st = rs_fail(err, RS_ERR_INPUT,
+                             "%s: field \"weight_map.%s\": the tensor is in no shard", ipath,
+                             it->string);
+                break;
+            }
+            if (strcmp(base_name(m->files[hit->file].path), it->valuestring) != 0) {
+                st = rs_fail(err, RS_ERR_INPUT,
+                             "%s: field \"weight_map.%s\": the index says %s, the tensor is in %s",
+                             ipath, it->string, it->valuestring,
+                             base_name(m->files[hit->file].path));
+                break;
+            }
+            n_indexed++;
         }
-    free(names);
+        if (st == RS_OK && n_indexed != m->n_tensors) {
+            // Some shard tensor is not indexed: name the first one (sorted
+            // index names, so a large index stays fast).
+            const char **names = malloc((size_t)(n_indexed > 0 ? n_indexed : 1) * sizeof *names);
+            int64_t k = 0;
+            if (!names) st = rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+            cJSON_ArrayForEach(it, wm)
+            {
+                if (names && k < n_indexed) names[k++] = it->string;
+            }
+            if (names) qsort(names, (size_t)k, sizeof *names, cmp_str);
+            for (int64_t i = 0; names && i < m->n_tensors; i++) {
+                const char *key = v[i].name;
+                if (!bsearch(&key, names, (size_t)k, sizeof *names, cmp_str)) {
+                    st = rs_fail(err, RS_ERR_INPUT,
+                                 "%s: field \"weight_map\": tensor \"%s\" of %s is not listed",
+                                 ipath, v[i].name, base_name(m->files[v[i].file].path));
+                    break;
+                }
+            }
+            free(names);
+        }
+    }
+    cJSON_Delete(index);
+    free(ipath);
+    free(v);
     return st;
 }
 
@@ -375,7 +446,7 @@ rs_status hf_open(const char *dir, model_desc *m, rs_error *err)
         }
     } else if (n_shards > 0) {
         st = read_shards(dir, shards, n_shards, m, err);
-        if (st == RS_OK) st = check_duplicates(m, err);
+        if (st == RS_OK) st = check_shards(dir, m, err);
     }
     bool have_weights = n_shards > 0 && n_missing == 0;
     for (int i = 0; i < n_shards; i++) free(shards[i]);
