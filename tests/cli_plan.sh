@@ -62,6 +62,16 @@ if [ -d "$cfg" ]; then
     grep -q "^Decision: BF16 (stored) on GPU0 (all 28 layers), 32768-token" <<<"$out" || fail "config: $out"
 fi
 
+# A vocabulary-only GGUF has nothing to plan: exit 2 with the reason.
+vocab=$data/vocab-tests/ggml-vocab-llama-spm.gguf
+if [ -f "$vocab" ]; then
+    set +e
+    err=$("$bin" plan "$vocab" 2>&1 >/dev/null); rc=$?
+    set -e
+    [ $rc = 2 ] || fail "vocab-only GGUF: exit $rc"
+    grep -q "no weight tensors to plan" <<<"$err" || fail "vocab-only message: $err"
+fi
+
 # Detected GPUs (the fake NVML): free memory, not total, is what counts.
 fake=$build/libfake_nvml.so
 if [ -f "$fake" ]; then

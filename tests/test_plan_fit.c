@@ -243,6 +243,43 @@ static void test_gpu_only(void **state)
     assert_int_equal(chosen(&r)->precision.kind, PLAN_PREC_INT4);
 }
 
+static void test_fp8_stored(void **state)
+{
+    (void)state;
+    // An FP8 checkpoint (DeepSeek-V3's layout): the engine cannot run F8_E4M3,
+    // so the stored row is not a candidate and bf16 is allowed (widening as
+    // llama.cpp's converter does); the block scales vanish in any conversion.
+    model_desc m = toy_model();
+    static model_tensor t[13];
+    memcpy(t, toy_tensors, sizeof toy_tensors);
+    for (int i = 0; i < 10; i++) t[i].type = DTYPE_F8_E4M3;
+    memset(&t[12], 0, sizeof t[12]);
+    t[12].name = "blk.0.ffn_up.weight_scale_inv";
+    t[12].n_dims = 2;
+    t[12].ne[0] = 32;
+    t[12].ne[1] = 512;
+    t[12].n_elems = 32 * 512;
+    t[12].type = DTYPE_F32;
+    m.tensors = t;
+    m.n_tensors = 13;
+    m.stored_type = DTYPE_F8_E4M3;
+    uint64_t g = 8 * GiB;
+    hw_info hw = toy_hw(1, &g, 64 * GiB);
+    plan_options o = plan_default_options();
+    plan_result r;
+    assert_int_equal(plan_fit(&m, &hw, &o, &r, NULL), RS_OK);
+    assert_false(r.stored_runnable);
+    assert_int_equal(r.unrunnable, DTYPE_F8_E4M3);
+    // stored: 10 x 256 MiB of FP8 + the bf16 tables + the scales.
+    assert_int_equal(r.rows[0].weights, 10 * 256 * MiB + 512 * MiB + 32 * 512 * 4);
+    assert_false(r.rows[0].candidate);
+    // bf16 no longer carries the scales; it fits the 8 GiB card and is chosen.
+    const plan_row *row = chosen(&r);
+    assert_int_equal(row->precision.kind, PLAN_PREC_BF16);
+    assert_int_equal(row->weights, 5632 * MiB);
+    assert_non_null(strstr(r.reason, "does not compute with the stored F8_E4M3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_split),        cmocka_unit_test(test_cpu),
         cmocka_unit_test(test_does_not_fit), cmocka_unit_test(test_multi_gpu),
         cmocka_unit_test(test_forced_and_context), cmocka_unit_test(test_gpu_only),
+        cmocka_unit_test(test_fp8_stored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -343,6 +343,10 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
     if (o->force_precision) snprintf(why, sizeof why, "--precision %s as asked", pn);
     else if (o->prefer == PLAN_PREFER_SPEED)
         snprintf(why, sizeof why, "fastest predicted decode among the plans that fit");
+    else if (!r->stored_runnable && row->precision.kind != PLAN_PREC_STORED)
+        snprintf(why, sizeof why,
+                 "the engine does not compute with the stored %s; %s is the best that fits",
+                 dtype_name(r->unrunnable), pn);
     else if (row->precision.kind == PLAN_PREC_STORED && l->placement == PLAN_PLACE_GPU)
         snprintf(why, sizeof why, "the model's own precision fits");
     else if (row->precision.kind == PLAN_PREC_STORED)
@@ -390,6 +394,10 @@ rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o
     if (m->n_layer <= 0 || m->n_embd <= 0)
         return rs_fail(err, RS_ERR_INPUT, "%s: no layer count or hidden size to plan with",
                        m->path ? m->path : "model");
+    if (m->n_tensors <= 0 || m->n_params == 0)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: no weight tensors to plan (a vocabulary-only file?)",
+                       m->path ? m->path : "model");
     if (o->n_parallel < 1) o->n_parallel = 1;
     if (o->n_batch < 1) o->n_batch = PLAN_DEFAULT_BATCH;
     r->ctx_limit = m->n_ctx_train > 0 ? m->n_ctx_train : PLAN_CTX_SEARCH_MAX;
@@ -405,6 +413,21 @@ rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o
         return st;
     }
     uint64_t stored = r->rows[0].weights;
+    r->stored_runnable = pc.stored_runnable;
+    r->unrunnable = pc.unrunnable;
+    if (!pc.stored_runnable) {
+        // The engine cannot compute with the stored type (FP8): like
+        // llama.cpp's converter, it widens to bf16 at most.
+        r->rows[0].candidate = o->force_precision;
+        plan_weights bw;
+        st = plan_weights_init_classes(&bw, m, &pc, plan_precision_of(PLAN_PREC_BF16), err);
+        if (st != RS_OK) {
+            plan_classes_free(&pc);
+            return st;
+        }
+        stored = (uint64_t)((double)bw.total / PLAN_CANDIDATE_MAX_RATIO) + 1;
+        plan_weights_free(&bw);
+    }
     plan_precision_kind same = same_kind_as_stored(m->stored_type);
     for (int i = 0; i < PLAN_N_STANDARD; i++) {
         plan_precision_kind k = plan_standard_precisions[i];

@@ -114,6 +114,8 @@ typedef struct plan_result {
     int chosen;                   // index into rows; -1 when nothing fits
     char reason[400];             // one line: the decision and why
     uint64_t needed, available;   // when nothing fits: the smallest need, what the machine has
+    bool stored_runnable;         // the engine computes with the stored types
+    dtype unrunnable;             // else the first one it cannot (F8_E4M3)
 } plan_result;
 
 rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o,

@@ -1,5 +1,7 @@
 #include "plan/memory.h"
 
+#include "engine/quant.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,8 @@ rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err
 {
     memset(pc, 0, sizeof *pc);
     pc->n = m->n_tensors > 0 ? m->n_tensors : 0;
+    pc->stored_runnable = true;
+    pc->unrunnable = DTYPE_F32;
     pc->c = calloc((size_t)(pc->n > 0 ? pc->n : 1), sizeof *pc->c);
     if (!pc->c) return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %lld tensors",
                                (long long)pc->n);
@@ -237,7 +241,13 @@ rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err
         c->router = in_block && is_router_tensor(t->name);
         c->head = !in_block && is_output_head(t->name);
         c->embd = c->role == PLAN_ROLE_EMBD;
+        c->scale = ends_with(t->name, "_scale_inv") || ends_with(t->name, ".weight_scale");
         if (c->head) pc->has_head = true;
+        if (c->role != PLAN_ROLE_SKIP && !quant_supported(t->type) && !is_integer_type(t->type) &&
+            pc->stored_runnable) {
+            pc->stored_runnable = false;
+            pc->unrunnable = t->type;
+        }
     }
     // The same rule as plan_model_tensor_type, which the engine converts by.
     for (int64_t i = 0; i < pc->n; i++)
@@ -275,7 +285,7 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
     for (int64_t i = 0; i < pc->n && i < m->n_tensors; i++) {
         const model_tensor *t = &m->tensors[i];
         const plan_tensor_class *c = &pc->c[i];
-        if (c->role == PLAN_ROLE_SKIP) continue;
+        if (c->role == PLAN_ROLE_SKIP || (c->scale && p.kind != PLAN_PREC_STORED)) continue;
         // Experts come in runs of identical shapes: remember the last size.
         dtype ty = tensor_type(t, p, c->as_head, c->router);
         if (ty != last_type || t->ne[0] != last_ne0 || t->n_elems != last_n) {

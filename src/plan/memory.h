@@ -113,12 +113,16 @@ typedef struct plan_tensor_class {
     bool head;     // the output head tensor itself
     bool embd;     // the token embedding table
     bool as_head;  // typed as the output head (the head, or a tied embedding table)
+    bool scale;    // an FP8 checkpoint's block scales: folded into the weights by any
+                   // conversion, so present only at the stored precision
 } plan_tensor_class;
 
 typedef struct plan_classes {
     int64_t n;
     plan_tensor_class *c; // (n) one per model tensor
     bool has_head;        // the model stores an output head (else it is tied)
+    bool stored_runnable; // the engine computes with every stored type (quant_supported)
+    dtype unrunnable;     // the first stored type it cannot run (F8_E4M3), when not
 } plan_classes;
 
 rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err);
