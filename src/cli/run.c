@@ -28,6 +28,8 @@ typedef struct run_args {
     const char *stop[8]; // --stop strings
     int n_stop;
     const char *precision;
+    const char *device;  // --device: NULL = cpu
+    int64_t gpu_layers;  // --gpu-layers: -1 = all
     const char *kv_type;
     int64_t n_predict;
     int64_t n_ctx;
@@ -55,6 +57,8 @@ static void usage(FILE *out)
             "  --precision P         stored (default), fp32, bf16, fp16, int8, int4, or a GGUF type\n"
             "  --kv-type T           f16 (default) or q8_0\n"
             "  --threads N           worker threads (default: one per core)\n"
+            "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
+            "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
             "  --json                one JSON object on stdout: text, ids, timings\n"
             "  --verbose             per-tensor conversion error and memory on stderr\n");
 }
@@ -86,6 +90,7 @@ static int parse_args(int argc, char **argv, run_args *a)
     memset(a, 0, sizeof *a);
     a->n_predict = 128;
     a->precision = "stored";
+    a->gpu_layers = -1;
     a->kv_type = "f16";
     a->sp = sampler_default_params();
     a->sp.seed = (uint64_t)time(NULL);
@@ -124,6 +129,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->sp.seed = (uint64_t)n;
         } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v;
         else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
+        else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
+        else if (strcmp(o, "--gpu-layers") == 0) ok = parse_int(v, -1, 1 << 20, &a->gpu_layers);
         else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
@@ -353,6 +360,8 @@ int cmd_run(int argc, char **argv)
     }
     eo.kv_type = (dtype)kv;
     eo.n_threads = a.n_threads;
+    eo.device = a.device;
+    eo.n_gpu_layers = a.gpu_layers;
     eo.verbose = a.verbose;
     eo.progress = a.verbose || isatty(STDERR_FILENO);
 

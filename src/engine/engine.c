@@ -1,7 +1,11 @@
 #include "engine/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine/backend_cuda.h"
+#include "engine/engine_gpu.h"
 
 #include "engine/cpu/threadpool.h"
 #include "engine/forward.h"
@@ -15,6 +19,7 @@ struct engine {
     thread_pool *pool;
     int64_t pos;        // tokens in the cache
     int64_t last_row;   // row of s.logits holding the last token's logits
+    engine_gpu *gpu;    // the first blocks on a CUDA device, or NULL
 };
 
 engine_options engine_default_options(void)
@@ -22,6 +27,7 @@ engine_options engine_default_options(void)
     engine_options o = {0};
     o.precision = plan_precision_of(PLAN_PREC_STORED);
     o.kv_type = DTYPE_F16;
+    o.n_gpu_layers = -1;
     return o;
 }
 
@@ -78,6 +84,27 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
         return st;
     }
     rope_inv_freq(m, e->w.rope_factors, e->s.inv_freq);
+    int dev = -1;
+    if (backend_device_parse(opt.device, &dev) != 0) {
+        engine_free(e);
+        return rs_fail(err, RS_ERR_INPUT, "device \"%s\": expected cpu, cuda or cuda:N",
+                       opt.device);
+    }
+    if (dev >= 0 && opt.n_gpu_layers != 0) {
+        engine_gpu_params gp = {.device = dev,
+                                .precision = opt.precision,
+                                .n_gpu_layers = opt.n_gpu_layers,
+                                .n_ctx = n_ctx,
+                                .n_batch = n_batch,
+                                .logits_all = opt.logits_all,
+                                .inv_freq = e->s.inv_freq};
+        char note[600] = "";
+        if ((st = engine_gpu_open(m, c, &e->w, &gp, &e->gpu, note, sizeof note, err)) != RS_OK) {
+            engine_free(e);
+            return st;
+        }
+        if (!e->gpu) fprintf(stderr, "rightsize: %s; running on the CPU\n", note);
+    }
     *out = e;
     return RS_OK;
 }
@@ -85,6 +112,7 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
 void engine_free(engine *e)
 {
     if (!e) return;
+    engine_gpu_free(e->gpu);
     run_state_free(&e->s);
     kv_cache_free(&e->kv);
     model_weights_free(&e->w);
@@ -115,7 +143,13 @@ rs_status engine_prefill(engine *e, const int32_t *tokens, int64_t n, float *log
     const int64_t V = e->cfg.n_vocab;
     for (int64_t i = 0; i < n; i += e->s.n_batch) {
         int64_t nb = n - i < e->s.n_batch ? n - i : e->s.n_batch;
-        forward_batch(&e->cfg, &e->w, &e->kv, &e->s, e->pool, tokens + i, nb, e->pos);
+        if (e->gpu) {
+            st = engine_gpu_forward(e->gpu, &e->cfg, &e->w, &e->kv, &e->s, e->pool, tokens + i, nb,
+                                    e->pos, err);
+            if (st != RS_OK) return st;
+        } else {
+            forward_batch(&e->cfg, &e->w, &e->kv, &e->s, e->pool, tokens + i, nb, e->pos);
+        }
         e->pos += nb;
         bool all = e->s.logits_rows >= nb;
         if (logits_out && all) memcpy(logits_out + i * V, e->s.logits, (size_t)(nb * V) * sizeof(float));
@@ -172,4 +206,11 @@ void engine_memory_usage(const engine *e, engine_memory *out)
 dtype engine_weight_type(const engine *e)
 {
     return e->w.main_type;
+}
+
+bool engine_on_gpu(const engine *e, engine_gpu_info *out)
+{
+    if (!e->gpu) return false;
+    if (out) engine_gpu_info_get(e->gpu, out);
+    return true;
 }

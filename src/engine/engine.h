@@ -38,6 +38,10 @@ typedef struct engine_options {
     bool logits_all;    // keep the logits of every prefill token (tests, perplexity)
     bool progress;      // progress bar on stderr while converting weights
     bool verbose;       // per-tensor conversion error (relative RMS) on stderr
+    const char *device; // NULL or "cpu", "cuda", "cuda:N" (engine_gpu.h; the CPU with a
+                        // one-line note when no CUDA library or driver is there)
+    int64_t n_gpu_layers; // with a CUDA device: the first N blocks on it, the rest on the
+                          // CPU; < 0 (default): all
 } engine_options;
 
 engine_options engine_default_options(void);

@@ -202,14 +202,14 @@ void forward_batch(const forward_config *cfg, const model_weights *w, kv_cache *
     const int64_t QD = H * hd, KD = KVH * hd, F = cfg->n_ff;
 
     // Token embeddings: one row of the table per token.
-    for (int64_t t = 0; t < n; t++) {
+    for (int64_t t = 0; t < n && cfg->layer_first == 0; t++) {
         const weight *e = &w->tok_embd;
         int64_t row_bytes = dtype_row_bytes(e->type, e->n_in);
         convert_row_to_f32(e->type, (const uint8_t *)e->data + (size_t)tokens[t] * row_bytes,
                            s->x + t * D, D, NULL);
     }
 
-    for (int64_t l = 0; l < cfg->n_layer; l++) {
+    for (int64_t l = cfg->layer_first; l < cfg->n_layer; l++) {
         const layer_weights *L = &w->layers[l];
 
         // Attention block: x += wo · attention(rope(wq·norm(x)), rope(wk·norm(x)), wv·norm(x)).

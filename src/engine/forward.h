@@ -20,6 +20,7 @@ typedef struct forward_config {
     float norm_eps;
     int64_t sliding_window;    // 0: none
     const uint8_t *layer_swa;  // (n_layer) or NULL: every layer slides when sliding_window > 0
+    int64_t layer_first;       // blocks before it ran elsewhere (GPU): s->x holds their output
 } forward_config;
 
 // KV cache: for each layer and KV head, rows[l] rows of head_dim values, so

@@ -1,0 +1,123 @@
+#ifndef RS_ENGINE_CUDA_COMMON_CUH
+#define RS_ENGINE_CUDA_COMMON_CUH
+
+// Shared by the .cu files of librightsize_cuda.so: the device view of a
+// weight matrix, the error macro, and the kernel launchers (kernels.cu).
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern "C" {
+#include "util/dtype.h"
+}
+
+// Every CUDA call in a function of the form int f(..., char *err, size_t errn)
+// goes through CU: on failure it writes "file:line: call: reason" and returns 1.
+#define CU(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            snprintf(err, errn, "%s:%d: %s: %s", __FILE__, __LINE__, #call,                        \
+                     cudaGetErrorString(e_));                                                      \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+// A weight matrix on the device. Types whose ggml blocks are not 16-byte
+// multiples (Q8_0, Q4_0, Q4_1, Q5_0, Q6_K) are split at upload into a
+// payload array (the quants of every block, rows of n_in/QK blocks, 16-byte
+// aligned for wide loads) followed by a header array (scales, mins, high
+// bits), the same bytes in another order. F32, F16, BF16, Q4_K and Q5_K keep
+// the ggml rows as they are.
+struct dweight {
+    const uint8_t *payload; // (n_out, payload_row) bytes
+    const uint8_t *header;  // (n_out, header_row) bytes, or NULL
+    int type;
+    int64_t n_in, n_out;
+    int64_t payload_row, header_row; // bytes per row in each array
+};
+
+// Bytes of a block's payload and header in the split layout; payload_off is
+// where the payload starts inside a ggml block (the header is the rest, in
+// order). Returns 0 for types kept whole.
+struct split_layout {
+    int block_bytes, payload_off, payload_len;
+};
+static inline split_layout split_layout_of(int type)
+{
+    switch (type) {
+    case DTYPE_Q8_0: return {34, 2, 32};
+    case DTYPE_Q4_0: return {18, 2, 16};
+    case DTYPE_Q4_1: return {20, 4, 16};
+    case DTYPE_Q5_0: return {22, 6, 16};
+    case DTYPE_Q6_K: return {210, 0, 192};
+    default: return {0, 0, 0};
+    }
+}
+
+// Whether the device kernels handle a type (every weight type of the CPU engine).
+static inline bool cuda_type_supported(int t)
+{
+    return t == DTYPE_F32 || t == DTYPE_F16 || t == DTYPE_BF16 || t == DTYPE_Q8_0 ||
+           t == DTYPE_Q4_0 || t == DTYPE_Q4_1 || t == DTYPE_Q5_0 || t == DTYPE_Q4_K ||
+           t == DTYPE_Q5_K || t == DTYPE_Q6_K;
+}
+
+enum { PRO_NONE = 0, PRO_RMSNORM = 1, PRO_SWIGLU = 2 };
+
+// ---- Launchers (kernels.cu); all asynchronous on stream s -------------------
+
+// y (n_out) = W x, or y += W x with accumulate. The input is prepared per
+// block: PRO_NONE x (n_in); PRO_RMSNORM rmsnorm(x) * norm_w; PRO_SWIGLU
+// silu(x[0:n_in]) * x[n_in:2 n_in].
+void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
+                   const float *norm_w, float eps, cudaStream_t s);
+// Dynamic shared memory limits for the matvec kernels (once per device).
+int matvec_setup(int64_t max_n_in, char *err, size_t errn);
+// Rows [r0, r0 + rows) of W as bf16 into dst (rows, n_in).
+void launch_dequant_bf16(const dweight &w, int64_t r0, int64_t rows, __nv_bfloat16 *dst,
+                         cudaStream_t s);
+// x (n, n_embd) = rows tokens[t] of the embedding table.
+void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s);
+// out (n, d) = rmsnorm of each row of x (n, d) times w.
+void launch_rmsnorm_rows(const float *x, const float *w, float *out, int64_t n, int64_t d,
+                         float eps, cudaStream_t s);
+// out (n, f) = silu(h[:, :f]) * h[:, f:2f], h (n, 2f).
+void launch_swiglu_rows(const float *h, float *out, int64_t n, int64_t f, cudaStream_t s);
+// dst (n) = src as bf16 (is_bf16) or f16.
+void launch_to_half(const float *src, void *dst, int64_t n, bool is_bf16, cudaStream_t s);
+
+struct rope_kv_args {
+    float *qkv;          // (n, (H + 2 KVH) hd) per token: q heads, k heads, v heads
+    const float *bias;   // (H + 2 KVH) hd or NULL
+    const float *q_norm, *k_norm; // (hd) or NULL
+    const float *inv_freq; // (rope_dim / 2)
+    __half *k_cache, *v_cache; // (KVH, n_ctx, hd) of this layer
+    const int *pos;      // device: position of token 0
+    int64_t n, H, KVH, hd, rope_dim, n_ctx;
+    int interleaved;
+    float eps;
+};
+// Bias, per-head norms, rotary embedding of q and k (q in place), k and v
+// into the f16 cache.
+void launch_rope_kv(const rope_kv_args &a, cudaStream_t s);
+
+struct attn_args {
+    const float *q;        // (n, q_stride) query heads first
+    int64_t q_stride;
+    const __half *k_cache, *v_cache; // (KVH, n_ctx, hd)
+    const int *pos;        // device: position of token 0
+    int64_t n, H, KVH, hd, n_ctx, window;
+    int64_t split_len, n_split; // keys per block, blocks per (token, head)
+    float *o_part;         // (n, H, n_split, hd) unnormalized
+    float *ml_part;        // (n, H, n_split, 2) running max and sum
+    float *out;            // (n, H hd)
+};
+// Causal attention of n queries (positions pos..pos+n-1) over the cache, the
+// keys split across n_split blocks per head (flash-decoding), then combined.
+void launch_attention(const attn_args &a, cudaStream_t s);
+
+#endif

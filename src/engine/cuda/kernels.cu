@@ -1,0 +1,640 @@
+// The device kernels of the CUDA backend: dequantization of 32-element
+// chunks of every weight type, the decode matrix-vector product, the
+// prefill helpers, rotary embedding with the KV write, and attention.
+
+#include <math.h>
+
+#include "engine/cuda/common.cuh"
+
+// ---------------------------------------------------------------------------
+// Dequantization: chunk c (32 consecutive elements) of row r, into registers.
+// The hot loop of decode: every weight byte passes through one of these.
+
+__device__ __forceinline__ float h2f(uint16_t h)
+{
+    return __half2float(__ushort_as_half(h));
+}
+
+__device__ __forceinline__ uint16_t ld_u16(const uint8_t *p)
+{
+    return *(const uint16_t *)p;
+}
+
+__device__ __forceinline__ void bytes16(const uint8_t *p, uint8_t b[16])
+{
+    uint4 v = *(const uint4 *)p;
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 16; i++)
+        b[i] = (uint8_t)(w[i >> 2] >> (8 * (i & 3)));
+}
+
+__device__ __forceinline__ void scale_min_k4(int j, const uint8_t *q, int &d, int &m)
+{
+    if (j < 4) {
+        d = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+template <int T> __device__ __forceinline__ void dq32(const dweight &w, int64_t r, int64_t c, float *v);
+
+template <> __device__ __forceinline__ void dq32<DTYPE_F32>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const float4 *p = (const float4 *)(w.payload + r * w.payload_row + c * 128);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        float4 t = p[k];
+        v[4 * k] = t.x, v[4 * k + 1] = t.y, v[4 * k + 2] = t.z, v[4 * k + 3] = t.w;
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_BF16>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const uint4 *p = (const uint4 *)(w.payload + r * w.payload_row + c * 64);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        uint4 t = p[k];
+        const uint32_t u[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            v[8 * k + 2 * i] = __uint_as_float(u[i] << 16);
+            v[8 * k + 2 * i + 1] = __uint_as_float(u[i] & 0xFFFF0000u);
+        }
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_F16>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const uint4 *p = (const uint4 *)(w.payload + r * w.payload_row + c * 64);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        uint4 t = p[k];
+        const uint32_t u[4] = {t.x, t.y, t.z, t.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            float2 f = __half22float2(*(const __half2 *)&u[i]);
+            v[8 * k + 2 * i] = f.x;
+            v[8 * k + 2 * i + 1] = f.y;
+        }
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q8_0>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const uint8_t *q = w.payload + r * w.payload_row + c * 32;
+    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
+    uint8_t b[16];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        bytes16(q + 16 * h, b);
+#pragma unroll
+        for (int i = 0; i < 16; i++)
+            v[16 * h + i] = d * (float)(int8_t)b[i];
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q4_0>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    uint8_t b[16];
+    bytes16(w.payload + r * w.payload_row + c * 16, b);
+    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        v[i] = d * (float)((b[i] & 0xF) - 8);
+        v[i + 16] = d * (float)((b[i] >> 4) - 8);
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q4_1>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    uint8_t b[16];
+    bytes16(w.payload + r * w.payload_row + c * 16, b);
+    const uint8_t *h = w.header + r * w.header_row + c * 4;
+    const float d = h2f(ld_u16(h)), m = h2f(ld_u16(h + 2));
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        v[i] = (float)(b[i] & 0xF) * d + m;
+        v[i + 16] = (float)(b[i] >> 4) * d + m;
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q5_0>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    uint8_t b[16];
+    bytes16(w.payload + r * w.payload_row + c * 16, b);
+    const uint8_t *h = w.header + r * w.header_row + c * 6;
+    const float d = h2f(ld_u16(h));
+    const uint32_t qh = (uint32_t)ld_u16(h + 2) | ((uint32_t)ld_u16(h + 4) << 16);
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        const int x0 = (int)((b[i] & 0xF) | (((qh >> i) << 4) & 0x10)) - 16;
+        const int x1 = (int)((b[i] >> 4) | ((qh >> (i + 12)) & 0x10)) - 16;
+        v[i] = d * (float)x0;
+        v[i + 16] = d * (float)x1;
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q4_K>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const uint8_t *blk = w.payload + r * w.payload_row + (c >> 3) * 144;
+    const int s = (int)(c & 7), j = s >> 1;
+    uint8_t hd[16];
+    bytes16(blk, hd);
+    const float d = h2f((uint16_t)(hd[0] | (hd[1] << 8))), dmin = h2f((uint16_t)(hd[2] | (hd[3] << 8)));
+    int sc, m;
+    scale_min_k4(s, hd + 4, sc, m);
+    const float d1 = d * (float)sc, m1 = dmin * (float)m;
+    const int shift = (s & 1) * 4;
+    uint8_t b[16];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        bytes16(blk + 16 + 32 * j + 16 * h, b);
+#pragma unroll
+        for (int i = 0; i < 16; i++)
+            v[16 * h + i] = d1 * (float)((b[i] >> shift) & 0xF) - m1;
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q5_K>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const uint8_t *blk = w.payload + r * w.payload_row + (c >> 3) * 176;
+    const int s = (int)(c & 7), j = s >> 1;
+    uint8_t hd[16];
+    bytes16(blk, hd);
+    const float d = h2f((uint16_t)(hd[0] | (hd[1] << 8))), dmin = h2f((uint16_t)(hd[2] | (hd[3] << 8)));
+    int sc, m;
+    scale_min_k4(s, hd + 4, sc, m);
+    const float d1 = d * (float)sc, m1 = dmin * (float)m;
+    const int shift = (s & 1) * 4;
+    uint8_t b[16], qh[16];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        bytes16(blk + 48 + 32 * j + 16 * h, b);
+        bytes16(blk + 16 + 16 * h, qh);
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int q = ((b[i] >> shift) & 0xF) + (((qh[i] >> s) & 1) << 4);
+            v[16 * h + i] = d1 * (float)q - m1;
+        }
+    }
+}
+
+template <> __device__ __forceinline__ void dq32<DTYPE_Q6_K>(const dweight &w, int64_t r, int64_t c, float *v)
+{
+    const int64_t b = c >> 3;
+    const int s = (int)(c & 7), n = s >> 2, quarter = s & 3;
+    const uint8_t *p = w.payload + r * w.payload_row + b * 192;
+    const uint8_t *h = w.header + r * w.header_row + b * 18;
+    const float d = h2f(ld_u16(h + 16));
+    const float s0 = d * (float)(int8_t)h[n * 8 + 2 * quarter];
+    const float s1 = d * (float)(int8_t)h[n * 8 + 1 + 2 * quarter];
+    const int shift = quarter >= 2 ? 4 : 0;
+    uint8_t ql[16], qh[16];
+#pragma unroll
+    for (int g = 0; g < 2; g++) {
+        bytes16(p + n * 64 + (quarter & 1) * 32 + 16 * g, ql);
+        bytes16(p + 128 + n * 32 + 16 * g, qh);
+        const float sc = g == 0 ? s0 : s1;
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int q = (int)(((ql[i] >> shift) & 0xF) | (((qh[i] >> (2 * quarter)) & 3) << 4)) - 32;
+            v[16 * g + i] = sc * (float)q;
+        }
+    }
+}
+
+// Calls f.template operator()<T>() for the weight's type.
+#define DISPATCH_TYPE(type, CALL)                                                                  \
+    switch (type) {                                                                                \
+    case DTYPE_F32: CALL(DTYPE_F32); break;                                                        \
+    case DTYPE_F16: CALL(DTYPE_F16); break;                                                        \
+    case DTYPE_BF16: CALL(DTYPE_BF16); break;                                                      \
+    case DTYPE_Q8_0: CALL(DTYPE_Q8_0); break;                                                      \
+    case DTYPE_Q4_0: CALL(DTYPE_Q4_0); break;                                                      \
+    case DTYPE_Q4_1: CALL(DTYPE_Q4_1); break;                                                      \
+    case DTYPE_Q5_0: CALL(DTYPE_Q5_0); break;                                                      \
+    case DTYPE_Q4_K: CALL(DTYPE_Q4_K); break;                                                      \
+    case DTYPE_Q5_K: CALL(DTYPE_Q5_K); break;                                                      \
+    case DTYPE_Q6_K: CALL(DTYPE_Q6_K); break;                                                      \
+    default: break;                                                                                \
+    }
+
+// ---------------------------------------------------------------------------
+// Matrix-vector product for decode.
+//
+// Each block first builds its input vector in shared memory (normed, or the
+// SwiGLU product, so those need no launch of their own), in an interleaved
+// order: float4 k of chunk c at xs4[k * n_chunks + c], so that the 32 lanes
+// of a warp, each reading its own chunk, hit 32 different banks. Then each
+// warp takes MV_ROWS rows; lane l handles chunks l, l + 32, ... of each,
+// reusing the 32 input values it loaded for every row.
+
+#define MV_WARPS 4
+#define MV_ROWS 2
+
+template <int T, int PRO>
+__global__ void __launch_bounds__(MV_WARPS * 32)
+matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int accumulate,
+              const float *__restrict__ norm_w, float eps)
+{
+    extern __shared__ float4 xs4[];
+    __shared__ float red[MV_WARPS];
+    const int64_t n = w.n_in, nc = n >> 5;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    float scale = 1.0f;
+    if (PRO == PRO_RMSNORM) {
+        float ss = 0;
+        for (int64_t i = tid; i < n; i += blockDim.x)
+            ss += x[i] * x[i];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+            ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        if (lane == 0) red[warp] = ss;
+        __syncthreads();
+        ss = 0;
+#pragma unroll
+        for (int i = 0; i < MV_WARPS; i++)
+            ss += red[i];
+        scale = rsqrtf(ss / (float)n + eps);
+    }
+    float *xs = (float *)xs4;
+    for (int64_t i = tid; i < n; i += blockDim.x) {
+        float v;
+        if (PRO == PRO_RMSNORM) {
+            v = x[i] * scale * norm_w[i];
+        } else if (PRO == PRO_SWIGLU) {
+            const float g = x[i];
+            v = g / (1.0f + expf(-g)) * x[n + i];
+        } else {
+            v = x[i];
+        }
+        xs[((((i >> 2) & 7) * nc + (i >> 5)) << 2) + (i & 3)] = v;
+    }
+    __syncthreads();
+
+    const int64_t row0 = ((int64_t)blockIdx.x * MV_WARPS + warp) * MV_ROWS;
+    if (row0 >= w.n_out) return;
+    float acc[MV_ROWS];
+#pragma unroll
+    for (int r = 0; r < MV_ROWS; r++)
+        acc[r] = 0;
+    for (int64_t c = lane; c < nc; c += 32) {
+        float xv[32];
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            float4 t = xs4[k * nc + c];
+            xv[4 * k] = t.x, xv[4 * k + 1] = t.y, xv[4 * k + 2] = t.z, xv[4 * k + 3] = t.w;
+        }
+#pragma unroll
+        for (int r = 0; r < MV_ROWS; r++) {
+            if (row0 + r < w.n_out) {
+                float v[32];
+                dq32<T>(w, row0 + r, c, v);
+#pragma unroll
+                for (int j = 0; j < 32; j++)
+                    acc[r] = fmaf(v[j], xv[j], acc[r]);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MV_ROWS; r++) {
+        float a = acc[r];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+            a += __shfl_xor_sync(0xffffffffu, a, o);
+        if (lane == 0 && row0 + r < w.n_out) y[row0 + r] = accumulate ? y[row0 + r] + a : a;
+    }
+}
+
+#define MV_SETUP(T)                                                                                \
+    do {                                                                                           \
+        CU(cudaFuncSetAttribute(matvec_kernel<T, PRO_NONE>,                                        \
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));              \
+        CU(cudaFuncSetAttribute(matvec_kernel<T, PRO_RMSNORM>,                                     \
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));              \
+        CU(cudaFuncSetAttribute(matvec_kernel<T, PRO_SWIGLU>,                                      \
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));              \
+    } while (0)
+
+int matvec_setup(int64_t max_n_in, char *err, size_t errn)
+{
+    const int bytes = (int)(max_n_in * 4);
+    if (bytes <= 48 * 1024) return 0;
+    MV_SETUP(DTYPE_F32);
+    MV_SETUP(DTYPE_F16);
+    MV_SETUP(DTYPE_BF16);
+    MV_SETUP(DTYPE_Q8_0);
+    MV_SETUP(DTYPE_Q4_0);
+    MV_SETUP(DTYPE_Q4_1);
+    MV_SETUP(DTYPE_Q5_0);
+    MV_SETUP(DTYPE_Q4_K);
+    MV_SETUP(DTYPE_Q5_K);
+    MV_SETUP(DTYPE_Q6_K);
+    return 0;
+}
+
+void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
+                   const float *norm_w, float eps, cudaStream_t s)
+{
+    const int64_t rows_per_block = MV_WARPS * MV_ROWS;
+    const dim3 grid((unsigned)((w.n_out + rows_per_block - 1) / rows_per_block));
+    const size_t shm = (size_t)w.n_in * sizeof(float);
+#define MV_LAUNCH(T)                                                                               \
+    if (pro == PRO_RMSNORM)                                                                        \
+        matvec_kernel<T, PRO_RMSNORM><<<grid, MV_WARPS * 32, shm, s>>>(w, x, y, accumulate,        \
+                                                                       norm_w, eps);               \
+    else if (pro == PRO_SWIGLU)                                                                    \
+        matvec_kernel<T, PRO_SWIGLU><<<grid, MV_WARPS * 32, shm, s>>>(w, x, y, accumulate, NULL,   \
+                                                                      eps);                        \
+    else                                                                                           \
+        matvec_kernel<T, PRO_NONE><<<grid, MV_WARPS * 32, shm, s>>>(w, x, y, accumulate, NULL, eps);
+    DISPATCH_TYPE(w.type, MV_LAUNCH)
+#undef MV_LAUNCH
+}
+
+// ---------------------------------------------------------------------------
+// Prefill helpers: weights to bf16 for cuBLAS, embedding lookup, row ops.
+
+template <int T>
+__global__ void dequant_bf16_kernel(dweight w, int64_t r0, int64_t rows, __nv_bfloat16 *dst)
+{
+    const int64_t nc = w.n_in >> 5, units = rows * nc;
+    for (int64_t u = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; u < units;
+         u += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = u / nc, c = u % nc;
+        float v[32];
+        dq32<T>(w, r0 + r, c, v);
+        uint4 *o = (uint4 *)(dst + r * w.n_in + c * 32);
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            uint32_t p[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                __nv_bfloat162 b = __floats2bfloat162_rn(v[8 * k + 2 * i], v[8 * k + 2 * i + 1]);
+                p[i] = *(uint32_t *)&b;
+            }
+            o[k] = make_uint4(p[0], p[1], p[2], p[3]);
+        }
+    }
+}
+
+void launch_dequant_bf16(const dweight &w, int64_t r0, int64_t rows, __nv_bfloat16 *dst,
+                         cudaStream_t s)
+{
+    const int64_t units = rows * (w.n_in >> 5);
+    int64_t blocks = (units + 255) / 256;
+    if (blocks > 65535) blocks = 65535;
+#define DQ_LAUNCH(T) dequant_bf16_kernel<T><<<(unsigned)blocks, 256, 0, s>>>(w, r0, rows, dst)
+    DISPATCH_TYPE(w.type, DQ_LAUNCH)
+#undef DQ_LAUNCH
+}
+
+template <int T> __global__ void embed_kernel(dweight w, const int32_t *tokens, float *x)
+{
+    const int64_t t = blockIdx.x, nc = w.n_in >> 5;
+    const int64_t row = tokens[t];
+    for (int64_t c = threadIdx.x; c < nc; c += blockDim.x) {
+        float v[32];
+        dq32<T>(w, row, c, v);
+#pragma unroll
+        for (int j = 0; j < 32; j++)
+            x[t * w.n_in + c * 32 + j] = v[j];
+    }
+}
+
+void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s)
+{
+#define EMB_LAUNCH(T) embed_kernel<T><<<(unsigned)n, 128, 0, s>>>(w, tokens, x)
+    DISPATCH_TYPE(w.type, EMB_LAUNCH)
+#undef EMB_LAUNCH
+}
+
+__global__ void rmsnorm_rows_kernel(const float *x, const float *w, float *out, int64_t d, float eps)
+{
+    __shared__ float red[32];
+    const float *xr = x + blockIdx.x * d;
+    float *o = out + blockIdx.x * d;
+    float ss = 0;
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+        ss += xr[i] * xr[i];
+#pragma unroll
+    for (int k = 16; k > 0; k >>= 1)
+        ss += __shfl_xor_sync(0xffffffffu, ss, k);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    ss = 0;
+    for (int i = 0; i < (int)(blockDim.x >> 5); i++)
+        ss += red[i];
+    const float scale = rsqrtf(ss / (float)d + eps);
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+        o[i] = xr[i] * scale * w[i];
+}
+
+void launch_rmsnorm_rows(const float *x, const float *w, float *out, int64_t n, int64_t d,
+                         float eps, cudaStream_t s)
+{
+    rmsnorm_rows_kernel<<<(unsigned)n, 256, 0, s>>>(x, w, out, d, eps);
+}
+
+__global__ void swiglu_rows_kernel(const float *h, float *out, int64_t n, int64_t f)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n * f;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = i / f, j = i % f;
+        const float g = h[t * 2 * f + j];
+        out[i] = g / (1.0f + expf(-g)) * h[t * 2 * f + f + j];
+    }
+}
+
+void launch_swiglu_rows(const float *h, float *out, int64_t n, int64_t f, cudaStream_t s)
+{
+    int64_t blocks = (n * f + 255) / 256;
+    if (blocks > 65535) blocks = 65535;
+    swiglu_rows_kernel<<<(unsigned)blocks, 256, 0, s>>>(h, out, n, f);
+}
+
+__global__ void to_half_kernel(const float *src, void *dst, int64_t n, int is_bf16)
+{
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        if (is_bf16)
+            ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(src[i]);
+        else
+            ((__half *)dst)[i] = __float2half_rn(src[i]);
+    }
+}
+
+void launch_to_half(const float *src, void *dst, int64_t n, bool is_bf16, cudaStream_t s)
+{
+    int64_t blocks = (n + 255) / 256;
+    if (blocks > 65535) blocks = 65535;
+    to_half_kernel<<<(unsigned)blocks, 256, 0, s>>>(src, dst, n, is_bf16);
+}
+
+// ---------------------------------------------------------------------------
+// Rotary embedding and the KV write: one block per (token, head) of the
+// q/k/v projections, one thread per element of the head.
+
+__global__ void rope_kv_kernel(rope_kv_args a)
+{
+    extern __shared__ float sh[]; // (hd) values, then 32 for the reduction
+    float *red = sh + a.hd;
+    const int64_t t = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
+    const bool active = d < a.hd; // the block is rounded up to whole warps
+    const int64_t n_heads = a.H + 2 * a.KVH;
+    float *v = a.qkv + (t * n_heads + head) * a.hd;
+    const int is_q = head < a.H, is_k = !is_q && head < a.H + a.KVH;
+    float x = active ? v[d] + (a.bias ? a.bias[head * a.hd + d] : 0.0f) : 0.0f;
+    const float *nw = is_q ? a.q_norm : is_k ? a.k_norm : NULL;
+    if (nw) { // the same for the whole block: its barriers are uniform
+        float ss = x * x;
+#pragma unroll
+        for (int k = 16; k > 0; k >>= 1)
+            ss += __shfl_xor_sync(0xffffffffu, ss, k);
+        if ((d & 31) == 0) red[d >> 5] = ss;
+        __syncthreads();
+        ss = 0;
+        for (int i = 0; i < (int)((a.hd + 31) >> 5); i++)
+            ss += red[i];
+        if (active) x = x * rsqrtf(ss / (float)a.hd + a.eps) * nw[d];
+    }
+    const int64_t p = *a.pos + t;
+    if (is_q || is_k) {
+        if (active) sh[d] = x;
+        __syncthreads();
+        if (active && d < a.rope_dim) {
+            const int64_t half = a.rope_dim / 2;
+            int64_t i, d0, d1;
+            if (a.interleaved) {
+                i = d >> 1, d0 = d & ~1LL, d1 = d0 + 1;
+            } else {
+                i = d < half ? d : d - half, d0 = i, d1 = i + half;
+            }
+            const float angle = (float)p * a.inv_freq[i];
+            const float c = cosf(angle), s = sinf(angle);
+            const float x0 = sh[d0], x1 = sh[d1];
+            x = d == d0 ? x0 * c - x1 * s : x1 * c + x0 * s;
+        }
+    }
+    if (!active) return;
+    if (is_q) {
+        v[d] = x;
+    } else {
+        const int64_t kvh = is_k ? head - a.H : head - a.H - a.KVH;
+        __half *cache = is_k ? a.k_cache : a.v_cache;
+        cache[(kvh * a.n_ctx + p) * a.hd + d] = __float2half_rn(x);
+    }
+}
+
+void launch_rope_kv(const rope_kv_args &a, cudaStream_t s)
+{
+    const dim3 grid((unsigned)a.n, (unsigned)(a.H + 2 * a.KVH));
+    const unsigned threads = (unsigned)((a.hd + 31) / 32 * 32);
+    rope_kv_kernel<<<grid, threads, (a.hd + 32) * sizeof(float), s>>>(a);
+}
+
+// ---------------------------------------------------------------------------
+// Attention. Block (head, split, token): keys [split * split_len, ...) of the
+// token's causal range, in tiles of ATT_TILE with an online softmax; the
+// partial results of the splits are merged by attn_combine_kernel.
+
+#define ATT_TILE 128
+#define ATT_THREADS 128
+
+__global__ void __launch_bounds__(ATT_THREADS) attn_split_kernel(attn_args a)
+{
+    __shared__ float qs[256];
+    __shared__ float sc[ATT_TILE];
+    const int64_t h = blockIdx.x, sp = blockIdx.y, t = blockIdx.z;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int64_t hd = a.hd, kvh = h / (a.H / a.KVH);
+    const int64_t p_end = *a.pos + t;
+    int64_t p_lo = a.window > 0 && p_end - a.window + 1 > 0 ? p_end - a.window + 1 : 0;
+    int64_t lo = sp * a.split_len, hi = lo + a.split_len - 1;
+    if (lo < p_lo) lo = p_lo;
+    if (hi > p_end) hi = p_end;
+    const int64_t part = (t * a.H + h) * a.n_split + sp;
+    float *o = a.o_part + part * hd;
+    if (lo > hi) {
+        for (int64_t d = tid; d < hd; d += ATT_THREADS)
+            o[d] = 0;
+        if (tid == 0) a.ml_part[2 * part] = -INFINITY, a.ml_part[2 * part + 1] = 0;
+        return;
+    }
+    const float scale = rsqrtf((float)hd);
+    for (int64_t d = tid; d < hd; d += ATT_THREADS)
+        qs[d] = a.q[t * a.q_stride + h * hd + d];
+    __syncthreads();
+    const __half *K = a.k_cache + kvh * a.n_ctx * hd;
+    const __half *V = a.v_cache + kvh * a.n_ctx * hd;
+    float m = -INFINITY, l = 0, acc0 = 0, acc1 = 0; // dims tid and tid + 128
+    for (int64_t t0 = lo; t0 <= hi; t0 += ATT_TILE) {
+        const int64_t n_keys = hi - t0 + 1 < ATT_TILE ? hi - t0 + 1 : ATT_TILE;
+        for (int64_t k = warp; k < n_keys; k += ATT_THREADS / 32) {
+            const __half *kr = K + (t0 + k) * hd;
+            float s = 0;
+            for (int64_t d = lane; d < hd; d += 32)
+                s += __half2float(kr[d]) * qs[d];
+#pragma unroll
+            for (int o2 = 16; o2 > 0; o2 >>= 1)
+                s += __shfl_xor_sync(0xffffffffu, s, o2);
+            if (lane == 0) sc[k] = s * scale;
+        }
+        __syncthreads();
+        float tmax = -INFINITY;
+        for (int64_t k = 0; k < n_keys; k++)
+            tmax = fmaxf(tmax, sc[k]);
+        const float m_new = fmaxf(m, tmax);
+        const float corr = expf(m - m_new);
+        __syncthreads();
+        if (tid < n_keys) sc[tid] = expf(sc[tid] - m_new);
+        __syncthreads();
+        float sum = 0;
+        float a0 = 0, a1 = 0;
+        for (int64_t k = 0; k < n_keys; k++) {
+            const float e = sc[k];
+            sum += e;
+            const __half *vr = V + (t0 + k) * hd;
+            if (tid < hd) a0 += e * __half2float(vr[tid]);
+            if (tid + ATT_THREADS < hd) a1 += e * __half2float(vr[tid + ATT_THREADS]);
+        }
+        l = l * corr + sum;
+        acc0 = acc0 * corr + a0;
+        acc1 = acc1 * corr + a1;
+        m = m_new;
+        __syncthreads();
+    }
+    if (tid < hd) o[tid] = acc0;
+    if (tid + ATT_THREADS < hd) o[tid + ATT_THREADS] = acc1;
+    if (tid == 0) a.ml_part[2 * part] = m, a.ml_part[2 * part + 1] = l;
+}
+
+__global__ void attn_combine_kernel(attn_args a)
+{
+    const int64_t th = blockIdx.x; // t * H + h
+    const float *ml = a.ml_part + th * a.n_split * 2;
+    float M = -INFINITY;
+    for (int64_t s = 0; s < a.n_split; s++)
+        M = fmaxf(M, ml[2 * s]);
+    for (int64_t d = threadIdx.x; d < a.hd; d += blockDim.x) {
+        float num = 0, den = 0;
+        for (int64_t s = 0; s < a.n_split; s++) {
+            if (ml[2 * s + 1] == 0) continue;
+            const float f = expf(ml[2 * s] - M);
+            num += f * a.o_part[(th * a.n_split + s) * a.hd + d];
+            den += f * ml[2 * s + 1];
+        }
+        a.out[th * a.hd + d] = num / den;
+    }
+}
+
+void launch_attention(const attn_args &a, cudaStream_t s)
+{
+    const dim3 grid((unsigned)a.H, (unsigned)a.n_split, (unsigned)a.n);
+    attn_split_kernel<<<grid, ATT_THREADS, 0, s>>>(a);
+    attn_combine_kernel<<<(unsigned)(a.n * a.H), 128, 0, s>>>(a);
+}

@@ -1,0 +1,692 @@
+// One device's share of the model: weights uploaded once (quantized types
+// reordered for wide loads, q/k/v and gate/up concatenated where their types
+// agree), the f16 KV cache of its blocks, one compute arena, and the forward
+// pass: matrix-vector kernels captured in a CUDA graph for decode, cuBLAS
+// GEMMs for prefill.
+
+#include <cublas_v2.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/cuda/common.cuh"
+#include "engine/cuda/cuda_api.h"
+
+#define BLAS(call)                                                                                 \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
+            snprintf(err, errn, "%s:%d: %s: cuBLAS status %d", __FILE__, __LINE__, #call, (int)s_); \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+// Bytes of dequantized bf16 rows a quantized prefill GEMM works through at a
+// time (the planner's cuBLAS workspace allowance).
+#define DEQ_SCRATCH_BYTES (32ull << 20)
+// Keys per attention block in decode (flash-decoding split).
+#define DECODE_SPLIT_LEN 256
+
+struct dgroup { // matrices sharing one input whose outputs are concatenated
+    int n_parts;
+    dweight part[3];
+    int64_t out_off[3];
+    int64_t n_out;
+};
+
+struct dlayer {
+    const float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias; // bias: (q|k|v) or NULL
+    dgroup qkv, gate_up;
+    dweight wo, down;
+};
+
+struct rs_cuda_ctx {
+    rs_cuda_model m; // host pointers not kept past create
+    cudaStream_t st;
+    cublasHandle_t blas;
+    uint8_t *wbuf; // every weight, norm and bias
+    __half *kv;    // (2, n_layer, KVH, n_ctx, hd)
+    uint8_t *arena;
+    dlayer *layers;
+    dweight embd, out;
+    const float *out_norm, *inv_freq;
+    // Arena buffers (f32 unless noted), B = n_batch:
+    float *x;      // (B, D) residual stream
+    float *xb;     // (B, max(D, QD)) normed input
+    float *qkv;    // (B, QD + 2 KD)
+    float *att;    // (B, QD) attention output
+    float *hb;     // (B, 2F) gate | up
+    float *hb2;    // (B, F) swiglu
+    float *logits; // (logits_rows, V)
+    float *o_part; // (max(B H, H n_split), hd)
+    float *ml_part;
+    void *act;     // (B, max(D, QD, F)) bf16/f16 GEMM input
+    __nv_bfloat16 *deq; // DEQ_SCRATCH_BYTES of dequantized rows
+    int32_t *tokens; // (B)
+    int *pos;
+    int32_t *h_io; // pinned: pos, then B tokens
+    int64_t logits_rows, n_split_dec;
+    cudaGraphExec_t graph;
+    int graph_state; // 0 not captured, 1 ready, -1 capture failed: run without
+    rs_cuda_mem mem;
+};
+
+// ---------------------------------------------------------------------------
+// Upload
+
+static uint64_t align256(uint64_t n)
+{
+    return (n + 255) & ~255ull;
+}
+
+static uint64_t weight_bytes(const rs_cuda_weight &w)
+{
+    return (uint64_t)dtype_row_bytes((dtype)w.type, w.n_in) * (uint64_t)w.n_out;
+}
+
+// Copies matrices with the same type and n_in, stacked by rows, to dst in
+// the device layout (split_layout for the reordered types).
+static int upload_stack(const rs_cuda_weight *ws, int n, uint8_t *dst, dweight *out, char *err,
+                        size_t errn)
+{
+    const int type = ws[0].type;
+    const int64_t n_in = ws[0].n_in;
+    int64_t rows = 0;
+    for (int i = 0; i < n; i++)
+        rows += ws[i].n_out;
+    const int64_t row_bytes = dtype_row_bytes((dtype)type, n_in);
+    const split_layout sl = split_layout_of(type);
+    out->type = type;
+    out->n_in = n_in;
+    out->n_out = rows;
+    out->payload = dst;
+    out->header = NULL;
+    out->payload_row = row_bytes;
+    out->header_row = 0;
+    if (sl.block_bytes == 0) {
+        uint64_t off = 0;
+        for (int i = 0; i < n; i++) {
+            CU(cudaMemcpy(dst + off, ws[i].data, weight_bytes(ws[i]), cudaMemcpyHostToDevice));
+            off += weight_bytes(ws[i]);
+        }
+        return 0;
+    }
+    const int64_t nb = n_in / dtype_block_elems((dtype)type);
+    const int hlen = sl.block_bytes - sl.payload_len;
+    out->payload_row = nb * sl.payload_len;
+    out->header_row = nb * hlen;
+    out->header = dst + (uint64_t)rows * out->payload_row;
+    int64_t r0 = 0;
+    for (int i = 0; i < n; i++) {
+        const uint64_t pbytes = (uint64_t)ws[i].n_out * out->payload_row;
+        const uint64_t hbytes = (uint64_t)ws[i].n_out * out->header_row;
+        uint8_t *p = (uint8_t *)malloc(pbytes), *h = (uint8_t *)malloc(hbytes);
+        if (!p || !h) {
+            free(p);
+            free(h);
+            snprintf(err, errn, "out of host memory reordering a %s matrix", dtype_name((dtype)type));
+            return 1;
+        }
+        const uint8_t *src = (const uint8_t *)ws[i].data;
+        const int64_t blocks = ws[i].n_out * nb;
+        for (int64_t b = 0; b < blocks; b++) {
+            const uint8_t *blk = src + b * sl.block_bytes;
+            memcpy(p + b * sl.payload_len, blk + sl.payload_off, (size_t)sl.payload_len);
+            uint8_t *hd = h + b * hlen;
+            memcpy(hd, blk, (size_t)sl.payload_off);
+            memcpy(hd + sl.payload_off, blk + sl.payload_off + sl.payload_len,
+                   (size_t)(sl.block_bytes - sl.payload_off - sl.payload_len));
+        }
+        cudaError_t e1 = cudaMemcpy(dst + r0 * out->payload_row, p, pbytes, cudaMemcpyHostToDevice);
+        cudaError_t e2 = cudaMemcpy((uint8_t *)out->header + r0 * out->header_row, h, hbytes,
+                                    cudaMemcpyHostToDevice);
+        free(p);
+        free(h);
+        CU(e1);
+        CU(e2);
+        r0 += ws[i].n_out;
+    }
+    return 0;
+}
+
+// A carving pass over the weight buffer: with base NULL it only counts.
+struct carver {
+    uint8_t *base;
+    uint64_t off;
+    uint8_t *take(uint64_t n)
+    {
+        uint8_t *p = base ? base + off : NULL;
+        off += align256(n);
+        return p;
+    }
+};
+
+static int upload_vec(carver &cv, const float *src, int64_t n, const float **out, char *err,
+                      size_t errn)
+{
+    *out = NULL;
+    if (!src) return 0;
+    uint8_t *p = cv.take((uint64_t)n * 4);
+    if (p) CU(cudaMemcpy(p, src, (size_t)n * 4, cudaMemcpyHostToDevice));
+    *out = (const float *)p;
+    return 0;
+}
+
+static int upload_group(carver &cv, const rs_cuda_weight *ws, int n, dgroup *g, char *err,
+                        size_t errn)
+{
+    bool same = true;
+    for (int i = 1; i < n; i++)
+        same = same && ws[i].type == ws[0].type && ws[i].n_in == ws[0].n_in;
+    g->n_out = 0;
+    g->n_parts = same ? 1 : n;
+    int64_t off = 0;
+    for (int i = 0; i < g->n_parts; i++) {
+        const int k = same ? n : 1;
+        const rs_cuda_weight *w = same ? ws : ws + i;
+        uint64_t bytes = 0;
+        for (int j = 0; j < k; j++)
+            bytes += weight_bytes(w[j]);
+        uint8_t *p = cv.take(bytes);
+        g->out_off[i] = off;
+        if (p) {
+            if (upload_stack(w, k, p, &g->part[i], err, errn)) return 1;
+        }
+        for (int j = 0; j < k; j++)
+            off += w[j].n_out;
+    }
+    g->n_out = off;
+    return 0;
+}
+
+static int upload_one(carver &cv, const rs_cuda_weight &w, dweight *d, char *err, size_t errn)
+{
+    uint8_t *p = cv.take(weight_bytes(w));
+    if (p) return upload_stack(&w, 1, p, d, err, errn);
+    return 0;
+}
+
+static int check_weight(const rs_cuda_weight &w, const char *what, char *err, size_t errn)
+{
+    if (!cuda_type_supported(w.type) || w.n_in % 32 != 0 || dtype_row_bytes((dtype)w.type, w.n_in) < 0) {
+        snprintf(err, errn, "%s: type %s with rows of %lld is not supported on the GPU", what,
+                 dtype_name((dtype)w.type), (long long)w.n_in);
+        return 1;
+    }
+    return 0;
+}
+
+// Walks every tensor once; with cv.base NULL it only sums the bytes.
+static int upload_weights(rs_cuda_ctx *c, carver &cv, char *err, size_t errn)
+{
+    const rs_cuda_model &m = c->m;
+    const int64_t QKV = (m.n_head + 2 * m.n_head_kv) * m.head_dim;
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const rs_cuda_layer &L = m.layers[l];
+        dlayer *d = &c->layers[l];
+        if (upload_vec(cv, L.attn_norm, m.n_embd, &d->attn_norm, err, errn) ||
+            upload_vec(cv, L.ffn_norm, m.n_embd, &d->ffn_norm, err, errn) ||
+            upload_vec(cv, L.q_norm, m.head_dim, &d->q_norm, err, errn) ||
+            upload_vec(cv, L.k_norm, m.head_dim, &d->k_norm, err, errn))
+            return 1;
+        d->bias = NULL;
+        if (L.bq || L.bk || L.bv) {
+            // One (q|k|v) bias vector; absent parts are zero.
+            uint8_t *p = cv.take((uint64_t)QKV * 4);
+            if (p) {
+                float *h = (float *)calloc((size_t)QKV, 4);
+                if (!h) {
+                    snprintf(err, errn, "out of host memory");
+                    return 1;
+                }
+                const int64_t QD = m.n_head * m.head_dim, KD = m.n_head_kv * m.head_dim;
+                if (L.bq) memcpy(h, L.bq, (size_t)QD * 4);
+                if (L.bk) memcpy(h + QD, L.bk, (size_t)KD * 4);
+                if (L.bv) memcpy(h + QD + KD, L.bv, (size_t)KD * 4);
+                cudaError_t e = cudaMemcpy(p, h, (size_t)QKV * 4, cudaMemcpyHostToDevice);
+                free(h);
+                CU(e);
+            }
+            d->bias = (const float *)p;
+        }
+        const rs_cuda_weight qkv[3] = {L.wq, L.wk, L.wv}, gu[2] = {L.w_gate, L.w_up};
+        if (upload_group(cv, qkv, 3, &d->qkv, err, errn) ||
+            upload_group(cv, gu, 2, &d->gate_up, err, errn) || upload_one(cv, L.wo, &d->wo, err, errn) ||
+            upload_one(cv, L.w_down, &d->down, err, errn))
+            return 1;
+    }
+    if (m.with_embd && upload_one(cv, m.tok_embd, &c->embd, err, errn)) return 1;
+    if (m.with_output && m.with_embd && m.output.data == m.tok_embd.data &&
+        m.output.type == m.tok_embd.type) {
+        c->out = c->embd; // tied: one copy serves the lookup and the head
+        if (upload_vec(cv, m.out_norm, m.n_embd, &c->out_norm, err, errn)) return 1;
+    } else if (m.with_output) {
+        if (upload_one(cv, m.output, &c->out, err, errn) ||
+            upload_vec(cv, m.out_norm, m.n_embd, &c->out_norm, err, errn))
+            return 1;
+    }
+    return upload_vec(cv, m.inv_freq, m.rope_dim / 2, &c->inv_freq, err, errn);
+}
+
+static int check_model(const rs_cuda_model &m, char *err, size_t errn)
+{
+    if (m.head_dim > 256 || m.head_dim % 2 || m.n_head % m.n_head_kv) {
+        snprintf(err, errn, "head_dim %lld / heads %lld:%lld not supported on the GPU",
+                 (long long)m.head_dim, (long long)m.n_head, (long long)m.n_head_kv);
+        return 1;
+    }
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const rs_cuda_layer &L = m.layers[l];
+        const rs_cuda_weight *ws[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
+        for (int i = 0; i < 7; i++)
+            if (check_weight(*ws[i], "layer weight", err, errn)) return 1;
+    }
+    if (m.with_embd && check_weight(m.tok_embd, "token embedding", err, errn)) return 1;
+    if (m.with_output && check_weight(m.output, "output head", err, errn)) return 1;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Create / destroy
+
+static void ctx_free(rs_cuda_ctx *c)
+{
+    if (!c) return;
+    if (c->graph) cudaGraphExecDestroy(c->graph);
+    if (c->blas) cublasDestroy(c->blas);
+    if (c->st) cudaStreamDestroy(c->st);
+    cudaFree(c->wbuf);
+    cudaFree(c->kv);
+    cudaFree(c->arena);
+    cudaFreeHost(c->h_io);
+    free(c->layers);
+    free(c);
+}
+
+static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, size_t errn)
+{
+    *out = NULL;
+    if (check_model(*mp, err, errn)) return 1;
+    CU(cudaSetDevice(mp->device));
+    CU(cudaFree(0)); // the context exists from here on
+    rs_cuda_ctx *c = (rs_cuda_ctx *)calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errn, "out of host memory");
+        return 1;
+    }
+    c->m = *mp;
+    const rs_cuda_model &m = c->m;
+    int rc = 1;
+    size_t fr = 0, tot = 0;
+    c->layers = (dlayer *)calloc((size_t)(m.n_layer > 0 ? m.n_layer : 1), sizeof(dlayer));
+    if (!c->layers) {
+        snprintf(err, errn, "out of host memory");
+        goto done;
+    }
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) {
+        snprintf(err, errn, "cudaMemGetInfo failed");
+        goto done;
+    }
+    c->mem.free_before = fr;
+    c->mem.total = tot;
+    {
+        carver count = {NULL, 0};
+        if (upload_weights(c, count, err, errn)) goto done;
+        if (cudaMalloc(&c->wbuf, count.off) != cudaSuccess) {
+            snprintf(err, errn, "cannot allocate %.2f GiB of weights on GPU %d", count.off / 1073741824.0, m.device);
+            goto done;
+        }
+        c->mem.weights = count.off;
+        carver cv = {c->wbuf, 0};
+        if (upload_weights(c, cv, err, errn)) goto done;
+    }
+    {
+        const uint64_t kv = 2ull * (uint64_t)m.n_layer * m.n_head_kv * m.n_ctx * m.head_dim * 2;
+        if (kv && cudaMalloc(&c->kv, kv) != cudaSuccess) {
+            snprintf(err, errn, "cannot allocate the KV cache (%.2f GiB) on GPU %d", kv / 1073741824.0, m.device);
+            goto done;
+        }
+        c->mem.kv = kv;
+    }
+    {
+        const int64_t B = m.n_batch, D = m.n_embd, H = m.n_head, hd = m.head_dim;
+        const int64_t QD = H * hd, KD = m.n_head_kv * hd, F = m.n_ff;
+        c->logits_rows = m.with_output ? (m.logits_all ? B : 1) : 0;
+        c->n_split_dec = (m.n_ctx + DECODE_SPLIT_LEN - 1) / DECODE_SPLIT_LEN;
+        const int64_t parts = B * H > H * c->n_split_dec ? B * H : H * c->n_split_dec;
+        int64_t widest = D > QD ? D : QD;
+        if (F > widest) widest = F;
+        // Sizes in bytes, in the order of the pointers they become.
+        const uint64_t sz[] = {(uint64_t)B * D * 4,
+                               (uint64_t)B * (D > QD ? D : QD) * 4,
+                               (uint64_t)B * (QD + 2 * KD) * 4,
+                               (uint64_t)B * QD * 4,
+                               (uint64_t)B * 2 * F * 4,
+                               (uint64_t)B * F * 4,
+                               (uint64_t)c->logits_rows * m.n_vocab * 4,
+                               (uint64_t)parts * hd * 4,
+                               (uint64_t)parts * 2 * 4,
+                               (uint64_t)B * widest * 2,
+                               DEQ_SCRATCH_BYTES,
+                               (uint64_t)B * 4,
+                               256};
+        uint64_t need = 0;
+        for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+            need += align256(sz[i]);
+        // The plan's compute figure when it covers ours, so that planned and
+        // allocated agree; ours when the plan counted less.
+        const uint64_t bytes = need > m.compute_bytes_planned ? need : m.compute_bytes_planned;
+        if (cudaMalloc(&c->arena, bytes) != cudaSuccess) {
+            snprintf(err, errn, "cannot allocate %.2f GiB of compute buffers on GPU %d", bytes / 1073741824.0, m.device);
+            goto done;
+        }
+        c->mem.compute = bytes;
+        carver cv = {c->arena, 0};
+        void **ptrs[] = {(void **)&c->x,      (void **)&c->xb,     (void **)&c->qkv,
+                         (void **)&c->att,    (void **)&c->hb,     (void **)&c->hb2,
+                         (void **)&c->logits, (void **)&c->o_part, (void **)&c->ml_part,
+                         (void **)&c->act,    (void **)&c->deq,    (void **)&c->tokens,
+                         (void **)&c->pos};
+        for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+            *ptrs[i] = cv.take(sz[i]);
+        if (matvec_setup(F > widest ? F : widest, err, errn)) goto done;
+    }
+    if (cudaMallocHost(&c->h_io, (size_t)(m.n_batch + 1) * 4) != cudaSuccess ||
+        cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking) != cudaSuccess ||
+        cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(c->blas, c->st) != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, errn, "cannot create the CUDA stream or the cuBLAS handle");
+        goto done;
+    }
+    cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH);
+    c->m.layers = NULL; // host pointers are not kept
+    c->m.layer_swa = NULL;
+    if (mp->layer_swa) {
+        uint8_t *swa = (uint8_t *)malloc((size_t)m.n_layer);
+        if (!swa) goto done;
+        memcpy(swa, mp->layer_swa, (size_t)m.n_layer);
+        c->m.layer_swa = swa; // freed with the context: see destroy
+    }
+    cudaMemGetInfo(&fr, &tot);
+    c->mem.free_after = fr;
+    rc = 0;
+done:
+    if (rc) {
+        ctx_free(c);
+        return 1;
+    }
+    *out = c;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Forward
+
+// y (n, ldy) [+]= x (n, n_in) W^T, over the group's parts, through cuBLAS.
+static int gemm(rs_cuda_ctx *c, const dweight &w, const float *x, int64_t n, float *y, int64_t ldy,
+                float beta, char *err, size_t errn)
+{
+    const bool direct = w.type == DTYPE_BF16 || w.type == DTYPE_F16;
+    const bool bf = w.type != DTYPE_F16;
+    const cudaDataType ht = bf ? CUDA_R_16BF : CUDA_R_16F;
+    launch_to_half(x, c->act, n * w.n_in, bf, c->st);
+    const float alpha = 1.0f;
+    if (direct) {
+        BLAS(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)w.n_out, (int)n, (int)w.n_in, &alpha,
+                          w.payload, ht, (int)w.n_in, c->act, ht, (int)w.n_in, &beta, y, CUDA_R_32F,
+                          (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
+    int64_t chunk = (int64_t)(DEQ_SCRATCH_BYTES / 2) / w.n_in;
+    if (chunk > w.n_out) chunk = w.n_out;
+    for (int64_t r0 = 0; r0 < w.n_out; r0 += chunk) {
+        const int64_t rows = w.n_out - r0 < chunk ? w.n_out - r0 : chunk;
+        launch_dequant_bf16(w, r0, rows, c->deq, c->st);
+        BLAS(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)rows, (int)n, (int)w.n_in, &alpha,
+                          c->deq, CUDA_R_16BF, (int)w.n_in, c->act, CUDA_R_16BF, (int)w.n_in, &beta,
+                          y + r0, CUDA_R_32F, (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+    return 0;
+}
+
+static int gemm_group(rs_cuda_ctx *c, const dgroup &g, const float *x, int64_t n, float *y,
+                      char *err, size_t errn)
+{
+    for (int i = 0; i < g.n_parts; i++)
+        if (gemm(c, g.part[i], x, n, y + g.out_off[i], g.n_out, 0.0f, err, errn)) return 1;
+    return 0;
+}
+
+static void matvec_group(rs_cuda_ctx *c, const dgroup &g, const float *x, float *y, int pro,
+                         const float *norm_w)
+{
+    for (int i = 0; i < g.n_parts; i++)
+        launch_matvec(g.part[i], x, y + g.out_off[i], false, pro, norm_w, c->m.norm_eps, c->st);
+}
+
+static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode)
+{
+    const rs_cuda_model &m = c->m;
+    const int64_t cache_layer = m.n_head_kv * m.n_ctx * m.head_dim;
+    const __half *kc = c->kv + l * cache_layer;
+    const __half *vc = c->kv + (m.n_layer + l) * cache_layer;
+    attn_args a;
+    a.q = c->qkv;
+    a.q_stride = (m.n_head + 2 * m.n_head_kv) * m.head_dim;
+    a.k_cache = kc;
+    a.v_cache = vc;
+    a.pos = c->pos;
+    a.n = n;
+    a.H = m.n_head;
+    a.KVH = m.n_head_kv;
+    a.hd = m.head_dim;
+    a.n_ctx = m.n_ctx;
+    a.window = m.sliding_window > 0 && (!m.layer_swa || m.layer_swa[l]) ? m.sliding_window : 0;
+    a.split_len = decode ? DECODE_SPLIT_LEN : m.n_ctx;
+    a.n_split = decode ? c->n_split_dec : 1;
+    a.o_part = c->o_part;
+    a.ml_part = c->ml_part;
+    a.out = c->att;
+    launch_attention(a, c->st);
+}
+
+static void rope_kv(rs_cuda_ctx *c, int64_t l, int64_t n)
+{
+    const rs_cuda_model &m = c->m;
+    const int64_t cache_layer = m.n_head_kv * m.n_ctx * m.head_dim;
+    rope_kv_args a;
+    a.qkv = c->qkv;
+    a.bias = c->layers[l].bias;
+    a.q_norm = c->layers[l].q_norm;
+    a.k_norm = c->layers[l].k_norm;
+    a.inv_freq = c->inv_freq;
+    a.k_cache = c->kv + l * cache_layer;
+    a.v_cache = c->kv + (m.n_layer + l) * cache_layer;
+    a.pos = c->pos;
+    a.n = n;
+    a.H = m.n_head;
+    a.KVH = m.n_head_kv;
+    a.hd = m.head_dim;
+    a.rope_dim = m.rope_dim;
+    a.n_ctx = m.n_ctx;
+    a.interleaved = m.rope_interleaved;
+    a.eps = m.norm_eps;
+    launch_rope_kv(a, c->st);
+}
+
+// One token: every launch reads the position and token from device memory,
+// so the sequence can be captured once and replayed.
+static void decode_step(rs_cuda_ctx *c)
+{
+    const rs_cuda_model &m = c->m;
+    if (m.with_embd) launch_embed(c->embd, c->tokens, 1, c->x, c->st);
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const dlayer &L = c->layers[l];
+        matvec_group(c, L.qkv, c->x, c->qkv, PRO_RMSNORM, L.attn_norm);
+        rope_kv(c, l, 1);
+        attention(c, l, 1, true);
+        launch_matvec(L.wo, c->att, c->x, true, PRO_NONE, NULL, m.norm_eps, c->st);
+        matvec_group(c, L.gate_up, c->x, c->hb, PRO_RMSNORM, L.ffn_norm);
+        launch_matvec(L.down, c->hb, c->x, true, PRO_SWIGLU, NULL, m.norm_eps, c->st);
+    }
+    if (m.with_output)
+        launch_matvec(c->out, c->x, c->logits, false, PRO_RMSNORM, c->out_norm, m.norm_eps, c->st);
+}
+
+static int prefill_step(rs_cuda_ctx *c, int64_t n, int64_t logits_rows, char *err, size_t errn)
+{
+    const rs_cuda_model &m = c->m;
+    const int64_t D = m.n_embd, F = m.n_ff;
+    if (m.with_embd) launch_embed(c->embd, c->tokens, n, c->x, c->st);
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const dlayer &L = c->layers[l];
+        launch_rmsnorm_rows(c->x, L.attn_norm, c->xb, n, D, m.norm_eps, c->st);
+        if (gemm_group(c, L.qkv, c->xb, n, c->qkv, err, errn)) return 1;
+        rope_kv(c, l, n);
+        attention(c, l, n, false);
+        if (gemm(c, L.wo, c->att, n, c->x, D, 1.0f, err, errn)) return 1;
+        launch_rmsnorm_rows(c->x, L.ffn_norm, c->xb, n, D, m.norm_eps, c->st);
+        if (gemm_group(c, L.gate_up, c->xb, n, c->hb, err, errn)) return 1;
+        launch_swiglu_rows(c->hb, c->hb2, n, F, c->st);
+        if (gemm(c, L.down, c->hb2, n, c->x, D, 1.0f, err, errn)) return 1;
+    }
+    if (m.with_output) {
+        if (logits_rows >= n && n > 1) {
+            launch_rmsnorm_rows(c->x, c->out_norm, c->xb, n, D, m.norm_eps, c->st);
+            if (gemm(c, c->out, c->xb, n, c->logits, m.n_vocab, 0.0f, err, errn)) return 1;
+        } else {
+            launch_matvec(c->out, c->x + (n - 1) * D, c->logits, false, PRO_RMSNORM, c->out_norm,
+                          m.norm_eps, c->st);
+        }
+    }
+    return 0;
+}
+
+static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in, int64_t n,
+                       int64_t pos, float *x_out, float *logits, int64_t logits_rows, char *err,
+                       size_t errn)
+{
+    const rs_cuda_model &m = c->m;
+    if (n < 1 || n > m.n_batch || pos < 0 || pos + n > m.n_ctx) {
+        snprintf(err, errn, "GPU forward: %lld tokens at %lld outside batch %lld / context %lld",
+                 (long long)n, (long long)pos, (long long)m.n_batch, (long long)m.n_ctx);
+        return 1;
+    }
+    CU(cudaSetDevice(m.device));
+    c->h_io[0] = (int32_t)pos;
+    if (tokens) memcpy(c->h_io + 1, tokens, (size_t)n * 4);
+    CU(cudaMemcpyAsync(c->pos, c->h_io, 4, cudaMemcpyHostToDevice, c->st));
+    if (m.with_embd) CU(cudaMemcpyAsync(c->tokens, c->h_io + 1, (size_t)n * 4, cudaMemcpyHostToDevice, c->st));
+    else CU(cudaMemcpyAsync(c->x, x_in, (size_t)(n * m.n_embd) * 4, cudaMemcpyHostToDevice, c->st));
+    if (n == 1) {
+        if (c->graph_state == 0) {
+            // Capture the decode step once; a failed capture falls back to
+            // plain launches rather than failing the run.
+            cudaGraph_t g = NULL;
+            c->graph_state = -1;
+            if (cudaStreamBeginCapture(c->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+                decode_step(c);
+                if (cudaStreamEndCapture(c->st, &g) == cudaSuccess && g &&
+                    cudaGraphInstantiate(&c->graph, g, 0) == cudaSuccess)
+                    c->graph_state = 1;
+                if (g) cudaGraphDestroy(g);
+            }
+            cudaGetLastError();
+            if (getenv("RIGHTSIZE_CUDA_NO_GRAPH")) c->graph_state = -1;
+        }
+        if (c->graph_state == 1) CU(cudaGraphLaunch(c->graph, c->st));
+        else decode_step(c);
+    } else if (prefill_step(c, n, logits_rows, err, errn)) {
+        return 1;
+    }
+    CU(cudaGetLastError());
+    if (m.with_output) {
+        const int64_t rows = logits_rows >= n && n > 1 ? n : 1;
+        CU(cudaMemcpyAsync(logits, c->logits, (size_t)(rows * m.n_vocab) * 4, cudaMemcpyDeviceToHost, c->st));
+    } else {
+        CU(cudaMemcpyAsync(x_out, c->x, (size_t)(n * m.n_embd) * 4, cudaMemcpyDeviceToHost, c->st));
+    }
+    CU(cudaStreamSynchronize(c->st));
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// The table the core reads
+
+static int api_device_count(int *n, char *err, size_t errn)
+{
+    *n = 0;
+    CU(cudaGetDeviceCount(n));
+    return 0;
+}
+
+static int api_device_info(int dev, char *name, size_t name_n, uint64_t *free_b, uint64_t *total_b,
+                           char *err, size_t errn)
+{
+    cudaDeviceProp p;
+    CU(cudaGetDeviceProperties(&p, dev));
+    snprintf(name, name_n, "%s", p.name);
+    CU(cudaSetDevice(dev));
+    size_t f = 0, t = 0;
+    CU(cudaMemGetInfo(&f, &t));
+    *free_b = f;
+    *total_b = t;
+    return 0;
+}
+
+static int api_measure_copy(int dev, uint64_t bytes, int runs, double *gbs, char *err, size_t errn)
+{
+    CU(cudaSetDevice(dev));
+    void *a = NULL, *b = NULL;
+    CU(cudaMalloc(&a, bytes));
+    if (cudaMalloc(&b, bytes) != cudaSuccess) {
+        cudaFree(a);
+        snprintf(err, errn, "cannot allocate 2 x %llu bytes for the copy test", (unsigned long long)bytes);
+        return 1;
+    }
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    cudaMemset(a, 1, bytes);
+    cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+    float best = 1e30f;
+    for (int i = 0; i < runs; i++) {
+        cudaEventRecord(e0);
+        cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice);
+        cudaEventRecord(e1);
+        cudaEventSynchronize(e1);
+        float ms = 0;
+        cudaEventElapsedTime(&ms, e0, e1);
+        if (ms < best) best = ms;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaFree(a);
+    cudaFree(b);
+    CU(cudaGetLastError());
+    *gbs = 2.0 * (double)bytes / (best * 1e-3) / 1e9; // read + write
+    return 0;
+}
+
+static void api_destroy(rs_cuda_ctx *c)
+{
+    if (!c) return;
+    cudaSetDevice(c->m.device);
+    free((void *)c->m.layer_swa);
+    ctx_free(c);
+}
+
+static void api_memory(const rs_cuda_ctx *c, rs_cuda_mem *out)
+{
+    *out = c->mem;
+}
+
+static const rs_cuda_api api = {
+    RS_CUDA_API_VERSION, api_device_count, api_device_info, api_measure_copy, ctx_create,
+    api_destroy,         ctx_forward,      api_memory,
+};
+
+extern "C" __attribute__((visibility("default"))) const rs_cuda_api *rs_cuda_get_api(void)
+{
+    return &api;
+}

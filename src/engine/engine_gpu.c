@@ -1,0 +1,154 @@
+#include "engine/engine_gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/backend_cuda.h"
+#include "plan/memory.h"
+
+struct engine_gpu {
+    const rs_cuda_api *api;
+    rs_cuda_ctx *ctx;
+    engine_gpu_info info;
+};
+
+static rs_cuda_weight cw(const weight *w)
+{
+    rs_cuda_weight r = {w->data, (int)w->type, w->n_in, w->n_out};
+    return r;
+}
+
+rs_status engine_gpu_open(const model_desc *m, const forward_config *cfg, const model_weights *w,
+                          const engine_gpu_params *p, engine_gpu **out, char *note, size_t note_n,
+                          rs_error *err)
+{
+    *out = NULL;
+    const rs_cuda_api *api = backend_cuda_open(note, note_n);
+    if (!api) return RS_OK;
+    int n_dev = 0;
+    char cerr[512] = "";
+    api->device_count(&n_dev, cerr, sizeof cerr);
+    if (p->device >= n_dev)
+        return rs_fail(err, RS_ERR_INPUT, "--device cuda:%d: this machine has %d CUDA device(s)",
+                       p->device, n_dev);
+    const int64_t L = cfg->n_layer;
+    const int64_t n_gpu = p->n_gpu_layers < 0 || p->n_gpu_layers > L ? L : p->n_gpu_layers;
+
+    engine_gpu *g = calloc(1, sizeof *g);
+    rs_cuda_layer *layers = calloc((size_t)(n_gpu > 0 ? n_gpu : 1), sizeof *layers);
+    if (!g || !layers) {
+        free(g);
+        free(layers);
+        return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    }
+    g->api = api;
+    for (int64_t l = 0; l < n_gpu; l++) {
+        const layer_weights *s = &w->layers[l];
+        rs_cuda_layer *d = &layers[l];
+        d->attn_norm = s->attn_norm;
+        d->ffn_norm = s->ffn_norm;
+        d->bq = s->bq, d->bk = s->bk, d->bv = s->bv;
+        d->q_norm = s->q_norm, d->k_norm = s->k_norm;
+        d->wq = cw(&s->wq), d->wk = cw(&s->wk), d->wv = cw(&s->wv), d->wo = cw(&s->wo);
+        d->w_gate = cw(&s->w_gate), d->w_up = cw(&s->w_up), d->w_down = cw(&s->w_down);
+    }
+    const bool with_output = n_gpu == L;
+    rs_cuda_model cm = {0};
+    cm.device = p->device;
+    cm.layer_first = 0;
+    cm.n_layer = n_gpu;
+    cm.n_embd = cfg->n_embd;
+    cm.n_head = cfg->n_head;
+    cm.n_head_kv = cfg->n_head_kv;
+    cm.head_dim = cfg->head_dim;
+    cm.n_ff = cfg->n_ff;
+    cm.n_vocab = cfg->n_vocab;
+    cm.rope_dim = cfg->rope_dim;
+    cm.rope_interleaved = cfg->rope_interleaved;
+    cm.norm_eps = cfg->norm_eps;
+    cm.sliding_window = cfg->sliding_window;
+    cm.layer_swa = cfg->layer_swa;
+    cm.inv_freq = p->inv_freq;
+    cm.n_ctx = p->n_ctx;
+    cm.n_batch = p->n_batch;
+    cm.logits_all = p->logits_all;
+    cm.with_embd = 1;
+    cm.with_output = with_output;
+    cm.tok_embd = cw(&w->tok_embd);
+    if (with_output) {
+        cm.output = cw(&w->output);
+        cm.out_norm = w->out_norm;
+    }
+    cm.layers = layers;
+
+    // The plan's figures for this device (the engine's KV is f16 on the GPU).
+    engine_gpu_info *in = &g->info;
+    plan_compute pc;
+    plan_compute_bytes(m, p->n_batch, p->n_ctx, with_output ? (p->logits_all ? p->n_batch : 1) : 0,
+                       &pc);
+    cm.compute_bytes_planned = pc.total;
+    cm.kv_bytes_planned = plan_kv_bytes_range(m, 0, n_gpu, p->n_ctx, 1, DTYPE_F16);
+    in->plan_compute = pc.total;
+    in->plan_kv = cm.kv_bytes_planned;
+    in->plan_overhead = plan_overhead_gpu();
+    plan_weights pw;
+    if (plan_weights_init(&pw, m, p->precision, err) != RS_OK) {
+        free(g);
+        free(layers);
+        return RS_ERR_INPUT;
+    }
+    in->plan_weights = plan_weights_range(&pw, 0, n_gpu, true, with_output);
+    plan_weights_free(&pw);
+
+    int rc = api->create(&cm, &g->ctx, cerr, sizeof cerr);
+    free(layers);
+    if (rc != 0) {
+        free(g);
+        return rs_fail(err, RS_ERR_RUNTIME, "CUDA device %d: %s", p->device, cerr);
+    }
+    rs_cuda_mem mem;
+    api->memory(g->ctx, &mem);
+    in->device = p->device;
+    in->n_gpu_layers = n_gpu;
+    in->weights = mem.weights;
+    in->kv = mem.kv;
+    in->compute = mem.compute;
+    in->free_before = mem.free_before;
+    in->free_after = mem.free_after;
+    in->total = mem.total;
+    uint64_t fb = 0, tb = 0;
+    api->device_info(p->device, in->name, sizeof in->name, &fb, &tb, cerr, sizeof cerr);
+    *out = g;
+    return RS_OK;
+}
+
+void engine_gpu_free(engine_gpu *g)
+{
+    if (!g) return;
+    if (g->ctx) g->api->destroy(g->ctx);
+    free(g);
+}
+
+rs_status engine_gpu_forward(engine_gpu *g, const forward_config *cfg, const model_weights *w,
+                             kv_cache *kv, run_state *s, thread_pool *pool, const int32_t *tokens,
+                             int64_t n, int64_t pos, rs_error *err)
+{
+    char cerr[512] = "";
+    const bool all = g->info.n_gpu_layers == cfg->n_layer;
+    if (g->api->forward(g->ctx, tokens, NULL, n, pos, all ? NULL : s->x, all ? s->logits : NULL,
+                        s->logits_rows, cerr, sizeof cerr) != 0)
+        return rs_fail(err, RS_ERR_RUNTIME, "CUDA device %d: %s", g->info.device, cerr);
+    if (!all) {
+        // The GPU left the residual stream of the first blocks in s->x.
+        forward_config rest = *cfg;
+        rest.layer_first = g->info.n_gpu_layers;
+        forward_batch(&rest, w, kv, s, pool, tokens, n, pos);
+    }
+    return RS_OK;
+}
+
+void engine_gpu_info_get(const engine_gpu *g, engine_gpu_info *out)
+{
+    *out = g->info;
+}
