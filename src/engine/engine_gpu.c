@@ -86,7 +86,7 @@ rs_status engine_gpu_open(const model_desc *m, const forward_config *cfg, const 
     engine_gpu_info *in = &g->info;
     plan_compute pc;
     plan_compute_bytes(m, p->n_batch, p->n_ctx, with_output ? (p->logits_all ? p->n_batch : 1) : 0,
-                       &pc);
+                       0, &pc);
     cm.compute_bytes_planned = pc.total;
     cm.kv_bytes_planned = plan_kv_bytes_range(m, 0, n_gpu, p->n_ctx, 1, DTYPE_F16);
     in->plan_compute = pc.total;

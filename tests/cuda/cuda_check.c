@@ -7,6 +7,7 @@
 // unfused path), per-head q/k norms and a sliding window.
 //
 //   cuda_check            exit 0 when every type agrees, 1 otherwise; 77 without a GPU
+//   cuda_check --copy     the device-to-device copy bandwidth of GPU 0 (JSON)
 //
 // Run on a GPU machine (bench/cuda/run_device.sh); CI builds it only.
 
@@ -210,13 +211,25 @@ static double check(const rs_cuda_api *api, const char *name, const dtype types[
     return worst;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     char note[600] = "";
     const rs_cuda_api *api = backend_cuda_open(note, sizeof note);
     if (!api) {
         printf("cuda_check: skipped: %s\n", note);
         return 77;
+    }
+    if (argc > 1 && strcmp(argv[1], "--copy") == 0) {
+        // The card's device-to-device copy bandwidth (read + write), the
+        // yardstick of the decode figures.
+        double gbs = 0;
+        char cerr[512] = "";
+        if (api->measure_copy(0, 1ull << 30, 20, &gbs, cerr, sizeof cerr) != 0) {
+            printf("copy: %s\n", cerr);
+            return 1;
+        }
+        printf("{\"step\":\"copy\",\"gbs\":%.1f}\n", gbs);
+        return 0;
     }
     const dtype all[] = {DTYPE_F32,  DTYPE_F16,  DTYPE_BF16, DTYPE_Q8_0, DTYPE_Q4_0,
                          DTYPE_Q4_1, DTYPE_Q5_0, DTYPE_Q4_K, DTYPE_Q5_K, DTYPE_Q6_K};

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""rightsize's CUDA engine beside transformers on the same GPU (issue 6).
+
+    python3 tools/cuda_compare.py CONFIG_JSON NAME BENCH_BIN WORKDIR [PRECISIONS] [PARTIAL]
+
+Builds a random-weight model with the real shape of CONFIG_JSON on the GPU
+(transformers, bf16, seed 0), saves it with save_pretrained into
+WORKDIR/NAME, and, holding it on the GPU, runs BENCH_BIN (bench/cuda/
+cuda_bench.c) on the saved folder for each precision (comma list, default
+bf16): prompt 512 random ids, 128 greedy tokens, 5 reps. For every
+precision it compares rightsize's last prompt logits and its 64-token
+greedy continuation with transformers' on the same prompt, then times
+transformers' own decode (generate, 128 tokens after the 512-token prompt,
+median of 3). PARTIAL = N also runs bf16 with the first N blocks on the GPU
+and the rest on the CPU (shorter: prompt 64, 32 tokens). One JSON object
+per line on stdout.
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+
+def log(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def main():
+    cfg_path, name, bench, work = sys.argv[1:5]
+    precisions = (sys.argv[5] if len(sys.argv) > 5 else "bf16").split(",")
+    partial = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+    out_dir = os.path.join(work, name)
+    cfg = AutoConfig.from_pretrained(os.path.dirname(cfg_path) if cfg_path.endswith(".json") else cfg_path)
+    torch.manual_seed(0)
+    t0 = time.time()
+    with torch.device("cuda"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
+    model.eval()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    log({"step": "make", "name": name, "params": sum(p.numel() for p in model.parameters()),
+         "seconds": round(time.time() - t0, 1)})
+
+    def run_bench(prec, gpu_layers, n_prompt, n_decode, reps):
+        prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}")
+        cmd = [bench, out_dir, prec, "cuda", str(gpu_layers), str(n_prompt), str(n_decode), str(reps), prefix]
+        t = time.time()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+        res = {"step": "bench", "name": name, "rc": p.returncode, "wall_s": round(time.time() - t, 1),
+               "stderr": p.stderr[-600:]}
+        if p.returncode == 0:
+            res.update(json.loads(p.stdout.strip().splitlines()[-1]))
+        log(res)
+        return prefix if p.returncode == 0 else None
+
+    def compare(prefix, prec, n_decode):
+        import numpy as np
+        prompt = np.fromfile(prefix + ".prompt", dtype=np.int32)
+        ours = np.fromfile(prefix + ".logits", dtype=np.float32)
+        toks = np.fromfile(prefix + ".tokens", dtype=np.int32)
+        ids = torch.tensor(prompt[None, :].astype(np.int64), device="cuda")
+        with torch.no_grad():
+            ref = model(ids).logits[0, -1].float().cpu().numpy()
+            gen = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_decode,
+                                 do_sample=False, pad_token_id=0)[0, ids.shape[1]:].cpu().numpy()
+        n = min(len(gen), len(toks), 64)
+        agree = 0
+        while agree < n and gen[agree] == toks[agree]:
+            agree += 1
+        rel = float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
+        top5_ref = set(np.argsort(-ref)[:5].tolist())
+        top5 = set(np.argsort(-ours)[:5].tolist())
+        log({"step": "compare", "name": name, "precision": prec, "logits_rel_err": round(rel, 5),
+             "max_abs_diff": float(np.abs(ours - ref).max()), "argmax_equal": bool(ours.argmax() == ref.argmax()),
+             "top5_overlap": len(top5 & top5_ref), "greedy_agree_first": agree, "greedy_compared": n})
+
+    for prec in precisions:
+        prefix = run_bench(prec, -1, 512, 128, 5)
+        if prefix:
+            compare(prefix, prec, 64)
+    if partial:
+        prefix = run_bench("bf16", partial, 64, 32, 2)
+        if prefix:
+            compare(prefix, "bf16-partial", 32)
+
+    # transformers' own decode: 128 greedy tokens after a 512-token prompt.
+    ids = torch.randint(0, 32000, (1, 512), device="cuda")
+    am = torch.ones_like(ids)
+    rates = []
+    with torch.no_grad():
+        for r in range(4):
+            torch.cuda.synchronize()
+            a = time.time()
+            model(ids)
+            torch.cuda.synchronize()
+            b = time.time()
+            model.generate(ids, attention_mask=am, max_new_tokens=128, min_new_tokens=128,
+                           do_sample=False, pad_token_id=0)
+            torch.cuda.synchronize()
+            c = time.time()
+            if r:
+                rates.append(127 / ((c - b) - (b - a)))
+    log({"step": "hf_decode", "name": name, "decode_tps": round(statistics.median(rates), 2),
+         "runs": [round(x, 1) for x in rates], "prefill_tps": round(512 / (b - a), 1)})
+
+
+if __name__ == "__main__":
+    main()
