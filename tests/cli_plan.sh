@@ -82,6 +82,19 @@ if [ -f "$fake" ]; then
     grep -q "^Decision: int8 on GPU0" <<<"$out" || fail "detected GPU decision"
 fi
 
+# A measured CPU bandwidth (hw --measure, cached) replaces the estimate.
+out=$("$bin" plan qwen2.5-0.5b-instruct --cpu-only)
+grep -q "CPU [0-9]* GB/s effective" <<<"$out" || fail "unmeasured CPU bandwidth"
+grep -q "(estimated x 0.8)" <<<"$(tr '\n' ' ' <<<"$out" | tr -s ' ')" || fail "estimated label"
+"$bin" hw --measure >/dev/null 2>&1
+gbs=$(grep -o '"cpu_bandwidth_gbs":[[:space:]]*[0-9.]*' "$XDG_CACHE_HOME/rightsize/measured.json" | grep -o '[0-9.]*$' || true)
+if [ -n "$gbs" ]; then
+    out=$("$bin" plan qwen2.5-0.5b-instruct --cpu-only)
+    want=$(awk -v g="$gbs" 'BEGIN { printf "%.0f", g * 0.8 }')
+    flat=$(tr '\n' ' ' <<<"$out" | tr -s ' ')
+    grep -q "CPU $want GB/s effective (measured x 0.8)" <<<"$flat" || fail "measured CPU $gbs: $out"
+fi
+
 # Every GPU of the table.
 out=$("$bin" plan qwen2.5-7b-instruct --gpus all)
 narrow "$out"

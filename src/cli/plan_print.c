@@ -234,9 +234,8 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
             else snprintf(dn, sizeof dn, "GPU%d", p->gpu_index);
             n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %.0f GB/s effective%s (%s)",
                           i ? "," : "", dn, p->bandwidth_gbs, j > i ? " each" : "",
-                          p->bandwidth_measured ? "measured x 0.85"
-                          : p->gpu              ? "spec x 0.75"
-                                                : "estimated x 0.8");
+                          p->gpu ? (p->bandwidth_measured ? "measured x 0.85" : "spec x 0.75")
+                                 : (p->bandwidth_measured ? "measured x 0.8" : "estimated x 0.8"));
             i = j;
         }
         print_wrapped(out, "Predicted: ", line, 11);
