@@ -6,6 +6,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${BENCH_BIN:-/tmp/rightsize_matmul_bench}
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I"$root/src" "$root/bench/matmul_bench.c" \
-    "$root/src/engine/quant.c" "$root/src/engine/cpu/"*.c "$root/src/util/dtype.c" \
+    "$root/src/engine/"quant*.c "$root/src/engine/cpu/"*.c "$root/src/util/dtype.c" \
     -lpthread -lm -o "$out"
 exec "$out" "$@"
