@@ -305,6 +305,55 @@ AVX2 static void rows_q4_K(const void *w, int64_t stride, const void *xv, float 
     }
 }
 
+// Q5_K: Q4_K's scales and mins, plus a fifth bit per element from qh (bit
+// 2j for the low nibbles of 64-element chunk j, bit 2j+1 for the high).
+AVX2 static void rows_q5_K(const void *w, int64_t stride, const void *xv, float *y, int64_t n,
+                           int64_t n_rows)
+{
+    const block_q8_K *x = xv;
+    const int64_t nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    __m256i bcast[8];
+    for (int j = 0; j < 8; j++) bcast[j] = _mm256_set1_epi16((short)(0x0100 * (2 * j + 1) + 2 * j));
+    for (int64_t r = 0; r < n_rows; r++) {
+        const block_q5_K *b = (const block_q5_K *)((const uint8_t *)w + r * stride);
+        __m256 acc = _mm256_setzero_ps();
+        __m128 acc_m = _mm_setzero_ps();
+        for (int64_t i = 0; i < nb; i++) {
+            uint32_t sm[4];
+            q4_K_scales_mins(b[i].scales, sm);
+            const __m128i sm8 = _mm_loadu_si128((const __m128i *)sm);
+            const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(sm8, 8));
+            const __m128i bs0 = _mm_loadu_si128((const __m128i *)x[i].bsums);
+            const __m128i bs1 = _mm_loadu_si128((const __m128i *)(x[i].bsums + 8));
+            const __m128i prod = _mm_madd_epi16(mins, _mm_hadd_epi16(bs0, bs1));
+            acc_m = _mm_fmadd_ps(_mm_set1_ps(-half(b[i].dmin) * x[i].d), _mm_cvtepi32_ps(prod), acc_m);
+
+            const __m128i sc128 = _mm_cvtepu8_epi16(sm8);
+            const __m256i scales = _mm256_set_m128i(sc128, sc128);
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)b[i].qh);
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 4; j++) {
+                const __m256i q4 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
+                const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one);
+                const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one);
+                const __m256i lo = _mm256_or_si256(_mm256_and_si256(q4, m4), _mm256_slli_epi16(h0, 4));
+                const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4),
+                                                   _mm256_slli_epi16(h1, 4));
+                const __m256i xl = _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * j));
+                const __m256i xh = _mm256_loadu_si256((const __m256i *)(x[i].qs + 64 * j + 32));
+                const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_shuffle_epi8(scales, bcast[2 * j]));
+                const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_shuffle_epi8(scales, bcast[2 * j + 1]));
+                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+            }
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(half(b[i].d) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        }
+        acc_m = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+        acc_m = _mm_add_ss(acc_m, _mm_movehdup_ps(acc_m));
+        y[r] = hsum8(acc) + _mm_cvtss_f32(acc_m);
+    }
+}
+
 AVX2 static void rows_q6_K(const void *w, int64_t stride, const void *xv, float *y, int64_t n,
                            int64_t n_rows)
 {
@@ -417,6 +466,28 @@ AVX2 static void expand_q4_K(const void *src, float *dst, int64_t n)
                         _mm256_set1_ps(dmin * mn[2 * j]), dst + 64 * j);
             store_i8x32(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), _mm256_set1_ps(d * sc[2 * j + 1]),
                         _mm256_set1_ps(dmin * mn[2 * j + 1]), dst + 64 * j + 32);
+        }
+    }
+}
+
+AVX2 static void expand_q5_K(const void *src, float *dst, int64_t n)
+{
+    const block_q5_K *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++, dst += QK_K) {
+        uint32_t sm[4];
+        q4_K_scales_mins(b[i].scales, sm);
+        const uint8_t *sc = (const uint8_t *)sm, *mn = sc + 8;
+        const float d = half(b[i].d), dmin = half(b[i].dmin);
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)b[i].qh);
+        for (int j = 0; j < 4; j++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * j));
+            const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), one);
+            const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * j + 1), one);
+            store_i8x32(_mm256_or_si256(_mm256_and_si256(q4, m4), _mm256_slli_epi16(h0, 4)),
+                        _mm256_set1_ps(d * sc[2 * j]), _mm256_set1_ps(dmin * mn[2 * j]), dst + 64 * j);
+            store_i8x32(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), m4), _mm256_slli_epi16(h1, 4)),
+                        _mm256_set1_ps(d * sc[2 * j + 1]), _mm256_set1_ps(dmin * mn[2 * j + 1]), dst + 64 * j + 32);
         }
     }
 }
@@ -548,15 +619,17 @@ const matmul_kernels *matmul_kernels_avx2(void)
         .rows = {
             [DTYPE_F32] = rows_f32, [DTYPE_F16] = rows_f16, [DTYPE_BF16] = rows_bf16,
             [DTYPE_Q8_0] = rows_q8_0, [DTYPE_Q4_0] = rows_q4_0, [DTYPE_Q4_1] = rows_q4_1,
-            [DTYPE_Q5_0] = rows_q5_0, [DTYPE_Q4_K] = rows_q4_K, [DTYPE_Q6_K] = rows_q6_K,
+            [DTYPE_Q5_0] = rows_q5_0, [DTYPE_Q4_K] = rows_q4_K, [DTYPE_Q5_K] = rows_q5_K,
+            [DTYPE_Q6_K] = rows_q6_K,
         },
         .act = {
             [DTYPE_Q8_0] = ACT_Q8, [DTYPE_Q4_0] = ACT_Q8, [DTYPE_Q4_1] = ACT_Q8,
-            [DTYPE_Q5_0] = ACT_Q8, [DTYPE_Q4_K] = ACT_Q8_K, [DTYPE_Q6_K] = ACT_Q8_K,
+            [DTYPE_Q5_0] = ACT_Q8, [DTYPE_Q4_K] = ACT_Q8_K, [DTYPE_Q5_K] = ACT_Q8_K,
+            [DTYPE_Q6_K] = ACT_Q8_K,
         },
         .expand = {
             [DTYPE_Q8_0] = expand_q8_0, [DTYPE_Q4_0] = expand_q4_0,
-            [DTYPE_Q4_K] = expand_q4_K, [DTYPE_Q6_K] = expand_q6_K,
+            [DTYPE_Q4_K] = expand_q4_K, [DTYPE_Q5_K] = expand_q5_K, [DTYPE_Q6_K] = expand_q6_K,
         },
         .gemm = gemm,
         .dot_f32 = dot_f32,
