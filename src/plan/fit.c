@@ -340,7 +340,8 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
     else
         snprintf(prec, sizeof prec, "%s", pn);
     char why[200] = "";
-    if (o->force_precision) snprintf(why, sizeof why, "--precision %s as asked", pn);
+    if (o->force_precision)
+        snprintf(why, sizeof why, "--precision %s as asked", plan_precision_name(o->precision));
     else if (o->prefer == PLAN_PREFER_SPEED)
         snprintf(why, sizeof why, "fastest predicted decode among the plans that fit");
     else if (!r->stored_runnable && row->precision.kind != PLAN_PREC_STORED)
@@ -377,8 +378,12 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
             snprintf(where, sizeof where, "on GPU%d (all %lld layers)", l->dev[1].gpu_index,
                      (long long)l->n_gpu_layers);
     } else if (l->placement == PLAN_PLACE_SPLIT)
-        snprintf(where, sizeof where, "split: %lld layers on GPU, %lld on CPU",
-                 (long long)l->n_gpu_layers, (long long)(m->n_layer - l->n_gpu_layers));
+    {
+        char gpus[24] = "GPU";
+        if (l->n_dev - 1 > 1) snprintf(gpus, sizeof gpus, "%d GPUs", l->n_dev - 1);
+        snprintf(where, sizeof where, "split: %lld layers on %s, %lld on CPU",
+                 (long long)l->n_gpu_layers, gpus, (long long)(m->n_layer - l->n_gpu_layers));
+    }
     else
         snprintf(where, sizeof where, "on the CPU");
     snprintf(r->reason, sizeof r->reason, "%s %s, %lld-token context: %s", prec, where,
