@@ -7,6 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 MODEL      ?= qwen2.5-7b-instruct
+MODEL_PATH ?=
 
 .PHONY: all deps build run test unit asan fuzz format clean
 
@@ -19,9 +20,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: plan a catalog model on this machine's detected hardware.
+# The main job: plan a catalog model on this machine's detected hardware, then
+# chat with SmolLM2-135M-Instruct (or MODEL_PATH=a GGUF file or HF folder).
 run: build
-	@bash scripts/main-job.sh $(BUILD)/rightsize $(MODEL)
+	@bash scripts/main-job.sh $(BUILD)/rightsize $(MODEL) "$(MODEL_PATH)"
 
 # Everything CI checks: unit and CLI tests, the same tests under ASan+UBSan,
 # and every libFuzzer target for FUZZ_SECONDS each.

@@ -1,12 +1,367 @@
+// rightsize bench MODEL: measured against planned. Loads the model as the
+// plan says, prefills a prompt of fixed token ids (512 by default) and
+// decodes 128 more, then prints load time, prefill and decode tokens/s and
+// peak resident memory beside the plan's prediction of each, with the error
+// in percent. The measured decode speed calibrates the planner: the CPU's
+// effective bandwidth goes into the per-machine measurement cache
+// (hw_cache_store_cpu_bandwidth), so later plans predict from it.
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli/commands.h"
+#include "cli/load_plan.h"
+#include "plan/memory.h"
+#include "plan/speed.h"
+#include "util/format.h"
 
-// Placeholder until the command lands; it says so rather than pretending.
+// Below this many weight bytes read per token, decode is bound by the
+// caches and per-token overheads, not by memory bandwidth: the measurement
+// says nothing about the bandwidth and is not stored.
+#define BENCH_MIN_CALIBRATION_BYTES (64ull << 20)
+
+typedef struct bench_args {
+    const char *model;
+    const char *precision;
+    const char *kv_type;
+    int64_t n_ctx, n_prompt, n_gen;
+    int n_threads;
+    bool json, save, verbose;
+} bench_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: rightsize bench MODEL [options]\n"
+                 "  MODEL              HF folder or GGUF file\n"
+                 "  --precision P      stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
+                 "                     (default: the plan's pick for this machine)\n"
+                 "  --ctx N            context tokens (default: prompt + gen)\n"
+                 "  --prompt N         prefill tokens (default 512)\n"
+                 "  --gen N            decoded tokens (default 128)\n"
+                 "  --kv-type T        f16 (default) or q8_0\n"
+                 "  --threads N        worker threads (default: one per core)\n"
+                 "  --no-save          do not store the measured bandwidth for later plans\n"
+                 "  --json             one JSON object on stdout\n"
+                 "  --verbose          per-tensor conversion error while loading\n");
+}
+
+static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, bench_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->n_prompt = 512;
+    a->n_gen = 128;
+    a->kv_type = "f16";
+    a->save = true;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t n = 0;
+        bool ok = true, takes = true;
+        if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
+            usage(stdout);
+            return -1;
+        } else if (strcmp(o, "--precision") == 0)
+            a->precision = v, ok = v;
+        else if (strcmp(o, "--kv-type") == 0)
+            a->kv_type = v, ok = v;
+        else if (strcmp(o, "--ctx") == 0)
+            ok = parse_int(v, 2, 1 << 24, &a->n_ctx);
+        else if (strcmp(o, "--prompt") == 0)
+            ok = parse_int(v, 1, 1 << 20, &a->n_prompt);
+        else if (strcmp(o, "--gen") == 0)
+            ok = parse_int(v, 1, 1 << 20, &a->n_gen);
+        else if (strcmp(o, "--threads") == 0) {
+            ok = parse_int(v, 1, 1024, &n);
+            a->n_threads = (int)n;
+        } else {
+            takes = false;
+            if (strcmp(o, "--json") == 0)
+                a->json = true;
+            else if (strcmp(o, "--no-save") == 0)
+                a->save = false;
+            else if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)
+                a->verbose = true;
+            else if (o[0] == '-' && o[1]) {
+                fprintf(stderr, "rightsize bench: unknown option \"%s\" (rightsize bench --help)\n",
+                        o);
+                return 2;
+            } else if (!a->model)
+                a->model = o;
+            else {
+                fprintf(stderr, "rightsize bench: one model at a time; \"%s\" is extra\n", o);
+                return 2;
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, "rightsize bench: option %s: bad or missing value%s%s%s\n", o,
+                    v ? " \"" : "", v ? v : "", v ? "\"" : "");
+            return 2;
+        }
+        if (takes) i++;
+    }
+    if (!a->model) {
+        fprintf(stderr, "rightsize bench: no MODEL given (rightsize bench --help)\n");
+        return 2;
+    }
+    if (a->n_ctx > 0 && a->n_prompt + a->n_gen > a->n_ctx) {
+        fprintf(stderr, "rightsize bench: --prompt %lld + --gen %lld do not fit --ctx %lld\n",
+                (long long)a->n_prompt, (long long)a->n_gen, (long long)a->n_ctx);
+        return 2;
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// Relative error of a measurement against its prediction, percent; NAN
+// when there is no prediction.
+static double err_pct(double measured, double planned)
+{
+    return planned > 0 ? 100.0 * (measured - planned) / planned : NAN;
+}
+
+typedef struct bench_result {
+    double load_s;
+    double prefill_tps, decode_tps;
+    double plan_prefill_tps, plan_decode_tps;
+    uint64_t peak_rss, base_rss;
+    uint64_t plan_total; // the CPU device's planned total
+    uint64_t plan_weights, plan_kv, plan_compute, plan_overhead;
+    engine_memory mem;     // what the engine says it holds
+    uint64_t decode_bytes; // bytes the speed model reads per decode step
+    double bandwidth_gbs;  // decode_bytes x decode tok/s, effective
+    double calibrated_gbs; // stored: effective / the planner's efficiency
+    bool saved;
+    char save_note[800];
+} bench_result;
+
+static void print_text(const bench_args *a, const load_plan *lp, const bench_result *r)
+{
+    char b1[32], b2[32];
+    const plan_row *row = &lp->plan->rows[lp->row];
+    printf("model      %s\n", a->model);
+    printf("loaded     %s (%s), %lld-token context, KV %s, %d threads\n",
+           plan_precision_name(row->precision), dtype_name(engine_weight_type(lp->e)),
+           (long long)engine_n_ctx(lp->e), dtype_name(lp->eo.kv_type), lp->hw.cpu_threads);
+    printf("                      measured      planned    error\n");
+    printf("load time        %9.2f s            -\n", r->load_s);
+    printf("prefill %5lld   %9.1f tok/s %7.1f tok/s  %+6.1f%%\n", (long long)a->n_prompt,
+           r->prefill_tps, r->plan_prefill_tps, err_pct(r->prefill_tps, r->plan_prefill_tps));
+    printf("decode  %5lld   %9.1f tok/s %7.1f tok/s  %+6.1f%%\n", (long long)a->n_gen,
+           r->decode_tps, r->plan_decode_tps, err_pct(r->decode_tps, r->plan_decode_tps));
+    printf("peak memory     %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, r->peak_rss),
+           format_bytes(b2, sizeof b2, r->plan_total),
+           err_pct((double)r->peak_rss, (double)r->plan_total));
+    printf("  weights       %10s", format_bytes(b1, sizeof b1, r->mem.weights));
+    printf("  %11s\n", format_bytes(b2, sizeof b2, r->plan_weights));
+    printf("  KV cache      %10s", format_bytes(b1, sizeof b1, r->mem.kv_cache));
+    printf("  %11s\n", format_bytes(b2, sizeof b2, r->plan_kv));
+    printf("  compute       %10s", format_bytes(b1, sizeof b1, r->mem.activations));
+    printf("  %11s\n", format_bytes(b2, sizeof b2, r->plan_compute));
+    printf("  process       %10s", format_bytes(b1, sizeof b1, r->base_rss));
+    printf("  %11s   (resident before loading; planned: runtime overhead)\n",
+           format_bytes(b2, sizeof b2, r->plan_overhead));
+    printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
+           format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
+    printf("           %s\n", r->save_note);
+}
+
+static void print_json(const bench_args *a, const load_plan *lp, const bench_result *r)
+{
+    const plan_row *row = &lp->plan->rows[lp->row];
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return;
+    cJSON_AddStringToObject(j, "model", a->model);
+    cJSON_AddStringToObject(j, "precision", plan_precision_name(row->precision));
+    cJSON_AddStringToObject(j, "weight_type", dtype_name(engine_weight_type(lp->e)));
+    cJSON_AddNumberToObject(j, "n_ctx", (double)engine_n_ctx(lp->e));
+    cJSON_AddStringToObject(j, "kv_type", dtype_name(lp->eo.kv_type));
+    cJSON_AddNumberToObject(j, "threads", lp->hw.cpu_threads);
+    cJSON_AddNumberToObject(j, "n_prompt", (double)a->n_prompt);
+    cJSON_AddNumberToObject(j, "n_gen", (double)a->n_gen);
+    cJSON_AddNumberToObject(j, "load_s", r->load_s);
+    cJSON *m = cJSON_AddObjectToObject(j, "measured");
+    cJSON_AddNumberToObject(m, "prefill_tok_s", r->prefill_tps);
+    cJSON_AddNumberToObject(m, "decode_tok_s", r->decode_tps);
+    cJSON_AddNumberToObject(m, "peak_rss_bytes", (double)r->peak_rss);
+    cJSON_AddNumberToObject(m, "base_rss_bytes", (double)r->base_rss);
+    cJSON_AddNumberToObject(m, "weights_bytes", (double)r->mem.weights);
+    cJSON_AddNumberToObject(m, "kv_bytes", (double)r->mem.kv_cache);
+    cJSON_AddNumberToObject(m, "compute_bytes", (double)r->mem.activations);
+    cJSON_AddNumberToObject(m, "bandwidth_gbs", r->bandwidth_gbs);
+    cJSON *p = cJSON_AddObjectToObject(j, "planned");
+    cJSON_AddNumberToObject(p, "prefill_tok_s", r->plan_prefill_tps);
+    cJSON_AddNumberToObject(p, "decode_tok_s", r->plan_decode_tps);
+    cJSON_AddNumberToObject(p, "total_bytes", (double)r->plan_total);
+    cJSON_AddNumberToObject(p, "weights_bytes", (double)r->plan_weights);
+    cJSON_AddNumberToObject(p, "kv_bytes", (double)r->plan_kv);
+    cJSON_AddNumberToObject(p, "compute_bytes", (double)r->plan_compute);
+    cJSON_AddNumberToObject(p, "overhead_bytes", (double)r->plan_overhead);
+    cJSON *e = cJSON_AddObjectToObject(j, "error_pct");
+    double ep = err_pct(r->prefill_tps, r->plan_prefill_tps);
+    double ed = err_pct(r->decode_tps, r->plan_decode_tps);
+    double em = err_pct((double)r->peak_rss, (double)r->plan_total);
+    // JSON has no NaN: null where there is no prediction.
+    if (isnan(ep))
+        cJSON_AddNullToObject(e, "prefill");
+    else
+        cJSON_AddNumberToObject(e, "prefill", ep);
+    if (isnan(ed))
+        cJSON_AddNullToObject(e, "decode");
+    else
+        cJSON_AddNumberToObject(e, "decode", ed);
+    if (isnan(em))
+        cJSON_AddNullToObject(e, "memory");
+    else
+        cJSON_AddNumberToObject(e, "memory", em);
+    cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved);
+    if (r->saved) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
+    char *s = cJSON_PrintUnformatted(j);
+    if (s) printf("%s\n", s);
+    free(s);
+    cJSON_Delete(j);
+}
+
+// The plan's speed for this run: the model on the CPU at the context the
+// decode steps see on average (the prompt plus half the generated tokens).
+static void predict(const load_plan *lp, const bench_args *a, bench_result *r, rs_error *err)
+{
+    const model_desc *m = lp->m;
+    const plan_row *row = &lp->plan->rows[lp->row];
+    plan_weights w;
+    if (plan_weights_init(&w, m, row->precision, err) != RS_OK) return;
+    plan_speed_span span = {-1, 0, m->n_layer, true};
+    int64_t n_batch = lp->plan->opts.n_batch < a->n_prompt ? lp->plan->opts.n_batch : a->n_prompt;
+    plan_speed sp;
+    plan_speed_estimate(m, &lp->hw, &w, &span, 1, a->n_prompt + a->n_gen / 2, 1, lp->eo.kv_type,
+                        n_batch, &sp);
+    r->plan_decode_tps = sp.decode_tps;
+    r->plan_prefill_tps = sp.prefill_tps;
+    r->decode_bytes = sp.n_parts ? sp.parts[0].decode_bytes : 0;
+    plan_weights_free(&w);
+    const plan_device *d = &row->layout.dev[0];
+    r->plan_total = d->total;
+    r->plan_weights = d->weights;
+    r->plan_kv = d->kv;
+    r->plan_compute = d->compute;
+    r->plan_overhead = d->overhead;
+}
+
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "rightsize bench: not implemented yet\n");
-    return 1;
+    bench_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    rs_error err = {0};
+    rs_status st;
+    load_plan lp = {0};
+    int32_t *ids = NULL;
+    bench_result r;
+    memset(&r, 0, sizeof r);
+
+    load_plan_request rq = {0};
+    rq.cmd = "bench";
+    rq.model = a.model;
+    rq.precision = a.precision;
+    // The context the run needs, so that the KV cache the plan counts is
+    // the one the run fills.
+    rq.n_ctx = a.n_ctx > 0 ? a.n_ctx : a.n_prompt + a.n_gen;
+    rq.n_threads = a.n_threads;
+    rq.verbose = a.verbose;
+    rq.progress = a.verbose || isatty(STDERR_FILENO);
+    int kv = plan_kv_type_parse(a.kv_type);
+    if (kv != DTYPE_F16 && kv != DTYPE_Q8_0) {
+        fprintf(stderr, "rightsize bench: --kv-type \"%s\": want f16 or q8_0\n", a.kv_type);
+        return 2;
+    }
+    rq.kv_type = (dtype)kv;
+
+    r.base_rss = load_plan_current_rss();
+    if ((st = load_plan_prepare(&rq, &lp, &err)) != RS_OK) goto done;
+    if ((st = load_plan_load(&rq, &lp, &err)) != RS_OK) goto done;
+    r.load_s = lp.load_s;
+    engine_memory_usage(lp.e, &r.mem);
+    predict(&lp, &a, &r, &err);
+
+    // Fixed ids spread over the vocabulary (the same every run).
+    int64_t n_vocab = engine_n_vocab(lp.e);
+    int64_t n_ids = a.n_prompt + a.n_gen;
+    ids = malloc((size_t)n_ids * sizeof *ids);
+    if (!ids) {
+        st = rs_fail(&err, RS_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < n_ids; i++)
+        ids[i] = (int32_t)((1 + (uint64_t)i * 2654435761u) % (uint64_t)n_vocab);
+
+    double t0 = now_s();
+    if ((st = engine_prefill(lp.e, ids, a.n_prompt, NULL, &err)) != RS_OK) goto done;
+    double t_prefill = now_s() - t0;
+    double t1 = now_s();
+    for (int64_t i = 0; i < a.n_gen; i++)
+        if ((st = engine_decode(lp.e, ids[a.n_prompt + i], &err)) != RS_OK) goto done;
+    double t_decode = now_s() - t1;
+    r.prefill_tps = t_prefill > 0 ? (double)a.n_prompt / t_prefill : 0;
+    r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
+    r.peak_rss = load_plan_peak_rss();
+    r.bandwidth_gbs = (double)r.decode_bytes * r.decode_tps / 1e9;
+
+    // Calibration: the bandwidth that, at the planner's decode efficiency,
+    // predicts the speed just measured.
+    r.calibrated_gbs = r.bandwidth_gbs / PLAN_EFF_CPU_DECODE;
+    char path[512];
+    hw_cache_path(path, sizeof path);
+    if (!a.save) {
+        snprintf(r.save_note, sizeof r.save_note, "not stored (--no-save)");
+    } else if (r.decode_bytes < BENCH_MIN_CALIBRATION_BYTES) {
+        char b[32];
+        snprintf(r.save_note, sizeof r.save_note,
+                 "not stored: %s per token is too little to measure memory bandwidth (>= 64 MiB)",
+                 format_bytes(b, sizeof b, r.decode_bytes));
+    } else {
+        rs_error e2 = {0};
+        if (hw_cache_store_cpu_bandwidth(&lp.hw, r.calibrated_gbs, &e2) == RS_OK) {
+            r.saved = true;
+            snprintf(r.save_note, sizeof r.save_note,
+                     "stored %.1f GB/s (effective / %.2f) for later plans in %.500s",
+                     r.calibrated_gbs, PLAN_EFF_CPU_DECODE, path);
+        } else {
+            snprintf(r.save_note, sizeof r.save_note, "not stored: %.150s", e2.msg);
+        }
+    }
+    if (a.json)
+        print_json(&a, &lp, &r);
+    else
+        print_text(&a, &lp, &r);
+
+done:
+    if (st != RS_OK) {
+        fprintf(stderr, "rightsize bench: %s\n", err.msg);
+        rc = st == RS_ERR_INPUT ? 2 : 1;
+    }
+    free(ids);
+    load_plan_free(&lp);
+    return rc;
 }

@@ -1,0 +1,160 @@
+#include "cli/load_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/format.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+rs_status load_plan_open(const load_plan_request *rq, load_plan *lp, rs_error *err)
+{
+    lp->row = -1;
+    rs_status st = model_open(rq->model, &lp->m, err);
+    if (st != RS_OK) return st;
+    if (lp->m->source == MODEL_SOURCE_CATALOG)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s is a catalog name: it describes the model but holds no weights; give "
+                       "an HF folder or a GGUF file (rightsize plan %s plans it)",
+                       rq->model, rq->model);
+    return RS_OK;
+}
+
+rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error *err)
+{
+    rs_status st;
+    if (!lp->m && (st = load_plan_open(rq, lp, err)) != RS_OK) return st;
+    lp->row = -1;
+    plan_options o = plan_default_options();
+    o.kv_type = rq->kv_type;
+    if (rq->precision) {
+        st = plan_precision_parse(rq->precision, &o.precision, err);
+        if (st != RS_OK) return st;
+        o.force_precision = true;
+    }
+    if ((st = hw_probe(&lp->hw, err)) != RS_OK) return st;
+    if (lp->hw.n_gpus > 0) {
+        fprintf(stderr,
+                "rightsize %s: %d GPU(s) found, but this build's engine runs on the CPU; "
+                "planning for the CPU\n",
+                rq->cmd, lp->hw.n_gpus);
+        hw_set_cpu_only(&lp->hw);
+    }
+    if (rq->n_threads > 0 && rq->n_threads != lp->hw.cpu_threads) {
+        // The plan sizes per-thread buffers and reads the bandwidth measured
+        // at this thread count.
+        lp->hw.cpu_threads = rq->n_threads;
+        lp->hw.cpu_bandwidth_gbs = hw_cached_cpu_bandwidth(&lp->hw);
+    }
+    o.n_ctx = rq->n_ctx;
+    if (o.n_ctx <= 0 && rq->n_ctx_min > 0) {
+        int64_t train = lp->m->n_ctx_train > 0 ? lp->m->n_ctx_train : PLAN_CTX_SEARCH_MAX;
+        int64_t def = train < PLAN_DEFAULT_CTX ? train : PLAN_DEFAULT_CTX;
+        if (def < rq->n_ctx_min) o.n_ctx = rq->n_ctx_min;
+    }
+    lp->plan = malloc(sizeof *lp->plan);
+    if (!lp->plan) return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
+    if ((st = plan_fit(lp->m, &lp->hw, &o, lp->plan, err)) != RS_OK) return st;
+    if (lp->plan->chosen < 0)
+        return rs_fail(err, RS_ERR_RUNTIME, "%s %s", rq->model, lp->plan->reason);
+    lp->row = lp->plan->chosen;
+    fprintf(stderr, "rightsize %s: %s\n", rq->cmd, lp->plan->reason);
+    return RS_OK;
+}
+
+int load_plan_next_row(const plan_result *r, int failed, uint32_t tried)
+{
+    if (failed < 0 || failed >= r->n_rows) return -1;
+    uint64_t limit = r->rows[failed].weights;
+    int best = -1;
+    for (int i = 0; i < r->n_rows && i < 32; i++) {
+        const plan_row *row = &r->rows[i];
+        if (i == failed || (tried >> i & 1u) || !row->candidate || !row->layout.fits) continue;
+        if (row->weights >= limit) continue;
+        if (best < 0 || row->weights > r->rows[best].weights) best = i;
+    }
+    return best;
+}
+
+rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *err)
+{
+    uint32_t tried = 0;
+    for (;;) {
+        const plan_row *row = &lp->plan->rows[lp->row];
+        engine_options eo = engine_default_options();
+        eo.precision = row->precision;
+        eo.n_ctx = lp->plan->opts.n_ctx;
+        eo.n_batch = lp->plan->opts.n_batch;
+        eo.kv_type = rq->kv_type;
+        eo.n_threads = rq->n_threads;
+        eo.progress = rq->progress;
+        eo.verbose = rq->verbose;
+        double t0 = now_s();
+        rs_status st = engine_load(lp->m, &eo, &lp->e, err);
+        if (st == RS_OK) {
+            lp->load_s = now_s() - t0;
+            lp->eo = eo;
+            return RS_OK;
+        }
+        // Bad files stay bad at any precision; only a shortage of memory
+        // is worth another plan, and only a plan the user did not force.
+        if (st != RS_ERR_RUNTIME || rq->precision) return st;
+        tried |= 1u << lp->row;
+        int next = load_plan_next_row(lp->plan, lp->row, tried);
+        if (next < 0) {
+            rs_error_prefix(err, "loading at %s failed and no smaller plan fits",
+                            plan_precision_name(row->precision));
+            return st;
+        }
+        char b[32];
+        fprintf(stderr,
+                "rightsize %s: loading at %s failed (%s); falling back to %s (weights %s)\n",
+                rq->cmd, plan_precision_name(row->precision), err->msg,
+                plan_precision_name(lp->plan->rows[next].precision),
+                format_bytes(b, sizeof b, lp->plan->rows[next].weights));
+        rs_error_clear(err);
+        lp->row = next;
+    }
+}
+
+void load_plan_free(load_plan *lp)
+{
+    engine_free(lp->e);
+    model_free(lp->m);
+    free(lp->plan);
+    memset(lp, 0, sizeof *lp);
+    lp->row = -1;
+}
+
+static uint64_t status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kl = strlen(key);
+    uint64_t v = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtoull(line + kl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v * 1024;
+}
+
+uint64_t load_plan_peak_rss(void)
+{
+    return status_kib("VmHWM");
+}
+uint64_t load_plan_current_rss(void)
+{
+    return status_kib("VmRSS");
+}

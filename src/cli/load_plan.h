@@ -1,0 +1,68 @@
+#ifndef RS_CLI_LOAD_PLAN_H
+#define RS_CLI_LOAD_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "hw/hw.h"
+#include "model/model.h"
+#include "plan/fit.h"
+#include "util/error.h"
+
+// Plan, then load as planned: what `chat` and `bench` share. The planner
+// decides the precision and context for this machine (unless the user
+// forced them), one line on stderr states the decision and its reason, and
+// the engine loads at that plan. When the load fails for memory anyway (the
+// machine's free memory moved, or the plan was wrong), the next smaller plan
+// that fits is tried, and the user is told.
+//
+// The engine runs on the CPU (the CUDA backend is issue 6), so the plan is
+// made for the CPU: a GPU found by the probe is named and set aside.
+
+typedef struct load_plan_request {
+    const char *cmd;       // "chat", "bench": prefixes the messages
+    const char *model;     // HF folder or GGUF file
+    const char *precision; // NULL: the planner picks; else forced (plan_precision_parse)
+    int64_t n_ctx;         // 0: the planner's default; else forced
+    int64_t n_ctx_min;     // the context must hold at least this many tokens (bench)
+    dtype kv_type;         // DTYPE_F16 or DTYPE_Q8_0
+    int n_threads;         // <= 0: one per core
+    bool verbose;
+    bool progress; // progress bar while converting weights
+} load_plan_request;
+
+typedef struct load_plan {
+    model_desc *m;
+    hw_info hw;
+    plan_result *plan; // (malloc'd) the fit, every precision's row
+    int row;           // the row loaded (plan->rows[row]); after a fallback, not plan->chosen
+    engine_options eo; // what the engine was loaded with
+    engine *e;
+    double load_s; // wall seconds of engine_load
+} load_plan;
+
+// Opens the model (a catalog name is refused: it has no weights). Called by
+// load_plan_prepare when lp->m is not open yet; lp must be zeroed first.
+rs_status load_plan_open(const load_plan_request *rq, load_plan *lp, rs_error *err);
+// Opens the model (unless open), probes the machine, fits, and prints the
+// decision line.
+// Fails with RS_ERR_INPUT for bad options or models, RS_ERR_RUNTIME when
+// nothing fits (err holds the planner's "needs X, has Y" line).
+rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error *err);
+// Loads the engine at the plan's row, falling back (with a notice on
+// stderr) to the next smaller plan when memory runs out.
+rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *err);
+void load_plan_free(load_plan *lp);
+
+// The plan to try after row `failed` ran out of memory: the largest
+// candidate row that fits with fewer weight bytes than the failed one and
+// was not tried yet (tried: bit i set for row i); -1 when none is left.
+int load_plan_next_row(const plan_result *r, int failed, uint32_t tried);
+
+// Peak resident memory of this process (VmHWM) and the current one
+// (VmRSS), bytes; 0 where /proc/self/status cannot be read.
+uint64_t load_plan_peak_rss(void);
+uint64_t load_plan_current_rss(void);
+
+#endif
