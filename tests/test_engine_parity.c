@@ -301,6 +301,13 @@ static void test_rewind(void **state)
     }
 }
 
+// YaRN rope scaling (Qwen2.5's long-context setting).
+static void test_yarn(void **state)
+{
+    (void)state;
+    check("qwen2_yarn", "f32", "stored", DTYPE_F32, "f32", 1e-4, 1e-5);
+}
+
 // A q8_0 KV cache (head_dim 32 in qwen3 and smollm2) stays within its error.
 static void test_kv_q8_0(void **state)
 {
@@ -454,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_kv_q8_0),
         cmocka_unit_test(test_sliding_window),
         cmocka_unit_test(test_rewind),
+        cmocka_unit_test(test_yarn),
         cmocka_unit_test(test_memory_matches_plan),
         cmocka_unit_test(test_truncated_gguf),
         cmocka_unit_test(test_inconsistent_config),

@@ -91,6 +91,18 @@ MODELS = {
                  max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0,
                  sliding_window=5, tie_word_embeddings=False, bos_token_id=1,
                  eos_token_id=2)),
+    # Qwen2.5's long-context setting: YaRN rope scaling (factor 4 over an
+    # original context of 64, so every band of the ramp occurs), fp32 only.
+    "qwen2_yarn": dict(
+        cls=(Qwen2Config, Qwen2ForCausalLM), gguf_arch="qwen2", gguf_types=[],
+        permute=False, formats=["f32"],
+        cfg=dict(hidden_size=64, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, vocab_size=VOCAB,
+                 max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=10000.0,
+                 rope_scaling={"type": "yarn", "factor": 4.0,
+                               "original_max_position_embeddings": 64},
+                 tie_word_embeddings=True, use_sliding_window=False, bos_token_id=1,
+                 eos_token_id=2)),
 }
 
 

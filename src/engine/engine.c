@@ -83,7 +83,7 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
         engine_free(e);
         return st;
     }
-    rope_inv_freq(m, e->w.rope_factors, e->s.inv_freq);
+    c->rope_attn_factor = rope_inv_freq(m, e->w.rope_factors, e->s.inv_freq);
     int dev = -1;
     if (backend_device_parse(opt.device, &dev) != 0) {
         engine_free(e);

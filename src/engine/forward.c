@@ -117,10 +117,40 @@ void run_state_free(run_state *s)
 // ---------------------------------------------------------------------------
 // Rotary embedding
 
-void rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq)
+// transformers' _compute_yarn_parameters with its defaults (beta_fast 32,
+// beta_slow 1, truncated correction range, attention factor from the
+// scaling factor): frequencies below the ramp are interpolated (divided by
+// factor), those above kept, those on it blended.
+static float yarn_inv_freq(const model_desc *m, int64_t rd, double theta, float *inv_freq)
+{
+    const double orig = m->rope_scaling.original_ctx > 0 ? (double)m->rope_scaling.original_ctx
+                                                          : (double)m->n_ctx_train;
+    double factor = m->rope_scaling.factor;
+    if (!(factor > 0) && orig > 0) factor = (double)m->n_ctx_train / orig;
+    if (!(factor > 0)) factor = 1;
+    const double beta_fast = 32, beta_slow = 1;
+    double low = floor(rd * log(orig / (beta_fast * 2 * M_PI)) / (2 * log(theta)));
+    double high = ceil(rd * log(orig / (beta_slow * 2 * M_PI)) / (2 * log(theta)));
+    if (low < 0) low = 0;
+    if (high > rd - 1) high = (double)(rd - 1);
+    if (low == high) high += 0.001;
+    for (int64_t i = 0; i < rd / 2; i++) {
+        float pos_freq = (float)pow(theta, (double)(float)(2 * i) / (double)rd);
+        float extra = 1.0f / pos_freq, inter = 1.0f / ((float)factor * pos_freq);
+        float ramp = (float)(((double)i - low) / (high - low));
+        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+        float keep = 1 - ramp; // share of the extrapolated (unscaled) frequency
+        inv_freq[i] = inter * (1 - keep) + extra * keep;
+    }
+    return factor <= 1 ? 1.0f : (float)(0.1 * log(factor) + 1.0);
+}
+
+float rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq)
 {
     const int64_t rd = m->rope_dim > 0 ? m->rope_dim : m->head_dim;
     const double theta = m->rope_theta > 0 ? m->rope_theta : 10000.0;
+    if (!factors && m->rope_scaling.type == ROPE_SCALING_YARN)
+        return yarn_inv_freq(m, rd, theta, inv_freq);
     for (int64_t i = 0; i < rd / 2; i++) {
         // Computed as transformers does (float32) so that fp32 logits match.
         float f = (float)(1.0 / pow(theta, (double)(float)(2 * i) / (double)rd));
@@ -145,6 +175,7 @@ void rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq)
         }
         inv_freq[i] = f;
     }
+    return 1.0f;
 }
 
 // Rotates the first rope_dim values of each of n_heads heads of x at pos.
@@ -154,7 +185,8 @@ static void rope_apply(const forward_config *cfg, const float *inv_freq, float *
     const int64_t hd = cfg->head_dim, half = cfg->rope_dim / 2;
     for (int64_t i = 0; i < half; i++) {
         float angle = (float)pos * inv_freq[i];
-        float c = cosf(angle), s = sinf(angle);
+        // YaRN scales cos and sin (both q and k) by its attention factor.
+        float c = cosf(angle) * cfg->rope_attn_factor, s = sinf(angle) * cfg->rope_attn_factor;
         for (int64_t h = 0; h < n_heads; h++) {
             float *v = x + h * hd;
             int64_t a = cfg->rope_interleaved ? 2 * i : i;

@@ -17,6 +17,7 @@ typedef struct forward_config {
     int64_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab;
     int64_t rope_dim;      // rotated dimensions at the start of each head
     bool rope_interleaved; // rotate pairs (2i, 2i+1) rather than halves (i, i + rope_dim/2)
+    float rope_attn_factor; // scales cos and sin (YaRN); 1 otherwise
     float norm_eps;
     int64_t sliding_window;    // 0: none
     const uint8_t *layer_swa;  // (n_layer) or NULL: every layer slides when sliding_window > 0
@@ -81,8 +82,9 @@ rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batc
 void run_state_free(run_state *s);
 
 // Rotary inverse frequencies from the model's settings: theta, rope_dim,
-// linear or llama3 scaling, or the GGUF rope_freqs divisors when given.
-void rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq);
+// linear, llama3 or YaRN scaling, or the GGUF rope_freqs divisors when
+// given. Returns the factor that scales cos and sin (YaRN), else 1.
+float rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq);
 
 // Runs n <= n_batch tokens at positions pos.. through the model, appending
 // their keys and values to the cache. Logits: of the last token into
