@@ -33,6 +33,15 @@ def main():
         mb = len(raw) / 1e6
         print("hf        %-40s load %.2f s  %d tokens  first pass %.2f MB/s  best of %d %.2f MB/s"
               % (path, t1 - t0, n, mb / times[0], reps, mb / min(times)))
+        # Line by line, through encode_batch (one rayon thread with
+        # RAYON_NUM_THREADS=1), the same pieces tok_bench encodes.
+        lines = text.splitlines(keepends=True)
+        times = []
+        for _ in range(reps):
+            s = time.perf_counter()
+            n = sum(len(e.ids) for e in tok.encode_batch(lines, add_special_tokens=False))
+            times.append(time.perf_counter() - s)
+        print("hf        %-40s line by line: %d tokens  best of %d %.2f MB/s" % (path, n, reps, mb / min(times)))
 
 
 if __name__ == "__main__":

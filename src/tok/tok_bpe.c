@@ -245,7 +245,8 @@ bool tok_bpe_word(tokenizer *t, const char *w, size_t n, tok_ids *out)
     }
     int64_t before = out->n;
     if (!bpe_merge(t, w, n, out)) return false;
-    cache_put(t, w, (uint32_t)n, h, out->v + before, (uint32_t)(out->n - before));
+    if (out->n > before) // a word can give no ids (bytes missing from a broken vocabulary)
+        cache_put(t, w, (uint32_t)n, h, out->v + before, (uint32_t)(out->n - before));
     return true;
 }
 
