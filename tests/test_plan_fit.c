@@ -7,6 +7,8 @@
 // one GPU at 4096 context (MiB): bf16 5120 + 256 + 256 weights, 160 KV,
 // 156.125 compute, 596 overhead = 6544.1; int8 3904.1; int4 2529.1.
 
+// The process and a 32768-entry tokenizer: 8 + 8 MiB.
+#define CPU_OVH (PLAN_CPU_RUNTIME_BYTES + 32768ull * PLAN_TOKENIZER_BYTES_PER_TOKEN)
 // CUDA context + cuBLAS: 596 MiB.
 #define OVH (PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES)
 static const uint64_t compute_4096 = 16777216 + 12582912 + 67108864 + 8388608 + 58720256 + 131072;
@@ -71,7 +73,7 @@ static void test_fits_stored_on_gpu(void **state)
     assert_int_equal(d->compute, compute_4096);
     assert_int_equal(d->overhead, OVH);
     assert_int_equal(d->total, 5632 * MiB + 160 * MiB + compute_4096 + OVH);
-    assert_int_equal(row->layout.dev[0].total, PLAN_CPU_RUNTIME_BYTES);
+    assert_int_equal(row->layout.dev[0].total, CPU_OVH);
     assert_non_null(strstr(r.reason, "own precision fits"));
     // Largest context: what remains of the usable 8 GiB after the fixed
     // costs, at 40 KiB of KV per token.
@@ -135,7 +137,7 @@ static void test_cpu(void **state)
     assert_int_equal(row->layout.placement, PLAN_PLACE_CPU);
     assert_int_equal(row->layout.n_dev, 1);
     assert_int_equal(row->layout.dev[0].total,
-                     5632 * MiB + 160 * MiB + compute_cpu_4096 + PLAN_CPU_RUNTIME_BYTES);
+                     5632 * MiB + 160 * MiB + compute_cpu_4096 + CPU_OVH);
 
     // 4 GiB: usable 3584 MiB (the 512 MiB floor): bf16 no, int8 3356 MiB yes.
     r = fit(0, NULL, 4 * GiB, PLAN_PREFER_QUALITY);
@@ -150,9 +152,9 @@ static void test_does_not_fit(void **state)
     plan_result r = fit(0, NULL, 2 * GiB, PLAN_PREFER_QUALITY);
     assert_int_equal(r.chosen, -1);
     uint64_t int4 = 10 * 144 * MiB + 72 * MiB + 16ull * 210 * 32768;
-    assert_int_equal(r.needed, int4 + 160 * MiB + compute_cpu_4096 + PLAN_CPU_RUNTIME_BYTES);
+    assert_int_equal(r.needed, int4 + 160 * MiB + compute_cpu_4096 + CPU_OVH);
     assert_int_equal(r.available, 1536 * MiB);
-    assert_string_equal(r.reason, "does not fit: needs 1.9 GiB (int4, 4096-token context), this "
+    assert_string_equal(r.reason, "does not fit: needs 1.8 GiB (int4, 4096-token context), this "
                                   "machine has 1.5 GiB available after margins");
     // Still, the largest context at int4 on the CPU is reported: none here
     // (the weights alone do not fit).

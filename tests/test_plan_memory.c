@@ -287,6 +287,11 @@ static void test_margins(void **state)
     assert_int_equal(plan_usable_ram(100ull << 20), 0);
     assert_int_equal(plan_seed_rule_bytes(7000000000ull, 2.0), 16800000000ull);
     assert_int_equal(plan_overhead_gpu(), PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES);
+    // The process plus 256 bytes per vocabulary entry (Qwen2.5: 151936).
+    model_desc m = {0};
+    m.n_vocab = 151936;
+    assert_int_equal(plan_overhead_cpu(&m), (8ull << 20) + 151936ull * 256);
+    assert_int_equal(plan_overhead_cpu(NULL), 8ull << 20);
 }
 
 // KV cache through the architecture rules (model_kv_bytes), per block range

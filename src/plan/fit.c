@@ -75,7 +75,7 @@ void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options
     cpu->gpu_index = -1;
     cpu->capacity = hw->ram_available;
     cpu->usable = plan_usable_ram(hw->ram_available);
-    cpu->overhead = plan_overhead_cpu();
+    cpu->overhead = plan_overhead_cpu(m);
     if (placement == PLAN_PLACE_CPU || hw->n_gpus == 0) {
         cpu->layer_last = L;
         cpu->has_embd = cpu->has_output = true;
@@ -310,7 +310,7 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
             const plan_row *row = &r->rows[i];
             if (!row->candidate) continue;
             uint64_t t = row->weights + row->kv + row->compute +
-                         (o->gpu_only && hw->n_gpus > 0 ? plan_overhead_gpu() : plan_overhead_cpu());
+                         (o->gpu_only && hw->n_gpus > 0 ? plan_overhead_gpu() : plan_overhead_cpu(m));
             if (t < need) {
                 need = t;
                 pname = plan_precision_name(row->precision);

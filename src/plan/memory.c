@@ -432,9 +432,10 @@ uint64_t plan_overhead_gpu(void)
     return PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES;
 }
 
-uint64_t plan_overhead_cpu(void)
+uint64_t plan_overhead_cpu(const model_desc *m)
 {
-    return PLAN_CPU_RUNTIME_BYTES;
+    uint64_t vocab = m && m->n_vocab > 0 ? (uint64_t)m->n_vocab : 0;
+    return PLAN_CPU_RUNTIME_BYTES + vocab * PLAN_TOKENIZER_BYTES_PER_TOKEN;
 }
 
 static uint64_t usable(uint64_t free_bytes, double frac, uint64_t floor)

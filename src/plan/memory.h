@@ -185,10 +185,16 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
 #define PLAN_CUDA_CONTEXT_BYTES   (528ull << 20)
 // cuBLAS handle with its workspace (lazy module loading), same measurement.
 #define PLAN_CUBLAS_WORKSPACE_BYTES (68ull << 20)
-#define PLAN_CPU_RUNTIME_BYTES    (48ull << 20)
+// The process itself: binary, libraries, stacks, small heap (bench/cpu_overhead:
+// `rightsize hw` peaks at 2.5 MiB RSS, a whole run of stories260K at 4.1 MiB).
+#define PLAN_CPU_RUNTIME_BYTES    (8ull << 20)
+// Heap a loaded tokenizer keeps per vocabulary entry (bench/cpu_overhead:
+// 195-262 B measured on the Mistral, Qwen3 and Llama 3 tokenizers).
+#define PLAN_TOKENIZER_BYTES_PER_TOKEN 256
 
 uint64_t plan_overhead_gpu(void);
-uint64_t plan_overhead_cpu(void);
+// Host RAM of the runtime for this model: the process and the tokenizer.
+uint64_t plan_overhead_cpu(const model_desc *m);
 
 // ---- Margins ------------------------------------------------------------------
 
