@@ -13,10 +13,15 @@
 // task indices from one atomic counter until it runs past n_tasks, so uneven
 // tasks balance themselves. Between calls a worker spins a little (a decode
 // step issues hundreds of matmuls back to back, and a wake-up through the
-// kernel costs more than a small matmul) and then sleeps on a condition
-// variable, so an idle engine uses no CPU.
+// kernel costs more than a small matmul), then yields its core a number of
+// times, then sleeps on a condition variable, so an idle engine uses no CPU.
+// The yields matter on a machine with more runnable threads than cores:
+// the thread we wait for may be the one waiting for our core.
 
-enum { POOL_SPIN_ITERS = 2000 }; // roughly 20-50 us of polling before sleeping
+enum {
+    POOL_SPIN_ITERS = 1000, // pause-polling before yielding (some microseconds)
+    POOL_YIELDS = 200,      // sched_yield polling before sleeping
+};
 
 struct thread_pool {
     int n_threads; // including the caller
@@ -69,8 +74,11 @@ static void *worker_main(void *p)
     uint64_t seen = 0;
     for (;;) {
         uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
-        for (int i = 0; gen == seen && i < POOL_SPIN_ITERS; i++) {
-            cpu_relax();
+        for (int i = 0; gen == seen && i < POOL_SPIN_ITERS + POOL_YIELDS; i++) {
+            if (i < POOL_SPIN_ITERS)
+                cpu_relax();
+            else
+                sched_yield();
             gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
         }
         if (gen == seen) {
@@ -178,6 +186,10 @@ void thread_pool_run(thread_pool *pool, void (*fn)(void *arg, int task, int thre
     for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; i++) {
         if (i < POOL_SPIN_ITERS) {
             cpu_relax();
+            continue;
+        }
+        if (i < POOL_SPIN_ITERS + POOL_YIELDS) {
+            sched_yield();
             continue;
         }
         pthread_mutex_lock(&pool->mu);
