@@ -5,6 +5,7 @@
 // Build and run: bench/run_matmul_bench.sh (needs `make build` first).
 //   matmul_bench [--threads 1,2] [--types F16,BF16,Q8_0,Q4_K,Q4_0,Q6_K]
 //                [--reps N] [--no-prefill]
+//   matmul_bench --kernels     (per-kernel throughput with weights in cache)
 //
 // Weights are random, quantized with quant.c. One layer's matrices are
 // quantized and copied into all 24 layers, so every layer has its own
@@ -227,6 +228,57 @@ static double prefill_batch(thread_pool *pool, const model *m, const float *x, f
     return LAYERS * best_layer + best_head;
 }
 
+// Kernel throughput with the weights in cache (a 1024 x 2048 matrix, 1-4
+// MB): how fast each decode kernel and the prefill tile compute, apart from
+// memory. One thread.
+static void kernel_table(void)
+{
+    const char *names[] = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q4_K", "Q5_K", "Q6_K"};
+    enum { R = 1024, C = 2048, T = 64 };
+    float *x = xmalloc((size_t)T * C * sizeof(float)); // (T, C)
+    float *y = xmalloc((size_t)T * R * sizeof(float)); // (T, R)
+    for (int64_t i = 0; i < (int64_t)T * C; i++) x[i] = frand();
+    thread_pool *pool = thread_pool_init(1);
+    printf("\n| format | decode GB/s in cache (1 thread) | prefill GFLOPS, 64 tokens (1 thread) |\n|---|---|---|\n");
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const dtype t = (dtype)dtype_from_name(names[k]);
+        const int64_t rb = dtype_row_bytes(t, C);
+        uint8_t *w = xmalloc((size_t)(rb * R));
+        if (quant_can_quantize(t)) {
+            matrix m = make_matrix(t, (shape){"k", R, C}, R);
+            memcpy(w, m.data, (size_t)(rb * R));
+            free(m.data);
+        } else {
+            // Types we cannot quantize to: random blocks with a sane fp16 scale
+            // (and min) in front, which is where these layouts keep them.
+            for (int64_t i = 0; i < rb * R; i++) w[i] = (uint8_t)(frand() * 127 + 128);
+            const int64_t bb = dtype_block_bytes(t);
+            for (int64_t b = 0; b < rb * R / bb; b++) {
+                uint16_t h[2] = {f32_to_fp16(0.01f), f32_to_fp16(0.001f)};
+                memcpy(w + b * bb, h, t == DTYPE_Q5_0 ? 2 : 4);
+            }
+        }
+        double best = 1e30, bestp = 1e30;
+        for (int r = 0; r < 50; r++) {
+            double t0 = now();
+            cpu_matmul(pool, w, t, x, y, C, R, 1);
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        for (int r = 0; r < 5; r++) {
+            double t0 = now();
+            cpu_matmul(pool, w, t, x, y, C, R, T);
+            double dt = now() - t0;
+            if (dt < bestp) bestp = dt;
+        }
+        printf("| %s | %.1f | %.0f |\n", names[k], rb * R / best / 1e9, 2.0 * R * C * T / bestp / 1e9);
+        free(w);
+    }
+    thread_pool_free(pool);
+    free(x);
+    free(y);
+}
+
 static int parse_list(const char *s, char out[][16], int max)
 {
     int n = 0;
@@ -255,6 +307,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) n_threads = parse_list(argv[++i], threads_s, 8);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "--no-prefill")) prefill = 0;
+        else if (!strcmp(argv[i], "--kernels")) {
+            printf("kernels: %s\n", cpu_matmul_kernel_name());
+            kernel_table();
+            return 0;
+        }
         else {
             fprintf(stderr, "usage: %s [--threads 1,2] [--types F16,...] [--reps N] [--no-prefill]\n", argv[0]);
             return 2;

@@ -451,6 +451,27 @@ AVX2 static void expand_q4_0(const void *src, float *dst, int64_t n)
                     dst + 32 * i);
 }
 
+AVX2 static void expand_q4_1(const void *src, float *dst, int64_t n)
+{
+    const block_q4_1 *b = src;
+    for (int64_t i = 0; i < n / 32; i++) // d*q + m, as q*d - (-m)
+        store_i8x32(unpack_nibbles(b[i].qs), _mm256_set1_ps(half(b[i].d)), _mm256_set1_ps(-half(b[i].m)),
+                    dst + 32 * i);
+}
+
+AVX2 static void expand_q5_0(const void *src, float *dst, int64_t n)
+{
+    const block_q5_0 *b = src;
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i f0 = _mm256_set1_epi8((char)0xF0);
+    for (int64_t i = 0; i < n / 32; i++) {
+        uint32_t qh;
+        memcpy(&qh, b[i].qh, 4);
+        const __m256i q = _mm256_or_si256(unpack_nibbles(b[i].qs), _mm256_andnot_si256(bytes_from_bits(qh), f0));
+        store_i8x32(q, _mm256_set1_ps(half(b[i].d)), zero, dst + 32 * i);
+    }
+}
+
 AVX2 static void expand_q4_K(const void *src, float *dst, int64_t n)
 {
     const block_q4_K *b = src;
@@ -628,7 +649,8 @@ const matmul_kernels *matmul_kernels_avx2(void)
             [DTYPE_Q6_K] = ACT_Q8_K,
         },
         .expand = {
-            [DTYPE_Q8_0] = expand_q8_0, [DTYPE_Q4_0] = expand_q4_0,
+            [DTYPE_Q8_0] = expand_q8_0, [DTYPE_Q4_0] = expand_q4_0, [DTYPE_Q4_1] = expand_q4_1,
+            [DTYPE_Q5_0] = expand_q5_0,
             [DTYPE_Q4_K] = expand_q4_K, [DTYPE_Q5_K] = expand_q5_K, [DTYPE_Q6_K] = expand_q6_K,
         },
         .gemm = gemm,
