@@ -301,6 +301,36 @@ static void test_rewind(void **state)
     }
 }
 
+// The prompt's last logits (which pick the first token) come from the
+// head's unquantized path even without logits_all: with 8-bit activations
+// a Q8_0 head is off by ~1e-2 here, enough to flip a near tie.
+static void test_prefill_head_precision(void **state)
+{
+    (void)state;
+    reference r;
+    load_reference("llama3", &r);
+    float *want = load_logits("llama3", "Q8_0", &r);
+    char path[2048];
+    snprintf(path, sizeof path, "%s/llama3/llama3-Q8_0.gguf", fixture_dir());
+    model_desc *m = NULL;
+    rs_error err = {0};
+    assert_int_equal(model_open(path, &m, &err), RS_OK);
+    engine_options o = engine_default_options();
+    o.n_ctx = 32;
+    o.kv_type = DTYPE_F32;
+    engine *e = NULL;
+    assert_int_equal(engine_load(m, &o, &e, &err), RS_OK);
+    const int64_t V = engine_n_vocab(e), n = r.n_prompt;
+    assert_int_equal(engine_prefill(e, r.prompt, n, NULL, &err), RS_OK);
+    double d = rel_error(engine_logits(e), want + (n - 1) * V, V);
+    fprintf(stderr, "  llama3 Q8_0 prefill, last logits only: %.2e\n", d);
+    assert_true(d < 1e-4);
+    engine_free(e);
+    model_free(m);
+    free(want);
+    cJSON_Delete(r.root);
+}
+
 // YaRN rope scaling (Qwen2.5's long-context setting).
 static void test_yarn(void **state)
 {
@@ -462,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_sliding_window),
         cmocka_unit_test(test_rewind),
         cmocka_unit_test(test_yarn),
+        cmocka_unit_test(test_prefill_head_precision),
         cmocka_unit_test(test_memory_matches_plan),
         cmocka_unit_test(test_truncated_gguf),
         cmocka_unit_test(test_inconsistent_config),

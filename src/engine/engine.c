@@ -7,6 +7,7 @@
 #include "engine/backend_cuda.h"
 #include "engine/engine_gpu.h"
 
+#include "engine/cpu/matmul.h"
 #include "engine/cpu/threadpool.h"
 #include "engine/forward.h"
 #include "engine/model_weights.h"
@@ -29,6 +30,16 @@ engine_options engine_default_options(void)
     o.kv_type = DTYPE_F16;
     o.n_gpu_layers = -1;
     return o;
+}
+
+// The fewest tokens for which the output head's matmul keeps f32
+// activations (1 when even a single token does, or when no count up to 16
+// does).
+static int64_t head_rows(const model_weights *w, int64_t n_batch)
+{
+    for (int64_t k = 1; k <= 16 && k <= n_batch; k++)
+        if (!cpu_matmul_quantizes_activations(w->output.type, k)) return k;
+    return 1;
 }
 
 rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine **out,
@@ -79,7 +90,8 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
     dtype kv_type = opt.kv_type == DTYPE_Q8_0 || opt.kv_type == DTYPE_F32 ? opt.kv_type : DTYPE_F16;
     if ((st = kv_cache_init(&e->kv, c, n_ctx, kv_type, err)) != RS_OK ||
         (st = run_state_init(&e->s, c, n_batch, n_ctx, thread_pool_size(e->pool), opt.logits_all,
-                             err)) != RS_OK) {
+                             err)) != RS_OK ||
+        (st = run_state_set_head_rows(&e->s, c, head_rows(&e->w, n_batch), err)) != RS_OK) {
         engine_free(e);
         return st;
     }
@@ -153,7 +165,13 @@ rs_status engine_prefill(engine *e, const int32_t *tokens, int64_t n, float *log
         e->pos += nb;
         bool all = e->s.logits_rows >= nb;
         if (logits_out && all) memcpy(logits_out + i * V, e->s.logits, (size_t)(nb * V) * sizeof(float));
-        e->last_row = all ? nb - 1 : 0;
+        e->last_row = e->s.last_row;
+        if (e->gpu) {
+            // A GPU that ran every block computed the head itself.
+            engine_gpu_info gi;
+            engine_gpu_info_get(e->gpu, &gi);
+            if (gi.n_gpu_layers >= e->cfg.n_layer) e->last_row = all ? nb - 1 : 0;
+        }
     }
     return RS_OK;
 }

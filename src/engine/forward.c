@@ -72,6 +72,7 @@ rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batc
     memset(s, 0, sizeof *s);
     s->n_batch = n_batch;
     s->logits_rows = logits_all ? n_batch : 1;
+    s->head_rows = 1;
     const int64_t B = n_batch, D = cfg->n_embd, QD = cfg->n_head * cfg->head_dim;
     const int64_t KD = cfg->n_head_kv * cfg->head_dim;
     struct {
@@ -101,6 +102,24 @@ rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batc
         memset(*bufs[i].p, 0, bytes);
         s->bytes += bytes;
     }
+    return RS_OK;
+}
+
+rs_status run_state_set_head_rows(run_state *s, const forward_config *cfg, int64_t head_rows,
+                                  rs_error *err)
+{
+    if (head_rows <= 1 || head_rows > s->n_batch) return RS_OK;
+    if (head_rows > s->logits_rows) {
+        size_t old = ((size_t)(s->logits_rows * cfg->n_vocab) * sizeof(float) + 63) & ~(size_t)63;
+        size_t bytes = ((size_t)(head_rows * cfg->n_vocab) * sizeof(float) + 63) & ~(size_t)63;
+        float *l = aligned_alloc(64, bytes);
+        if (!l) return rs_fail(err, RS_ERR_RUNTIME, "out of memory for logits");
+        memset(l, 0, bytes);
+        free(s->logits);
+        s->logits = l;
+        s->bytes += bytes - old;
+    }
+    s->head_rows = head_rows;
     return RS_OK;
 }
 
@@ -288,8 +307,14 @@ void forward_batch(const forward_config *cfg, const model_weights *w, kv_cache *
             s->x[i] += s->xb[i];
     }
 
-    // Logits: every token's when asked for, else only the last one's.
+    // Logits: every token's when asked for, else the last one's. A prefill
+    // runs its last head_rows tokens through the head so that the output
+    // matmul takes the kernels' unquantized path: the prompt's last logits
+    // pick the first token, and 8-bit activations can flip a near tie there
+    // (SmolLM2-135M's "The" against "L" for a question about Paris).
     int64_t first = s->logits_rows >= n ? 0 : n - 1;
+    if (first > 0 && s->head_rows > 1 && n >= s->head_rows) first = n - s->head_rows;
+    s->last_row = n - 1 - first;
     for (int64_t t = first; t < n; t++)
         rmsnorm(s->xb + (t - first) * D, s->x + t * D, w->out_norm, D, cfg->norm_eps);
     matmul(pool, &w->output, s->xb, s->logits, n - first);

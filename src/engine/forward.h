@@ -67,8 +67,10 @@ typedef struct run_state {
     float *hb2;      // (n_batch, n_ff) up
     float *att;      // (n_threads, n_ctx) attention scores, one row per thread
     float *kv_row;   // (n_threads, 2, head_dim) a dequantized cache row, per thread
-    float *logits;   // (logits_rows, n_vocab) last token, or every token with logits_all
-    int64_t logits_rows;
+    float *logits;   // (max(logits_rows, head_rows), n_vocab)
+    int64_t logits_rows; // 1, or n_batch with logits_all
+    int64_t head_rows;   // rows a prefill runs through the output head (see forward_batch)
+    int64_t last_row;    // row of logits holding the last token's, after forward_batch
     float *inv_freq; // (rope_dim / 2) rotary frequencies, scaling applied
     uint64_t bytes;
 } run_state;
@@ -79,6 +81,11 @@ void kv_cache_free(kv_cache *kv);
 
 rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batch, int64_t n_ctx,
                          int n_threads, bool logits_all, rs_error *err);
+// How many of a prefill's last tokens go through the output head (1 after
+// init; more so that the head's matmul keeps f32 activations: see
+// forward_batch). Grows the logits buffer.
+rs_status run_state_set_head_rows(run_state *s, const forward_config *cfg, int64_t head_rows,
+                                  rs_error *err);
 void run_state_free(run_state *s);
 
 // Rotary inverse frequencies from the model's settings: theta, rope_dim,
@@ -87,8 +94,8 @@ void run_state_free(run_state *s);
 float rope_inv_freq(const model_desc *m, const float *factors, float *inv_freq);
 
 // Runs n <= n_batch tokens at positions pos.. through the model, appending
-// their keys and values to the cache. Logits: of the last token into
-// s->logits, or of every token when s->logits_rows >= n.
+// their keys and values to the cache. Logits: of every token when
+// s->logits_rows >= n, else of the last token, at row s->last_row.
 void forward_batch(const forward_config *cfg, const model_weights *w, kv_cache *kv, run_state *s,
                    thread_pool *pool, const int32_t *tokens, int64_t n, int64_t pos);
 
