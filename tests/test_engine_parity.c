@@ -212,7 +212,9 @@ static void test_bf16(void **state)
 }
 
 // GGUF files: against transformers run on the weights the file holds
-// (dequantized by the gguf package), so only arithmetic differs.
+// (dequantized by the gguf package), so only arithmetic differs. Every type
+// the engine computes with is in one of them, used in place: F16, Q8_0,
+// Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K (F32 and BF16 come from the folders).
 static void test_gguf(void **state)
 {
     (void)state;
@@ -224,7 +226,7 @@ static void test_gguf(void **state)
         {
             if (!strstr(f->valuestring, ".gguf")) continue;
             bool quantized = dtype_is_quantized((dtype)dtype_from_name(f->string));
-            check(models[i], f->valuestring, "stored", DTYPE_F32, f->string, 1e-3,
+            check(models[i], f->valuestring, "stored", DTYPE_F32, f->string, 1e-4,
                   quantized ? 8e-2 : 1e-4);
         }
         cJSON_Delete(r.root);

@@ -40,7 +40,7 @@ MODELS = {
     # Llama 3.x: llama3 rope scaling with a short original context, so all
     # three frequency bands (kept, smoothed, divided) occur at head_dim 16.
     "llama3": dict(
-        cls=(LlamaConfig, LlamaForCausalLM), gguf_arch="llama", gguf_types=["F16", "Q8_0"],
+        cls=(LlamaConfig, LlamaForCausalLM), gguf_arch="llama", gguf_types=["F16", "Q8_0", "Q4_K", "Q5_K", "Q6_K"],
         permute=True, shards=2,
         cfg=dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2,
                  num_attention_heads=4, num_key_value_heads=2, vocab_size=VOCAB,
@@ -168,16 +168,46 @@ def gguf_name(hf):
     raise KeyError(hf)
 
 
+K_TYPES = ("Q4_K", "Q5_K", "Q6_K")
+
+
 def tensor_type(name, arr, want):
     """llama.cpp's rule: 1-D tensors stay F32; a matrix whose rows do not
-    divide into the type's blocks stays F16."""
+    divide into the type's blocks stays F16 (Q8_0 in the K-quant files, to
+    keep them small)."""
     if arr.ndim == 1:
         return gguf.GGMLQuantizationType.F32
     qt = gguf.GGMLQuantizationType[want]
     block = gguf.GGML_QUANT_SIZES[qt][0]
     if arr.shape[-1] % block != 0:
+        if want in K_TYPES and arr.shape[-1] % 32 == 0:
+            return gguf.GGMLQuantizationType.Q8_0
         return gguf.GGMLQuantizationType.F16
     return qt
+
+
+def random_kquant_blocks(shape, qt, rng):
+    """The gguf package cannot quantize to K-quants, so the K-quant files
+    hold random valid blocks (uniform quants and scales, f16 super-block
+    scales chosen for weights of about +-0.25); the reference then runs
+    transformers on their dequantization by the gguf package."""
+    n_out, n_in = shape
+    bs, ts = gguf.GGML_QUANT_SIZES[qt]
+    nb = n_in // bs
+    raw = rng.integers(0, 256, size=(n_out, nb, ts), dtype=np.uint8)
+
+    def f16(v):
+        return np.frombuffer(np.float16(v).tobytes(), dtype=np.uint8)
+
+    if qt == gguf.GGMLQuantizationType.Q4_K:  # d, dmin, scales[12], qs[128]
+        raw[:, :, 0:2] = f16(0.001)
+        raw[:, :, 2:4] = f16(0.0075)
+    elif qt == gguf.GGMLQuantizationType.Q5_K:  # d, dmin, scales[12], qh[32], qs[128]
+        raw[:, :, 0:2] = f16(0.0005)
+        raw[:, :, 2:4] = f16(0.0078)
+    else:  # Q6_K: ql[128], qh[64], scales[16] (int8), d
+        raw[:, :, 208:210] = f16(0.00006)
+    return raw.reshape(n_out, nb * ts)
 
 
 def llama3_rope_factors(raw):
@@ -251,6 +281,10 @@ def write_gguf(path, spec, cfg, state, want):
         elif qt == gguf.GGMLQuantizationType.F16:
             data, rt = stored.astype(np.float16), None
             deq = data.astype(np.float32)
+        elif qt.name in K_TYPES:
+            data = random_kquant_blocks(stored.shape, qt, np.random.default_rng(len(back)))
+            rt = qt
+            deq = dequantize(data, qt).reshape(stored.shape)
         else:
             data = quantize(stored, qt)
             rt = qt
