@@ -196,9 +196,13 @@ static int gpus_all(const plan_cli *c, const model_desc *m, const hw_info *base)
     plan_options o = c->opts;
     o.gpu_only = true;
     plan_result *r = malloc(sizeof *r);
-    if (!r) {
+    plan_cache *cache = malloc(sizeof *cache);
+    rs_error cerr = {0};
+    if (!r || !cache || plan_cache_init(cache, m, &cerr) != RS_OK) {
+        free(cache);
+        free(r);
         free(v);
-        fprintf(stderr, "rightsize plan: out of memory\n");
+        fprintf(stderr, "rightsize plan: %s\n", cerr.msg[0] ? cerr.msg : "out of memory");
         return 1;
     }
     for (int i = 0; i < n; i++) {
@@ -214,11 +218,13 @@ static int gpus_all(const plan_cli *c, const model_desc *m, const hw_info *base)
         g->unified_memory = s->unified_memory;
         g->hypothetical = true;
         rs_error err = {0};
-        if (plan_fit(m, &hw, &o, r, &err) != RS_OK) {
+        if (plan_fit_cached(m, cache, &hw, &o, r, &err) != RS_OK) {
             fprintf(stderr, "rightsize plan: %s\n", err.msg);
+            plan_cache_free(cache);
+            free(cache);
             free(r);
             free(v);
-            return 2;
+            return err.status == RS_ERR_RUNTIME ? 1 : 2;
         }
         v[i].spec = s;
         v[i].runs = r->chosen >= 0;
@@ -263,6 +269,8 @@ static int gpus_all(const plan_cli *c, const model_desc *m, const hw_info *base)
     } else {
         plan_print_gpus_all(stdout, m, &o, v, n);
     }
+    plan_cache_free(cache);
+    free(cache);
     free(r);
     free(v);
     return rc;

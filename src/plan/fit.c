@@ -237,16 +237,54 @@ static plan_precision_kind same_kind_as_stored(dtype t)
 // (Q4_K_M to Q4_K) loses quality for nothing.
 #define PLAN_CANDIDATE_MAX_RATIO 0.9
 
-static rs_status add_row(const model_desc *m, const plan_classes *pc, const hw_info *hw,
+static bool same_precision(plan_precision a, plan_precision b)
+{
+    return a.kind == b.kind && (a.kind != PLAN_PREC_GGUF || a.type == b.type);
+}
+
+rs_status plan_cache_init(plan_cache *c, const model_desc *m, rs_error *err)
+{
+    memset(c, 0, sizeof *c);
+    return plan_classes_init(&c->classes, m, err);
+}
+
+void plan_cache_free(plan_cache *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) plan_weights_free(&c->weights[i]);
+    plan_classes_free(&c->classes);
+    c->n = 0;
+}
+
+// The weights of a precision, sized once per model.
+static rs_status cache_weights(const model_desc *m, plan_cache *c, plan_precision p,
+                               const plan_weights **out, rs_error *err)
+{
+    for (int i = 0; i < c->n; i++)
+        if (same_precision(c->precision[i], p)) {
+            *out = &c->weights[i];
+            return RS_OK;
+        }
+    if (c->n >= PLAN_CACHE_MAX) return rs_fail(err, RS_ERR_RUNTIME, "plan: precision cache full");
+    rs_status st = plan_weights_init_classes(&c->weights[c->n], m, &c->classes, p, err);
+    if (st != RS_OK) return st;
+    c->precision[c->n] = p;
+    *out = &c->weights[c->n++];
+    return RS_OK;
+}
+
+static rs_status add_row(const model_desc *m, plan_cache *cache, const hw_info *hw,
                          const plan_options *o, plan_result *r, plan_precision p,
                          uint64_t stored_bytes, rs_error *err)
 {
     plan_row *row = &r->rows[r->n_rows];
     memset(row, 0, sizeof *row);
     row->precision = p;
-    plan_weights w;
-    rs_status st = plan_weights_init_classes(&w, m, pc, p, err);
+    const plan_weights *wp = NULL;
+    rs_status st = cache_weights(m, cache, p, &wp, err);
     if (st != RS_OK) return st;
+    const plan_weights *wv = wp;
+    plan_weights w = *wv; // a view: the arrays stay the cache's
     row->weights = w.total;
     row->kv = plan_kv_bytes(m, o->n_ctx, o->n_parallel, o->kv_type);
     plan_compute c;
@@ -279,7 +317,6 @@ static rs_status add_row(const model_desc *m, const plan_classes *pc, const hw_i
         }
     }
     plan_layout_speed(m, hw, o, &w, &row->layout, &row->speed);
-    plan_weights_free(&w);
     r->n_rows++;
     return RS_OK;
 }
@@ -393,6 +430,20 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
 rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *opts,
                    plan_result *r, rs_error *err)
 {
+    plan_cache c;
+    rs_status st = plan_cache_init(&c, m, err);
+    if (st != RS_OK) {
+        memset(r, 0, sizeof *r);
+        return st;
+    }
+    st = plan_fit_cached(m, &c, hw, opts, r, err);
+    plan_cache_free(&c);
+    return st;
+}
+
+rs_status plan_fit_cached(const model_desc *m, plan_cache *cache, const hw_info *hw,
+                          const plan_options *opts, plan_result *r, rs_error *err)
+{
     memset(r, 0, sizeof *r);
     r->opts = opts ? *opts : plan_default_options();
     plan_options *o = &r->opts;
@@ -409,29 +460,21 @@ rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o
     if (o->n_ctx <= 0) o->n_ctx = r->ctx_limit < PLAN_DEFAULT_CTX ? r->ctx_limit : PLAN_DEFAULT_CTX;
     if (o->n_ctx > r->ctx_limit) r->ctx_limit = o->n_ctx;
 
-    plan_classes pc;
-    rs_status st = plan_classes_init(&pc, m, err);
+    const plan_classes *pc = &cache->classes;
+    rs_status st = add_row(m, cache, hw, o, r, plan_precision_of(PLAN_PREC_STORED), UINT64_MAX,
+                           err);
     if (st != RS_OK) return st;
-    st = add_row(m, &pc, hw, o, r, plan_precision_of(PLAN_PREC_STORED), UINT64_MAX, err);
-    if (st != RS_OK) {
-        plan_classes_free(&pc);
-        return st;
-    }
     uint64_t stored = r->rows[0].weights;
-    r->stored_runnable = pc.stored_runnable;
-    r->unrunnable = pc.unrunnable;
-    if (!pc.stored_runnable) {
+    r->stored_runnable = pc->stored_runnable;
+    r->unrunnable = pc->unrunnable;
+    if (!pc->stored_runnable) {
         // The engine cannot compute with the stored type (FP8): like
         // llama.cpp's converter, it widens to bf16 at most.
         r->rows[0].candidate = o->force_precision;
-        plan_weights bw;
-        st = plan_weights_init_classes(&bw, m, &pc, plan_precision_of(PLAN_PREC_BF16), err);
-        if (st != RS_OK) {
-            plan_classes_free(&pc);
-            return st;
-        }
-        stored = (uint64_t)((double)bw.total / PLAN_CANDIDATE_MAX_RATIO) + 1;
-        plan_weights_free(&bw);
+        const plan_weights *bw = NULL;
+        st = cache_weights(m, cache, plan_precision_of(PLAN_PREC_BF16), &bw, err);
+        if (st != RS_OK) return st;
+        stored = (uint64_t)((double)bw->total / PLAN_CANDIDATE_MAX_RATIO) + 1;
     }
     plan_precision_kind same = same_kind_as_stored(m->stored_type);
     for (int i = 0; i < PLAN_N_STANDARD; i++) {
@@ -439,12 +482,11 @@ rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o
         if (k == same) continue; // the stored row already is this one
         plan_options oo = *o;
         oo.force_precision = false;
-        st = add_row(m, &pc, hw, &oo, r, plan_precision_of(k), stored, err);
+        st = add_row(m, cache, hw, &oo, r, plan_precision_of(k), stored, err);
         if (st != RS_OK) break;
     }
     if (st == RS_OK && o->force_precision && o->precision.kind == PLAN_PREC_GGUF)
-        st = add_row(m, &pc, hw, o, r, o->precision, stored, err);
-    plan_classes_free(&pc);
+        st = add_row(m, cache, hw, o, r, o->precision, stored, err);
     if (st != RS_OK) return st;
 
     r->chosen = -1;

@@ -121,4 +121,19 @@ typedef struct plan_result {
 rs_status plan_fit(const model_desc *m, const hw_info *hw, const plan_options *o,
                    plan_result *out, rs_error *err);
 
+// The per-model work of plan_fit (tensor classes, weights per precision),
+// kept across calls that plan one model on many machines (--gpus all).
+#define PLAN_CACHE_MAX (PLAN_MAX_ROWS + 1)
+typedef struct plan_cache {
+    plan_classes classes;
+    int n;
+    plan_precision precision[PLAN_CACHE_MAX];
+    plan_weights weights[PLAN_CACHE_MAX];
+} plan_cache;
+
+rs_status plan_cache_init(plan_cache *c, const model_desc *m, rs_error *err);
+void plan_cache_free(plan_cache *c);
+rs_status plan_fit_cached(const model_desc *m, plan_cache *c, const hw_info *hw,
+                          const plan_options *o, plan_result *out, rs_error *err);
+
 #endif
