@@ -6,6 +6,7 @@
 // effective bandwidth goes into the per-machine measurement cache
 // (hw_cache_store_cpu_bandwidth), so later plans predict from it.
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "cli/load_plan.h"
 #include "plan/memory.h"
 #include "plan/speed.h"
+#include "tok/tokenizer.h"
 #include "util/format.h"
 
 // Below this many weight bytes read per token, decode is bound by the
@@ -147,6 +149,8 @@ typedef struct bench_result {
     double prefill_tps, decode_tps;
     double plan_prefill_tps, plan_decode_tps;
     uint64_t peak_rss, base_rss;
+    uint64_t tok_rss;    // resident growth while loading the tokenizer (its peak)
+    bool has_tok;        // the model has a tokenizer, loaded as chat would
     uint64_t plan_total; // the CPU device's planned total
     uint64_t plan_weights, plan_kv, plan_compute, plan_overhead;
     engine_memory mem;     // what the engine says it holds
@@ -183,6 +187,11 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
     printf("  process       %10s", format_bytes(b1, sizeof b1, r->base_rss));
     printf("  %11s   (resident before loading; planned: runtime overhead)\n",
            format_bytes(b2, sizeof b2, r->plan_overhead));
+    if (r->has_tok)
+        printf("  tokenizer     %10s                (peak growth while loading it)\n",
+               format_bytes(b1, sizeof b1, r->tok_rss));
+    else
+        printf("  tokenizer     none                   (the model has none: not counted)\n");
     printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
@@ -207,6 +216,10 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_AddNumberToObject(m, "decode_tok_s", r->decode_tps);
     cJSON_AddNumberToObject(m, "peak_rss_bytes", (double)r->peak_rss);
     cJSON_AddNumberToObject(m, "base_rss_bytes", (double)r->base_rss);
+    if (r->has_tok)
+        cJSON_AddNumberToObject(m, "tokenizer_peak_bytes", (double)r->tok_rss);
+    else
+        cJSON_AddNullToObject(m, "tokenizer_peak_bytes");
     cJSON_AddNumberToObject(m, "weights_bytes", (double)r->mem.weights);
     cJSON_AddNumberToObject(m, "kv_bytes", (double)r->mem.kv_cache);
     cJSON_AddNumberToObject(m, "compute_bytes", (double)r->mem.activations);
@@ -278,6 +291,7 @@ int cmd_bench(int argc, char **argv)
     rs_status st;
     load_plan lp = {0};
     int32_t *ids = NULL;
+    tokenizer *tok = NULL;
     bench_result r;
     memset(&r, 0, sizeof r);
 
@@ -300,6 +314,21 @@ int cmd_bench(int argc, char **argv)
 
     r.base_rss = load_plan_current_rss();
     if ((st = load_plan_prepare(&rq, &lp, &err)) != RS_OK) goto done;
+    // The tokenizer too, as `chat` holds it: the plan's runtime overhead
+    // covers it. A model without one is measured without.
+    {
+        uint64_t before = load_plan_peak_rss();
+        rs_error terr = {0};
+        rs_status ts = lp.m->source == MODEL_SOURCE_GGUF && lp.m->gguf
+                           ? tokenizer_load_gguf(lp.m->gguf, &tok, &terr)
+                           : tokenizer_load_hf(lp.m->path, &tok, &terr);
+        r.has_tok = ts == RS_OK;
+        uint64_t after = load_plan_peak_rss();
+        r.tok_rss = after > before ? after - before : 0;
+        // Parsing tokenizer.json leaves tens of MiB of freed heap that
+        // the weights would not reuse: give it back before they load.
+        malloc_trim(0);
+    }
     if ((st = load_plan_load(&rq, &lp, &err)) != RS_OK) goto done;
     r.load_s = lp.load_s;
     engine_memory_usage(lp.e, &r.mem);
@@ -362,6 +391,7 @@ done:
         rc = st == RS_ERR_INPUT ? 2 : 1;
     }
     free(ids);
+    tokenizer_free(tok);
     load_plan_free(&lp);
     return rc;
 }

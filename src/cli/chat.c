@@ -7,6 +7,7 @@
 // is echoed after "> " so the transcript reads as a conversation; with one,
 // libedit gives line editing and history. Ctrl-C stops the current answer.
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,9 @@ int cmd_chat(int argc, char **argv)
 
     if ((st = load_plan_prepare(&rq, &lp, &err)) != RS_OK) goto done;
     if ((st = load_tokenizer(lp.m, &tok, &err)) != RS_OK) goto done;
+    // Parsing tokenizer.json leaves tens of MiB of freed heap that the
+    // weights would not reuse: give it back before they load.
+    malloc_trim(0);
     if ((st = load_plan_load(&rq, &lp, &err)) != RS_OK) goto done;
     {
         engine_memory mem;

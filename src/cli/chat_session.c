@@ -89,6 +89,7 @@ rs_status chat_session_init(chat_session *s, engine *e, tokenizer *tok,
 static void drop_msgs(chat_session *s, size_t n)
 {
     if (n > s->n_msgs) n = s->n_msgs;
+    if (n == 0) return;
     for (size_t i = 0; i < n; i++) {
         free(s->msgs[i].role);
         free(s->msgs[i].content);
