@@ -47,6 +47,10 @@ out=$("$bin" plan qwen2.5-0.5b-instruct --cpu-only --ram 8G --precision int8 --c
 grep -q "8192-token context x 2 sequences, KV Q8_0" <<<"$out" || fail options
 grep -q "^Decision: int8 on the CPU, 8192-token context: --precision int8 as asked" <<<"$out" || fail forced
 
+# Beyond the trained context: planned, with a note.
+out=$("$bin" plan qwen2.5-0.5b-instruct --cpu-only --ctx 65536)
+grep -q "^Note: 65536 tokens is beyond the model's trained context (32768)" <<<"$out" || fail "ctx note"
+
 # The stories260K GGUF and an HF config folder, on this machine.
 gguf=$data/models/stories260K/stories260K.gguf
 if [ -f "$gguf" ]; then

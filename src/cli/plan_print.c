@@ -138,6 +138,9 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
     fprintf(out, "Plan: %lld-token context x %lld sequence%s, KV %s, prefill chunks of %lld\n",
             (long long)o->n_ctx, (long long)o->n_parallel, o->n_parallel > 1 ? "s" : "",
             dtype_name(o->kv_type), (long long)o->n_batch);
+    if (m->n_ctx_train > 0 && o->n_ctx > m->n_ctx_train)
+        fprintf(out, "Note: %lld tokens is beyond the model's trained context (%lld)\n",
+                (long long)o->n_ctx, (long long)m->n_ctx_train);
     print_machine(out, hw);
     fprintf(out, "\n");
 
