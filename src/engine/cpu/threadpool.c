@@ -10,8 +10,13 @@
 
 // The calling thread is worker 0 and the pool owns n-1 more. A call to
 // thread_pool_run publishes the job by bumping `generation`; workers take
-// task indices from one atomic counter until it runs past n_tasks, so uneven
-// tasks balance themselves. Between calls a worker spins a little (a decode
+// task indices from one atomic ticket until it runs past n_tasks, so uneven
+// tasks balance themselves. The call returns when every task is done, not
+// when every worker has looked: on a machine with more runnable threads than
+// cores a worker the scheduler has parked would otherwise cost a time slice
+// per call, though the caller ran all the tasks itself. The ticket carries
+// the generation in its high half, so a worker that wakes late can only take
+// tasks of the job still running. Between calls a worker spins a little (a decode
 // step issues hundreds of matmuls back to back, and a wake-up through the
 // kernel costs more than a small matmul), then yields its core a number of
 // times, then sleeps on a condition variable, so an idle engine uses no CPU.
@@ -28,14 +33,15 @@ struct thread_pool {
     pthread_t *threads; // (n_threads - 1) workers
     pthread_mutex_t mu;
     pthread_cond_t cv_work; // generation changed or quit
-    pthread_cond_t cv_done; // pending reached zero
+    pthread_cond_t cv_done; // done reached n_tasks
 
-    // The job of the current generation.
+    // The job of the current generation. fn, arg and n_tasks change only
+    // between jobs, when every task of the last one is done.
     void (*fn)(void *arg, int task, int thread);
     void *arg;
-    int n_tasks;
-    _Atomic int next_task;
-    _Atomic int pending; // workers not yet finished with this generation
+    _Atomic int n_tasks; // read by late workers while the next job is set up
+    _Atomic uint64_t ticket; // (generation << 32) | next task index
+    _Atomic int done;        // tasks finished in this generation
     _Atomic uint64_t generation;
     _Atomic bool quit;
 
@@ -56,12 +62,32 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static void run_tasks(thread_pool *pool, int thread)
+// Takes and runs tasks of generation gen until none is left (or a later job
+// has started, which the caller of that job will see done).
+static void run_tasks(thread_pool *pool, uint64_t gen, int thread)
 {
+    const uint32_t tag = (uint32_t)gen;
+    uint64_t t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
     for (;;) {
-        int task = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed);
-        if (task >= pool->n_tasks) break;
-        pool->fn(pool->arg, task, thread);
+        if ((uint32_t)(t >> 32) != tag) return;
+        // n_tasks may already belong to a later job here; then the exchange
+        // below fails, as the ticket has moved on too.
+        if ((uint32_t)t >= (uint32_t)atomic_load_explicit(&pool->n_tasks, memory_order_relaxed))
+            return;
+        if (!atomic_compare_exchange_weak_explicit(&pool->ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        // Holding a task of this job keeps it from finishing, so fn, arg
+        // and n_tasks are still this job's.
+        const int n_tasks = atomic_load_explicit(&pool->n_tasks, memory_order_relaxed);
+        pool->fn(pool->arg, (int)(uint32_t)t, thread);
+        if (atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel) + 1 == n_tasks &&
+            thread != 0) {
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->cv_done);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
     }
 }
 
@@ -89,12 +115,7 @@ static void *worker_main(void *p)
         }
         if (atomic_load(&pool->quit)) return NULL;
         seen = gen;
-        run_tasks(pool, index);
-        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&pool->mu);
-            pthread_cond_signal(&pool->cv_done);
-            pthread_mutex_unlock(&pool->mu);
-        }
+        run_tasks(pool, gen, index);
     }
 }
 
@@ -173,17 +194,18 @@ void thread_pool_run(thread_pool *pool, void (*fn)(void *arg, int task, int thre
     }
     pool->fn = fn;
     pool->arg = arg;
-    pool->n_tasks = n_tasks;
-    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool->pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_store_explicit(&pool->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    const uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool->ticket, (uint64_t)(uint32_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    atomic_store_explicit(&pool->generation, gen, memory_order_release);
     pthread_cond_broadcast(&pool->cv_work);
     pthread_mutex_unlock(&pool->mu);
 
-    run_tasks(pool, 0);
+    run_tasks(pool, gen, 0);
 
-    for (int i = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) != 0; i++) {
+    for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) != n_tasks; i++) {
         if (i < POOL_SPIN_ITERS) {
             cpu_relax();
             continue;
@@ -193,7 +215,7 @@ void thread_pool_run(thread_pool *pool, void (*fn)(void *arg, int task, int thre
             continue;
         }
         pthread_mutex_lock(&pool->mu);
-        while (atomic_load(&pool->pending) != 0) pthread_cond_wait(&pool->cv_done, &pool->mu);
+        while (atomic_load(&pool->done) != n_tasks) pthread_cond_wait(&pool->cv_done, &pool->mu);
         pthread_mutex_unlock(&pool->mu);
     }
 }
