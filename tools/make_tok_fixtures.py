@@ -18,7 +18,8 @@ Files written to tests/fixtures/tok/:
   corpus.hex       one string per line, its raw bytes in hex
   tiny.ids         for the small tokenizer.json files in fuzz/corpus/fuzz_tokenizer_json
                    (Metaspace, Digits, Punctuation, WordPiece, BertNormalizer,
-                   ByteLevel prefix, lstrip/rstrip...): per line
+                   ByteLevel prefix, lstrip/rstrip, normalized and single_word
+                   added tokens...): per line
                    FILE TAB text hex TAB ids (add_special=False) TAB ids (add_special=True)
                    TAB decode hex (skip_special_tokens=False)
   NAME.ids         a header line "# add_special prefix=IDS suffix=IDS", then
@@ -141,7 +142,9 @@ def build_corpus():
 TINY_TEXTS = ["Hello, world! the thing   12.34 <tool> x", " ab  ab a b", "hello HELLO \u00bd 12 <unk>x . . ...",
               "Hello worlds! apple \u4e2d\u56fd \u00c4pfel", " a a b", "the ing thing inging", "<|end|> <tool>the",
               "x  <tool>  y", "", " ", "a\tb\nc", "1234567", "...!!!???", "\u00e9\u0301 caf\u00e9", "[CLS] hello [SEP]",
-              "<s>ab</s>", "   leading", "trailing   ", "\ufb01ne \u2126", "AbC dEf", "\U0001f999 x \U0001f44d\U0001f3fd"]
+              "<s>ab</s>", "   leading", "trailing   ", "\ufb01ne \u2126", "AbC dEf", "\U0001f999 x \U0001f44d\U0001f3fd",
+              "a <t> b", "a<t>b", "ab b", "xab bx", " ab b", "ba", "a ba b", "aba", "ba.", "\u00e9 ba_", "<s>ab b</s>",
+              "\u00e9ba ba\u00e9 \u0660ba"]
 
 
 def tiny_fixtures():

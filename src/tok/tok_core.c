@@ -65,12 +65,22 @@ rs_status tok_add_added(tokenizer *t, int32_t id, bool special, bool lstrip, boo
     return RS_OK;
 }
 
+void tok_added_flags(tokenizer *t, bool single_word, bool normalized)
+{
+    if (t->n_added > 0) {
+        t->added[t->n_added - 1].single_word = single_word;
+        t->added[t->n_added - 1].normalized = normalized;
+    }
+}
+
 rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal, pcre2_code **out,
                       rs_error *err)
 {
     int ec;
     PCRE2_SIZE off;
-    uint32_t opts = PCRE2_UTF | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : PCRE2_UCP);
+    // The pattern comes from a file: PCRE2 checks its UTF-8 (matching skips
+    // the check, on text already repaired).
+    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
@@ -186,7 +196,8 @@ static int added_cmp_len_desc(const void *a, const void *b, void *ctx)
 {
     const tokenizer *t = ctx;
     const tok_added *x = &t->added[*(const int32_t *)a], *y = &t->added[*(const int32_t *)b];
-    uint32_t lx = t->tokens[x->id].text_len, ly = t->tokens[y->id].text_len;
+    uint32_t lx = x->normalized ? x->norm_len : t->tokens[x->id].text_len;
+    uint32_t ly = y->normalized ? y->norm_len : t->tokens[y->id].text_len;
     if (lx != ly) return lx > ly ? -1 : 1;
     return x->id < y->id ? -1 : x->id > y->id;
 }
@@ -208,6 +219,16 @@ static const char *const eog_texts[] = {
     "<|return|>",
     "<|call|>",
 };
+
+static bool utf8_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int l = tok_utf8_valid_len((const uint8_t *)s + i, n - i);
+        if (!l) return false;
+        i += (size_t)l;
+    }
+    return true;
+}
 
 rs_status tok_finish(tokenizer *t, rs_error *err)
 {
@@ -275,25 +296,67 @@ rs_status tok_finish(tokenizer *t, rs_error *err)
             }
         }
     }
-    int count[256] = {0};
+    // A normalized added token is matched after the normalizer, as its
+    // normalized content; without a normalizer that is the raw match.
     for (int i = 0; i < t->n_added; i++) {
-        const tok_token *tk = &t->tokens[t->added[i].id];
-        if (tk->text_len) count[(uint8_t)tk->text[0]]++;
-    }
-    for (int b = 0; b < 256; b++) {
-        if (!count[b]) continue;
-        t->added_by_byte[b] = malloc((size_t)(count[b] + 1) * sizeof(int32_t));
-        if (!t->added_by_byte[b]) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
-        t->added_first[b] = true;
-        int k = 0;
-        for (int i = 0; i < t->n_added; i++) {
-            const tok_token *tk = &t->tokens[t->added[i].id];
-            if (tk->text_len && (uint8_t)tk->text[0] == b) t->added_by_byte[b][k++] = i;
+        tok_added *a = &t->added[i];
+        // Without a normalizer (or with content that is not UTF-8) the match
+        // is the raw one.
+        if (a->normalized &&
+            (t->n_norms == 0 || !utf8_ok(t->tokens[a->id].text, t->tokens[a->id].text_len)))
+            a->normalized = false;
+        if (!a->normalized) continue;
+        const tok_token *tk = &t->tokens[a->id];
+        tok_buf nb = {0};
+        if (!tok_normalize(t, tk->text, tk->text_len, &nb) || nb.n > UINT32_MAX) {
+            free(nb.v);
+            return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
         }
-        qsort_r(t->added_by_byte[b], (size_t)k, sizeof(int32_t), added_cmp_len_desc, t);
-        t->added_by_byte[b][k] = -1;
+        a->norm_text = nb.v ? nb.v : calloc(1, 1);
+        a->norm_len = (uint32_t)nb.n;
+        t->has_norm_added = true;
+        if (!a->norm_text) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+        // HF decodes such a token from its normalized content ("▁<t>" -> " <t>").
+        tok_token tmp = {
+            .text = a->norm_text, .text_len = a->norm_len, .type = TOKENIZER_TOKEN_NORMAL};
+        tok_piece_for(t, &tmp);
+        char *piece = tmp.piece;
+        if (piece == tmp.text) {
+            piece = malloc(a->norm_len + 1);
+            if (!piece) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+            memcpy(piece, a->norm_text, a->norm_len + 1);
+        }
+        tok_token *real = &t->tokens[a->id];
+        if (real->piece != real->text) free(real->piece);
+        real->piece = piece;
+        real->piece_len = tmp.piece_len;
     }
-
+    for (int pass = 0; pass < 2; pass++) {
+        int32_t **table = pass ? t->norm_added_by_byte : t->added_by_byte;
+        bool *first = pass ? t->norm_added_first : t->added_first;
+        int count[256] = {0};
+        for (int i = 0; i < t->n_added; i++) {
+            const tok_added *a = &t->added[i];
+            const char *txt = a->normalized ? a->norm_text : t->tokens[a->id].text;
+            uint32_t len = a->normalized ? a->norm_len : t->tokens[a->id].text_len;
+            if (len && a->normalized == (pass == 1)) count[(uint8_t)txt[0]]++;
+        }
+        for (int b = 0; b < 256; b++) {
+            if (!count[b]) continue;
+            table[b] = malloc((size_t)(count[b] + 1) * sizeof(int32_t));
+            if (!table[b]) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+            first[b] = true;
+            int k = 0;
+            for (int i = 0; i < t->n_added; i++) {
+                const tok_added *a = &t->added[i];
+                const char *txt = a->normalized ? a->norm_text : t->tokens[a->id].text;
+                uint32_t len = a->normalized ? a->norm_len : t->tokens[a->id].text_len;
+                if (len && a->normalized == (pass == 1) && (uint8_t)txt[0] == b) table[b][k++] = i;
+            }
+            qsort_r(table[b], (size_t)k, sizeof(int32_t), added_cmp_len_desc, t);
+            table[b][k] = -1;
+        }
+    }
     return RS_OK;
 }
 
@@ -350,15 +413,20 @@ void tokenizer_free(tokenizer *t)
         free(t->pretoks[i].replacement);
     }
     free(t->pretoks);
+    for (int i = 0; i < t->n_added; i++)
+        free(t->added[i].norm_text);
     free(t->added);
-    for (int b = 0; b < 256; b++)
+    for (int b = 0; b < 256; b++) {
         free(t->added_by_byte[b]);
+        free(t->norm_added_by_byte[b]);
+    }
     free(t->eog);
     free(t->wp_prefix);
     free(t->norm_buf.v);
     free(t->norm_buf2.v);
     free(t->sanitize_buf.v);
     free(t->word_buf.v);
+    free(t->piece_buf.v);
     free(t->spans);
     free(t->spans2);
     pcre2_match_data_free(t->md);

@@ -41,8 +41,22 @@ static const char *token_content(const cJSON *v)
     return get_str(v, "content");
 }
 
+static bool utf8_str(const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        int l = tok_utf8_valid_len((const uint8_t *)s + i, n - i);
+        if (!l) return false;
+        i += (size_t)l;
+    }
+    return true;
+}
+
+// A copy of a string the normalizer inserts into text; NULL (no error set)
+// if it is not UTF-8, since the text must stay valid for PCRE2.
 static char *dupn(const char *s, size_t *len)
 {
+    if (!utf8_str(s)) return NULL;
     size_t n = strlen(s);
     char *p = malloc(n + 1);
     if (p) memcpy(p, s, n + 1);
@@ -135,7 +149,8 @@ static rs_status parse_normalizer(tokenizer *t, const cJSON *n, rs_error *err)
         free(nm.str);
         free(nm.str2);
         pcre2_code_free(nm.re);
-        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: field \"normalizer\": a %s string is not valid UTF-8", t->name, type);
     }
     return tok_add_norm(t, nm, err);
 }
@@ -247,7 +262,9 @@ static rs_status parse_pretokenizer(tokenizer *t, const cJSON *n, rs_error *err)
             pt.prepend = strcmp(scheme, "always") == 0 ? 1 : strcmp(scheme, "first") == 0 ? 2 : 0;
         else
             pt.prepend = get_bool(n, "add_prefix_space", true) ? 1 : 0;
-        if (!pt.replacement) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
+        if (!pt.replacement)
+            return rs_fail(err, RS_ERR_INPUT,
+                           "%s: field \"pre_tokenizer.replacement\": not valid UTF-8", t->name);
         if (pt.split) {
             pt.behavior = TOK_SPLIT_MERGED_WITH_NEXT;
             rs_status st = tok_compile(t, pt.replacement, pt.replacement_len, true, &pt.re, err);
@@ -451,6 +468,9 @@ static rs_status load_json(const cJSON *root, const cJSON *config, const cJSON *
         if (!st)
             st = tok_add_added(t, id, special, get_bool(it, "lstrip", false),
                                get_bool(it, "rstrip", false), err);
+        if (!st)
+            tok_added_flags(t, get_bool(it, "single_word", false),
+                            get_bool(it, "normalized", false));
         if (st) goto fail;
     }
 

@@ -166,11 +166,17 @@ typedef struct tok_token {
     uint8_t type; // tokenizer_token_type
 } tok_token;
 
-// An added token matched in raw text before the model runs.
+// An added token matched in the text before the model runs: in the raw
+// text, or (normalized, tokenizer.json "normalized": true with a normalizer)
+// in the normalized text, as its normalized content.
 typedef struct tok_added {
     int32_t id;
     bool special; // matched only with parse_special
     bool lstrip, rstrip;
+    bool single_word; // only where no word char touches it
+    bool normalized;
+    char *norm_text; // normalized: the content after the normalizer
+    uint32_t norm_len;
 } tok_added;
 
 typedef enum tok_model {
@@ -227,6 +233,9 @@ struct tokenizer {
     int n_added;
     int32_t *added_by_byte[256]; // indices into added, -1 terminated; NULL if none
     bool added_first[256];
+    int32_t *norm_added_by_byte[256]; // the same for normalized added tokens
+    bool norm_added_first[256];
+    bool has_norm_added;
 
     // Decoding
     bool strip_leading_space; // HF Strip/Metaspace decoder: drop the first ' '
@@ -239,7 +248,7 @@ struct tokenizer {
     uint8_t *eog; // (n_vocab) 1 = ends generation
 
     // Scratch (encode is single-threaded per tokenizer).
-    tok_buf norm_buf, norm_buf2, sanitize_buf, word_buf;
+    tok_buf norm_buf, norm_buf2, sanitize_buf, word_buf, piece_buf;
     tok_span *spans, *spans2;
     size_t spans_cap, spans2_cap;
     pcre2_match_data *md;
@@ -263,6 +272,8 @@ rs_status tok_finish(tokenizer *t, rs_error *err);
 void tok_finish_specials(tokenizer *t);
 rs_status tok_add_added(tokenizer *t, int32_t id, bool special, bool lstrip, bool rstrip,
                         rs_error *err);
+// tokenizer.json flags of the added token just added.
+void tok_added_flags(tokenizer *t, bool single_word, bool normalized);
 rs_status tok_compile(tokenizer *t, const char *pattern, size_t len, bool literal, pcre2_code **out,
                       rs_error *err);
 void tok_piece_for(tokenizer *t, tok_token *tk);
