@@ -189,6 +189,26 @@ static void test_gguf_specials(void **state)
     assert_true(end >= 0);
     assert_true(tokenizer_is_eog(tok, end));
     assert_false(tokenizer_is_eog(tok, tokenizer_find(tok, "\xE2\x96\x81Hello", 8)));
+    // Phi-3's special tokens eat the newline after them (rstrip, as in its
+    // tokenizer.json; llama.cpp sets it by model name), <s> does not.
+    const char *chat = "<|user|>\nHi<|end|>\n<|assistant|>";
+    int32_t *ids;
+    int64_t n;
+    rs_error err = {0};
+    assert_int_equal(tokenizer_encode(tok, chat, strlen(chat), false, true, &ids, &n, &err), RS_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(ids[0], 32010);
+    assert_int_equal(ids[1], 6324); // ▁Hi
+    assert_int_equal(ids[2], 32007);
+    assert_int_equal(ids[3], 32001);
+    free(ids);
+    assert_int_equal(tokenizer_encode(tok, "<s>\nA", 5, false, true, &ids, &n, &err), RS_OK);
+    assert_true(n >= 2 && ids[0] == 1 &&
+                ids[1] != tokenizer_find(tok,
+                                         "\xE2\x96\x81"
+                                         "A",
+                                         4));
+    free(ids);
     tokenizer_free(tok);
 }
 

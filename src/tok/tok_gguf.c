@@ -138,6 +138,27 @@ static const pre_entry *pre_find(const char *name)
     return NULL;
 }
 
+// GGUF has no lstrip/rstrip flags; llama.cpp sets them by model name. For
+// Phi-3 (as its tokenizer.json says) the special tokens swallow the
+// whitespace after them, except <unk>, <s> and <|endoftext|>.
+static void phi3_rstrip(tokenizer *t, const char *model_name)
+{
+    if (!model_name) return;
+    char lower[256];
+    size_t n = strlen(model_name);
+    if (n >= sizeof lower) n = sizeof lower - 1;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)(model_name[i] >= 'A' && model_name[i] <= 'Z' ? model_name[i] + 32
+                                                                       : model_name[i]);
+    lower[n] = 0;
+    if (!strstr(lower, "phi-3") && !strstr(lower, "phi3")) return;
+    for (int i = 0; i < t->n_added; i++) {
+        const char *text = t->tokens[t->added[i].id].text;
+        t->added[i].rstrip = strcmp(text, "<unk>") != 0 && strcmp(text, "<s>") != 0 &&
+                             strcmp(text, "<|endoftext|>") != 0;
+    }
+}
+
 static int32_t get_id(const gguf_file *f, const char *key, int32_t n_vocab)
 {
     int64_t v;
@@ -261,6 +282,7 @@ rs_status tokenizer_load_gguf(const gguf_file *f, tokenizer **out, rs_error *err
         }
     }
     if ((st = tok_finish(t, err))) goto fail;
+    phi3_rstrip(t, gguf_get_str(f, "general.name"));
 
     if (m == TOK_MODEL_BPE) {
         const gguf_kv *merges = gguf_find(f, "tokenizer.ggml.merges");
