@@ -149,6 +149,7 @@ typedef struct bench_result {
     double prefill_tps, decode_tps;
     double plan_prefill_tps, plan_decode_tps;
     uint64_t peak_rss, base_rss;
+    uint64_t load_peak_rss; // VmHWM right after loading (conversion scratch shows here)
     uint64_t tok_rss;    // resident growth while loading the tokenizer (its peak)
     bool has_tok;        // the model has a tokenizer, loaded as chat would
     uint64_t plan_total; // the CPU device's planned total
@@ -216,6 +217,7 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_AddNumberToObject(m, "decode_tok_s", r->decode_tps);
     cJSON_AddNumberToObject(m, "peak_rss_bytes", (double)r->peak_rss);
     cJSON_AddNumberToObject(m, "base_rss_bytes", (double)r->base_rss);
+    cJSON_AddNumberToObject(m, "load_peak_rss_bytes", (double)r->load_peak_rss);
     if (r->has_tok)
         cJSON_AddNumberToObject(m, "tokenizer_peak_bytes", (double)r->tok_rss);
     else
@@ -331,6 +333,7 @@ int cmd_bench(int argc, char **argv)
     }
     if ((st = load_plan_load(&rq, &lp, &err)) != RS_OK) goto done;
     r.load_s = lp.load_s;
+    r.load_peak_rss = load_plan_peak_rss();
     engine_memory_usage(lp.e, &r.mem);
     predict(&lp, &a, &r, &err);
 
