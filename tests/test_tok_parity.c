@@ -132,7 +132,7 @@ static void run_parity(const char *name)
     line = nl + 1;
 
     static int32_t want[1 << 16], want2[1 << 16];
-    int total = 0, enc_ok = 0, dec_ok = 0, raw_ok = 0, stream_ok = 0, shown = 0;
+    int total = 0, enc_ok = 0, dec_ok = 0, raw_ok = 0, stream_ok = 0, skip_ok = 0, shown = 0;
     char *cl = corpus;
     while (*cl) {
         char *cnl = strchr(cl, '\n');
@@ -143,7 +143,8 @@ static void run_parity(const char *name)
         size_t tl = unhex(cl, (size_t)(cnl - cl), &text);
         char *t1 = strchr(line, '\t');
         char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        assert_true(t1 && t2 && t2 < inl);
+        char *t3 = t2 ? strchr(t2 + 1, '\t') : NULL;
+        assert_true(t1 && t2 && t3 && t3 < inl);
         int64_t nw = parse_ids(line, (size_t)(t1 - line), want, 1 << 16);
         total++;
 
@@ -201,8 +202,8 @@ static void run_parity(const char *name)
         // Special tokens as plain text.
         int64_t nw2 = nw;
         const int32_t *w2 = want;
-        if (!(inl - t2 - 1 == 1 && t2[1] == '=')) {
-            nw2 = parse_ids(t2 + 1, (size_t)(inl - t2 - 1), want2, 1 << 16);
+        if (!(t3 - t2 - 1 == 1 && t2[1] == '=')) {
+            nw2 = parse_ids(t2 + 1, (size_t)(t3 - t2 - 1), want2, 1 << 16);
             w2 = want2;
         }
         int32_t *ids2;
@@ -216,6 +217,25 @@ static void run_parity(const char *name)
             print_ids("want", w2, nw2);
             print_ids("got ", ids2, n2);
         }
+
+        // Decode skipping special tokens.
+        char *dec_skip;
+        size_t dsl;
+        assert_int_equal(
+            tokenizer_decode(tok, want, nw,
+                             TOKENIZER_DECODE_STRIP_LEADING | TOKENIZER_DECODE_SKIP_SPECIAL,
+                             &dec_skip, &dsl, &err),
+            RS_OK);
+        char *es = dec;
+        size_t esl = dl;
+        if (!(inl - t3 - 1 == 1 && t3[1] == '=')) esl = unhex(t3 + 1, (size_t)(inl - t3 - 1), &es);
+        bool s_ok = dsl == esl && memcmp(dec_skip, es, esl) == 0;
+        skip_ok += s_ok;
+        if (!s_ok && shown++ < 5)
+            fprintf(stderr, "  %s: skip-special decode of string %d: want \"%.*s\" got \"%.*s\"\n",
+                    name, total, (int)esl, es, (int)dsl, dec_skip);
+        if (es != dec) free(es);
+        free(dec_skip);
 
         free(ids);
         free(ids2);
@@ -245,8 +265,9 @@ static void run_parity(const char *name)
     free(a);
     free(b);
 
-    printf("%-16s encode %d/%d  decode %d/%d  no-parse-special %d/%d  stream %d/%d\n", name, enc_ok,
-           total, dec_ok, total, raw_ok, total, stream_ok, total);
+    printf("%-16s encode %d/%d  decode %d/%d  no-parse-special %d/%d  stream %d/%d  "
+           "skip-special decode %d/%d\n",
+           name, enc_ok, total, dec_ok, total, raw_ok, total, stream_ok, total, skip_ok, total);
     free(corpus);
     free(idf);
     tokenizer_free(tok);
@@ -254,6 +275,7 @@ static void run_parity(const char *name)
     assert_int_equal(dec_ok, total);
     assert_int_equal(raw_ok, total);
     assert_int_equal(stream_ok, total);
+    assert_int_equal(skip_ok, total);
 }
 
 static void test_qwen3(void **state)

@@ -28,6 +28,8 @@ Files written to tests/fixtures/tok/:
                    or "=" when it equals the str fed to HF)
                    TAB ids with special tokens not parsed (encode_special_tokens=True),
                    or "=" when equal to the first field
+                   TAB decode with skip_special_tokens=True in hex, or "=" when equal
+                   to the decode without skipping
 """
 import os
 import random
@@ -184,9 +186,11 @@ def main():
             dec = tok.decode(ids, skip_special_tokens=False)
             tok.encode_special_tokens = True
             ids2 = tok.encode(text, add_special_tokens=False).ids
-            lines.append("%s\t%s\t%s" % (" ".join(map(str, ids)),
-                                         "=" if dec == text else dec.encode("utf-8").hex(),
-                                         "=" if ids2 == ids else " ".join(map(str, ids2))))
+            dec_skip = tok.decode(ids, skip_special_tokens=True)
+            lines.append("%s\t%s\t%s\t%s" % (" ".join(map(str, ids)),
+                                             "=" if dec == text else dec.encode("utf-8").hex(),
+                                             "=" if ids2 == ids else " ".join(map(str, ids2)),
+                                             "=" if dec_skip == dec else dec_skip.encode("utf-8").hex()))
         with open(os.path.join(OUT, name + ".ids"), "w") as f:
             f.write("\n".join(lines) + "\n")
         print(name, len(corpus), "strings")
