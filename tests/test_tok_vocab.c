@@ -212,6 +212,28 @@ static void test_gguf_specials(void **state)
     tokenizer_free(tok);
 }
 
+// stories260K's greedy continuation of BOS (PROVENANCE.md, from a
+// plain-Python forward pass) decodes to the text given there.
+static void test_stories_decode(void **state)
+{
+    (void)state;
+    char dir[4096];
+    TESTDATA_PATH(dir, "models/stories260K/stories260K.gguf");
+    tokenizer *tok = load_gguf_tok("models/stories260K/stories260K.gguf");
+    static const int32_t ids[] = {403, 407, 261, 378, 432, 383, 286, 261, 376, 298,
+                                  315, 421, 395, 317, 426, 338, 401, 396, 267, 337,
+                                  410, 408, 419, 292, 411, 322, 265, 282, 295, 433,
+                                  426, 385, 328, 432, 358, 394, 261, 370, 432, 352};
+    char *out;
+    size_t n;
+    rs_error err = {0};
+    assert_int_equal(tokenizer_decode(tok, ids, 40, 0, &out, &n, &err), RS_OK);
+    assert_string_equal(out, " Once upon a time, there was a little girl named Lily. She loved to "
+                             "play outside in the park. One day, she saw a big, r");
+    free(out);
+    tokenizer_free(tok);
+}
+
 // A GGUF whose tokenizer.ggml.pre is unknown is refused, not guessed.
 static void test_gguf_errors(void **state)
 {
@@ -237,10 +259,9 @@ static void test_gguf_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_vectors),
-        cmocka_unit_test(test_gguf_vectors),
-        cmocka_unit_test(test_gguf_specials),
-        cmocka_unit_test(test_gguf_errors),
+        cmocka_unit_test(test_json_vectors),   cmocka_unit_test(test_gguf_vectors),
+        cmocka_unit_test(test_gguf_specials),  cmocka_unit_test(test_gguf_errors),
+        cmocka_unit_test(test_stories_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
