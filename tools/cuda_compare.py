@@ -57,31 +57,64 @@ def main():
         log(res)
         return prefix if p.returncode == 0 else None
 
-    def compare(prefix, prec, n_decode):
-        import numpy as np
-        prompt = np.fromfile(prefix + ".prompt", dtype=np.int32)
-        ours = np.fromfile(prefix + ".logits", dtype=np.float32)
-        toks = np.fromfile(prefix + ".tokens", dtype=np.int32)
+    import numpy as np
+
+    def agree_len(x, y):
+        n = min(len(x), len(y), 64)
+        k = 0
+        while k < n and x[k] == y[k]:
+            k += 1
+        return k
+
+    def stats(ours, ref):
+        return {"rel_err": round(float(np.linalg.norm(ours - ref) / np.linalg.norm(ref)), 5),
+                "argmax_equal": bool(ours.argmax() == ref.argmax()),
+                "top5_overlap": len(set(np.argsort(-ours)[:5].tolist()) & set(np.argsort(-ref)[:5].tolist()))}
+
+    def hf_outputs(prompt, n_decode):
         ids = torch.tensor(prompt[None, :].astype(np.int64), device="cuda")
         with torch.no_grad():
             ref = model(ids).logits[0, -1].float().cpu().numpy()
             gen = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_decode,
                                  do_sample=False, pad_token_id=0)[0, ids.shape[1]:].cpu().numpy()
-        n = min(len(gen), len(toks), 64)
-        agree = 0
-        while agree < n and gen[agree] == toks[agree]:
-            agree += 1
-        rel = float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
-        top5_ref = set(np.argsort(-ref)[:5].tolist())
-        top5 = set(np.argsort(-ours)[:5].tolist())
-        log({"step": "compare", "name": name, "precision": prec, "logits_rel_err": round(rel, 5),
-             "max_abs_diff": float(np.abs(ours - ref).max()), "argmax_equal": bool(ours.argmax() == ref.argmax()),
-             "top5_overlap": len(top5 & top5_ref), "greedy_agree_first": agree, "greedy_compared": n})
+        return ref, gen
+
+    ours_all = {}
+    hf_bf16 = {}
+
+    def compare(prefix, prec, n_decode):
+        prompt = np.fromfile(prefix + ".prompt", dtype=np.int32)
+        ours = np.fromfile(prefix + ".logits", dtype=np.float32)
+        toks = np.fromfile(prefix + ".tokens", dtype=np.int32)
+        key = len(prompt)
+        if key not in hf_bf16:
+            hf_bf16[key] = (prompt,) + hf_outputs(prompt, n_decode)
+        _, ref, gen = hf_bf16[key]
+        ours_all[prec] = (key, ours, toks)
+        log({"step": "compare", "name": name, "precision": prec, "against": "transformers bf16",
+             **stats(ours, ref), "greedy_agree_first": agree_len(gen, toks), "greedy_compared": min(len(gen), len(toks), 64)})
+
+    cpu_ref = os.environ.get("RS_CPU_REF") == name
 
     for prec in precisions:
         prefix = run_bench(prec, -1, 512, 128, 5)
         if prefix:
             compare(prefix, prec, 64)
+        if cpu_ref and prefix:
+            # The CPU engine at the same precision: the kernels' own reference.
+            cpre = os.path.join(work, f"{name}-{prec}-cpu")
+            p = subprocess.run([bench, out_dir, prec, "cpu", "0", "512", "8", "1", cpre],
+                               capture_output=True, text=True, timeout=300)
+            if p.returncode == 0:
+                a = np.fromfile(prefix + ".logits", dtype=np.float32)
+                c = np.fromfile(cpre + ".logits", dtype=np.float32)
+                t_gpu = np.fromfile(prefix + ".tokens", dtype=np.int32)[:8]
+                t_cpu = np.fromfile(cpre + ".tokens", dtype=np.int32)
+                log({"step": "gpu_vs_cpu", "name": name, "precision": prec, **stats(a, c),
+                     "greedy_agree_first": agree_len(t_cpu, t_gpu), "greedy_compared": 8})
+            else:
+                log({"step": "gpu_vs_cpu", "name": name, "precision": prec, "rc": p.returncode,
+                     "stderr": p.stderr[-400:]})
     if partial:
         prefix = run_bench("bf16", partial, 64, 32, 2)
         if prefix:
@@ -106,6 +139,19 @@ def main():
                 rates.append(127 / ((c - b) - (b - a)))
     log({"step": "hf_decode", "name": name, "decode_tps": round(statistics.median(rates), 2),
          "runs": [round(x, 1) for x in rates], "prefill_tps": round(512 / (b - a), 1)})
+
+    # The fp32 model as the reference both bf16 engines are measured against:
+    # "within bf16 tolerance" means rightsize is no further from it than
+    # transformers' own bf16 run.
+    model.float()
+    for key, (prompt, ref_bf16, gen_bf16) in hf_bf16.items():
+        ref32, gen32 = hf_outputs(prompt, 64 if key == 512 else 32)
+        log({"step": "fp32_ref", "name": name, "n_prompt": key, "engine": "transformers bf16",
+             **stats(ref_bf16, ref32), "greedy_agree_first": agree_len(gen32, gen_bf16)})
+        for prec, (k, ours, toks) in ours_all.items():
+            if k == key:
+                log({"step": "fp32_ref", "name": name, "n_prompt": key, "engine": "rightsize " + prec,
+                     **stats(ours, ref32), "greedy_agree_first": agree_len(gen32, toks)})
 
 
 if __name__ == "__main__":

@@ -152,7 +152,10 @@ int main(int argc, char **argv)
            (unsigned long long)per_token, (double)per_token * dec_med / 1e9);
     engine_gpu_info gi;
     if (engine_on_gpu(e, &gi)) {
-        const uint64_t planned = gi.plan_weights + gi.plan_kv + gi.plan_compute;
+        // The load's cudaMemGetInfo delta comes after the CUDA context, so
+        // of the plan's overhead only cuBLAS's workspace belongs beside it.
+        const uint64_t planned =
+            gi.plan_weights + gi.plan_kv + gi.plan_compute + PLAN_CUBLAS_WORKSPACE_BYTES;
         const uint64_t allocated = gi.weights + gi.kv + gi.compute;
         const uint64_t measured = gi.free_before - gi.free_after;
         printf(",\"gpu\":\"%s\",\"n_gpu_layers\":%lld,\"plan_weights\":%llu,\"plan_kv\":%llu,"

@@ -23,14 +23,14 @@ mkdir -p "$W"
     nproc
 } >"$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-timeout 200 "$C/cuda_check" 2>&1 | tee "$OUT/check.log"
+timeout 90 "$C/cuda_check" 2>&1 | tee "$OUT/check.log"
 timeout 60 "$C/cuda_check" --copy 2>&1 | tee -a "$OUT/check.log"
 for spec in $MODELS; do
     name=${spec%%:*}
     rest=${spec#*:}
     precs=${rest%%:*}
     partial=${rest#*:}
-    timeout 560 python3 "$C/cuda_compare.py" "$C/configs/$name/config.json" "$name" "$C/cuda_bench" "$W" \
+    RS_CPU_REF=qwen2.5-0.5b timeout 300 python3 "$C/cuda_compare.py" "$C/configs/$name/config.json" "$name" "$C/cuda_bench" "$W" \
         "$precs" "$partial" 2>"$OUT/$name.stderr" | tee -a "$OUT/results.jsonl"
     rm -rf "${W:?}/$name"
 done

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/backend_cuda.h"
+#include "hw/hw.h"
 #include "plan/memory.h"
 
 struct engine_gpu {
@@ -151,4 +152,20 @@ rs_status engine_gpu_forward(engine_gpu *g, const forward_config *cfg, const mod
 void engine_gpu_info_get(const engine_gpu *g, engine_gpu_info *out)
 {
     *out = g->info;
+}
+
+rs_status engine_gpu_measure_bandwidth(int device, double *gbs, rs_error *err)
+{
+    char note[600] = "", cerr[512] = "", name[96] = "";
+    const rs_cuda_api *api = backend_cuda_open(note, sizeof note);
+    if (!api) return rs_fail(err, RS_ERR_RUNTIME, "%s", note);
+    if (api->measure_copy(device, 1ull << 30, 20, gbs, cerr, sizeof cerr) != 0)
+        return rs_fail(err, RS_ERR_RUNTIME, "CUDA device %d: %s", device, cerr);
+    uint64_t fb = 0, tb = 0;
+    api->device_info(device, name, sizeof name, &fb, &tb, cerr, sizeof cerr);
+    hw_info hw;
+    rs_error e2;
+    // The cache feeds the speed model; failing to write it loses nothing else.
+    if (hw_probe(&hw, &e2) == RS_OK) hw_cache_store_gpu_bandwidth(&hw, name, *gbs, &e2);
+    return RS_OK;
 }

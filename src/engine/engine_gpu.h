@@ -52,6 +52,11 @@ rs_status engine_gpu_forward(engine_gpu *g, const forward_config *cfg, const mod
 
 void engine_gpu_info_get(const engine_gpu *g, engine_gpu_info *out);
 
+// Device-to-device copy bandwidth of a CUDA device (GB/s, read + write
+// counted), stored in the hw cache (hw_cache_store_gpu_bandwidth) for the
+// speed model.
+rs_status engine_gpu_measure_bandwidth(int device, double *gbs, rs_error *err);
+
 // Whether an engine (engine.h) runs blocks on a GPU, and where (engine.c).
 struct engine;
 bool engine_on_gpu(const struct engine *e, engine_gpu_info *out);

@@ -82,7 +82,21 @@ typedef struct rs_cuda_api {
                    int64_t pos, float *x_out, float *logits, int64_t logits_rows, char *err,
                    size_t errn);
     void (*memory)(const rs_cuda_ctx *c, rs_cuda_mem *out);
+    // One kernel on its own, for tests/cuda/cuda_check.c: w and x from host
+    // memory, y back into host memory. op RS_CUDA_OP_*; norm_w (n_in) for
+    // the rmsnorm prologue; n rows of x for the GEMM and the embedding
+    // (x then holds n int32 token ids).
+    int (*test_op)(int op, const rs_cuda_weight *w, const float *x, const float *norm_w, int64_t n,
+                   float *y, char *err, size_t errn);
 } rs_cuda_api;
+
+enum {
+    RS_CUDA_OP_MATVEC = 0,     // y (n_out) = W x
+    RS_CUDA_OP_MATVEC_NORM = 1, // y = W (rmsnorm(x) * norm_w), eps 1e-5
+    RS_CUDA_OP_MATVEC_SWIGLU = 2, // y = W (silu(x[:n_in]) * x[n_in:])
+    RS_CUDA_OP_GEMM = 3,       // y (n, n_out) = x (n, n_in) W^T through bf16/f16 and cuBLAS
+    RS_CUDA_OP_EMBED = 4,      // y (n, n_in) = rows x[i] (int32) of W
+};
 
 typedef const rs_cuda_api *(*rs_cuda_get_api_fn)(void);
 const rs_cuda_api *rs_cuda_get_api(void);

@@ -233,9 +233,12 @@ template <> __device__ __forceinline__ void dq32<DTYPE_Q6_K>(const dweight &w, i
 // warp takes MV_ROWS rows; lane l handles chunks l, l + 32, ... of each,
 // reusing the 32 input values it loaded for every row.
 
-#define MV_WARPS 4
+#define MV_WARPS 8
 #define MV_ROWS 2
 
+// The grid is at most what the device holds at once: each block builds its
+// input once and its warps then walk the rows with a grid stride, so the
+// prologue is paid per resident block, not per 16 rows.
 template <int T, int PRO>
 __global__ void __launch_bounds__(MV_WARPS * 32)
 matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int accumulate,
@@ -243,13 +246,16 @@ matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int
 {
     extern __shared__ float4 xs4[];
     __shared__ float red[MV_WARPS];
-    const int64_t n = w.n_in, nc = n >> 5;
+    const int64_t n = w.n_in, nc = n >> 5, n4 = n >> 2;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const float4 *x4 = (const float4 *)x;
     float scale = 1.0f;
     if (PRO == PRO_RMSNORM) {
         float ss = 0;
-        for (int64_t i = tid; i < n; i += blockDim.x)
-            ss += x[i] * x[i];
+        for (int64_t i = tid; i < n4; i += blockDim.x) {
+            const float4 t = x4[i];
+            ss += t.x * t.x + t.y * t.y + t.z * t.z + t.w * t.w;
+        }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1)
             ss += __shfl_xor_sync(0xffffffffu, ss, o);
@@ -261,54 +267,58 @@ matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int
             ss += red[i];
         scale = rsqrtf(ss / (float)n + eps);
     }
-    float *xs = (float *)xs4;
-    for (int64_t i = tid; i < n; i += blockDim.x) {
-        float v;
+    // float4 i holds elements 4i..4i+3: chunk i >> 3, float4 k = i & 7 of it.
+    for (int64_t i = tid; i < n4; i += blockDim.x) {
+        float4 v = x4[i];
         if (PRO == PRO_RMSNORM) {
-            v = x[i] * scale * norm_w[i];
+            const float4 g = ((const float4 *)norm_w)[i];
+            v.x = v.x * scale * g.x, v.y = v.y * scale * g.y;
+            v.z = v.z * scale * g.z, v.w = v.w * scale * g.w;
         } else if (PRO == PRO_SWIGLU) {
-            const float g = x[i];
-            v = g / (1.0f + expf(-g)) * x[n + i];
-        } else {
-            v = x[i];
+            const float4 u = x4[n4 + i];
+            v.x = v.x / (1.0f + expf(-v.x)) * u.x, v.y = v.y / (1.0f + expf(-v.y)) * u.y;
+            v.z = v.z / (1.0f + expf(-v.z)) * u.z, v.w = v.w / (1.0f + expf(-v.w)) * u.w;
         }
-        xs[((((i >> 2) & 7) * nc + (i >> 5)) << 2) + (i & 3)] = v;
+        xs4[(i & 7) * nc + (i >> 3)] = v;
     }
     __syncthreads();
 
-    const int64_t row0 = ((int64_t)blockIdx.x * MV_WARPS + warp) * MV_ROWS;
-    if (row0 >= w.n_out) return;
-    float acc[MV_ROWS];
+    for (int64_t row0 = ((int64_t)blockIdx.x * MV_WARPS + warp) * MV_ROWS; row0 < w.n_out;
+         row0 += (int64_t)gridDim.x * MV_WARPS * MV_ROWS) {
+        float acc[MV_ROWS];
 #pragma unroll
-    for (int r = 0; r < MV_ROWS; r++)
-        acc[r] = 0;
-    for (int64_t c = lane; c < nc; c += 32) {
-        float xv[32];
+        for (int r = 0; r < MV_ROWS; r++)
+            acc[r] = 0;
+        for (int64_t c = lane; c < nc; c += 32) {
+            float xv[32];
 #pragma unroll
-        for (int k = 0; k < 8; k++) {
-            float4 t = xs4[k * nc + c];
-            xv[4 * k] = t.x, xv[4 * k + 1] = t.y, xv[4 * k + 2] = t.z, xv[4 * k + 3] = t.w;
+            for (int k = 0; k < 8; k++) {
+                float4 t = xs4[k * nc + c];
+                xv[4 * k] = t.x, xv[4 * k + 1] = t.y, xv[4 * k + 2] = t.z, xv[4 * k + 3] = t.w;
+            }
+#pragma unroll
+            for (int r = 0; r < MV_ROWS; r++) {
+                if (row0 + r < w.n_out) {
+                    float v[32];
+                    dq32<T>(w, row0 + r, c, v);
+#pragma unroll
+                    for (int j = 0; j < 32; j++)
+                        acc[r] = fmaf(v[j], xv[j], acc[r]);
+                }
+            }
         }
 #pragma unroll
         for (int r = 0; r < MV_ROWS; r++) {
-            if (row0 + r < w.n_out) {
-                float v[32];
-                dq32<T>(w, row0 + r, c, v);
+            float a = acc[r];
 #pragma unroll
-                for (int j = 0; j < 32; j++)
-                    acc[r] = fmaf(v[j], xv[j], acc[r]);
-            }
+            for (int o = 16; o > 0; o >>= 1)
+                a += __shfl_xor_sync(0xffffffffu, a, o);
+            if (lane == 0 && row0 + r < w.n_out) y[row0 + r] = accumulate ? y[row0 + r] + a : a;
         }
     }
-#pragma unroll
-    for (int r = 0; r < MV_ROWS; r++) {
-        float a = acc[r];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1)
-            a += __shfl_xor_sync(0xffffffffu, a, o);
-        if (lane == 0 && row0 + r < w.n_out) y[row0 + r] = accumulate ? y[row0 + r] + a : a;
-    }
 }
+
+static int g_sm_count;
 
 #define MV_SETUP(T)                                                                                \
     do {                                                                                           \
@@ -322,6 +332,9 @@ matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int
 
 int matvec_setup(int64_t max_n_in, char *err, size_t errn)
 {
+    int dev = 0;
+    CU(cudaGetDevice(&dev));
+    CU(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
     const int bytes = (int)(max_n_in * 4);
     if (bytes <= 48 * 1024) return 0;
     MV_SETUP(DTYPE_F32);
@@ -340,9 +353,17 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn)
 void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
                    const float *norm_w, float eps, cudaStream_t s)
 {
+    const int sms = g_sm_count > 0 ? g_sm_count : 132;
     const int64_t rows_per_block = MV_WARPS * MV_ROWS;
-    const dim3 grid((unsigned)((w.n_out + rows_per_block - 1) / rows_per_block));
+    int64_t blocks = (w.n_out + rows_per_block - 1) / rows_per_block;
     const size_t shm = (size_t)w.n_in * sizeof(float);
+    // Blocks resident at once: the shared input limits them for long rows.
+    int per_sm = (int)((200 * 1024) / (shm + 1024));
+    if (per_sm > 2048 / (MV_WARPS * 32)) per_sm = 2048 / (MV_WARPS * 32);
+    if (per_sm < 1) per_sm = 1;
+    const int64_t cap = (int64_t)sms * per_sm;
+    if (blocks > cap) blocks = cap;
+    const dim3 grid((unsigned)blocks);
 #define MV_LAUNCH(T)                                                                               \
     if (pro == PRO_RMSNORM)                                                                        \
         matvec_kernel<T, PRO_RMSNORM><<<grid, MV_WARPS * 32, shm, s>>>(w, x, y, accumulate,        \
@@ -544,11 +565,18 @@ void launch_rope_kv(const rope_kv_args &a, cudaStream_t s)
 
 #define ATT_TILE 128
 #define ATT_THREADS 128
+#define ATT_DPL 8 // head dimensions per lane in the V sum: head_dim <= 256
 
+// Scores: one thread per key of the tile, each reading its whole key row
+// (independent loads, so a tile costs one memory latency rather than one
+// per key). Values: warp w sums keys w, w + 4, ..., lane l dimensions
+// l, l + 32, ...; the four warps' sums are added through shared memory.
 __global__ void __launch_bounds__(ATT_THREADS) attn_split_kernel(attn_args a)
 {
     __shared__ float qs[256];
     __shared__ float sc[ATT_TILE];
+    __shared__ float red[ATT_THREADS / 32];
+    __shared__ float part[ATT_THREADS / 32][256];
     const int64_t h = blockIdx.x, sp = blockIdx.y, t = blockIdx.z;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int64_t hd = a.hd, kvh = h / (a.H / a.KVH);
@@ -557,60 +585,95 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_split_kernel(attn_args a)
     int64_t lo = sp * a.split_len, hi = lo + a.split_len - 1;
     if (lo < p_lo) lo = p_lo;
     if (hi > p_end) hi = p_end;
-    const int64_t part = (t * a.H + h) * a.n_split + sp;
-    float *o = a.o_part + part * hd;
+    const int64_t pi = (t * a.H + h) * a.n_split + sp;
+    float *o = a.o_part + pi * hd;
     if (lo > hi) {
         for (int64_t d = tid; d < hd; d += ATT_THREADS)
             o[d] = 0;
-        if (tid == 0) a.ml_part[2 * part] = -INFINITY, a.ml_part[2 * part + 1] = 0;
+        if (tid == 0) a.ml_part[2 * pi] = -INFINITY, a.ml_part[2 * pi + 1] = 0;
         return;
     }
     const float scale = rsqrtf((float)hd);
     for (int64_t d = tid; d < hd; d += ATT_THREADS)
-        qs[d] = a.q[t * a.q_stride + h * hd + d];
+        qs[d] = a.q[t * a.q_stride + h * hd + d] * scale;
     __syncthreads();
     const __half *K = a.k_cache + kvh * a.n_ctx * hd;
     const __half *V = a.v_cache + kvh * a.n_ctx * hd;
-    float m = -INFINITY, l = 0, acc0 = 0, acc1 = 0; // dims tid and tid + 128
-    for (int64_t t0 = lo; t0 <= hi; t0 += ATT_TILE) {
-        const int64_t n_keys = hi - t0 + 1 < ATT_TILE ? hi - t0 + 1 : ATT_TILE;
-        for (int64_t k = warp; k < n_keys; k += ATT_THREADS / 32) {
-            const __half *kr = K + (t0 + k) * hd;
-            float s = 0;
-            for (int64_t d = lane; d < hd; d += 32)
-                s += __half2float(kr[d]) * qs[d];
+    float m = -INFINITY, l = 0;
+    float acc[ATT_DPL];
 #pragma unroll
-            for (int o2 = 16; o2 > 0; o2 >>= 1)
-                s += __shfl_xor_sync(0xffffffffu, s, o2);
-            if (lane == 0) sc[k] = s * scale;
+    for (int j = 0; j < ATT_DPL; j++)
+        acc[j] = 0;
+    for (int64_t t0 = lo; t0 <= hi; t0 += ATT_TILE) {
+        const int n_keys = (int)(hi - t0 + 1 < ATT_TILE ? hi - t0 + 1 : ATT_TILE);
+        float s = -INFINITY;
+        if (tid < n_keys) {
+            const __half2 *kr = (const __half2 *)(K + (t0 + tid) * hd);
+            float d0 = 0, d1 = 0;
+#pragma unroll 8
+            for (int64_t d = 0; d < hd / 2; d++) {
+                const float2 kf = __half22float2(kr[d]);
+                d0 = fmaf(kf.x, qs[2 * d], d0);
+                d1 = fmaf(kf.y, qs[2 * d + 1], d1);
+            }
+            s = d0 + d1;
         }
+        float mx = s;
+#pragma unroll
+        for (int k = 16; k > 0; k >>= 1)
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, k));
+        if (lane == 0) red[warp] = mx;
         __syncthreads();
-        float tmax = -INFINITY;
-        for (int64_t k = 0; k < n_keys; k++)
-            tmax = fmaxf(tmax, sc[k]);
+        float tmax = red[0];
+#pragma unroll
+        for (int i = 1; i < ATT_THREADS / 32; i++)
+            tmax = fmaxf(tmax, red[i]);
         const float m_new = fmaxf(m, tmax);
         const float corr = expf(m - m_new);
+        const float e = tid < n_keys ? expf(s - m_new) : 0.0f;
+        sc[tid] = e;
+        float sum = e;
+#pragma unroll
+        for (int k = 16; k > 0; k >>= 1)
+            sum += __shfl_xor_sync(0xffffffffu, sum, k);
+        __syncthreads(); // red read above, sc written
+        if (lane == 0) red[warp] = sum;
         __syncthreads();
-        if (tid < n_keys) sc[tid] = expf(sc[tid] - m_new);
-        __syncthreads();
-        float sum = 0;
-        float a0 = 0, a1 = 0;
-        for (int64_t k = 0; k < n_keys; k++) {
-            const float e = sc[k];
-            sum += e;
-            const __half *vr = V + (t0 + k) * hd;
-            if (tid < hd) a0 += e * __half2float(vr[tid]);
-            if (tid + ATT_THREADS < hd) a1 += e * __half2float(vr[tid + ATT_THREADS]);
-        }
-        l = l * corr + sum;
-        acc0 = acc0 * corr + a0;
-        acc1 = acc1 * corr + a1;
+        float tsum = 0;
+#pragma unroll
+        for (int i = 0; i < ATT_THREADS / 32; i++)
+            tsum += red[i];
+        l = l * corr + tsum;
         m = m_new;
-        __syncthreads();
+#pragma unroll
+        for (int j = 0; j < ATT_DPL; j++)
+            acc[j] *= corr;
+#pragma unroll 4
+        for (int k = warp; k < n_keys; k += ATT_THREADS / 32) {
+            const float ek = sc[k];
+            const __half *vr = V + (t0 + k) * hd;
+#pragma unroll
+            for (int j = 0; j < ATT_DPL; j++) {
+                const int64_t d = lane + 32 * j;
+                if (d < hd) acc[j] = fmaf(ek, __half2float(vr[d]), acc[j]);
+            }
+        }
+        __syncthreads(); // sc and red are rewritten by the next tile
     }
-    if (tid < hd) o[tid] = acc0;
-    if (tid + ATT_THREADS < hd) o[tid + ATT_THREADS] = acc1;
-    if (tid == 0) a.ml_part[2 * part] = m, a.ml_part[2 * part + 1] = l;
+#pragma unroll
+    for (int j = 0; j < ATT_DPL; j++) {
+        const int64_t d = lane + 32 * j;
+        if (d < hd) part[warp][d] = acc[j];
+    }
+    __syncthreads();
+    for (int64_t d = tid; d < hd; d += ATT_THREADS) {
+        float v = 0;
+#pragma unroll
+        for (int w = 0; w < ATT_THREADS / 32; w++)
+            v += part[w][d];
+        o[d] = v;
+    }
+    if (tid == 0) a.ml_part[2 * pi] = m, a.ml_part[2 * pi + 1] = l;
 }
 
 __global__ void attn_combine_kernel(attn_args a)

@@ -25,7 +25,7 @@
 // time (the planner's cuBLAS workspace allowance).
 #define DEQ_SCRATCH_BYTES (32ull << 20)
 // Keys per attention block in decode (flash-decoding split).
-#define DECODE_SPLIT_LEN 256
+#define DECODE_SPLIT_LEN 128
 
 struct dgroup { // matrices sharing one input whose outputs are concatenated
     int n_parts;
@@ -286,6 +286,19 @@ static int check_model(const rs_cuda_model &m, char *err, size_t errn)
     return 0;
 }
 
+// Whether a prefill GEMM dequantizes (any matrix not bf16/f16): only then
+// is the scratch of dequantized rows allocated.
+static bool needs_deq(const rs_cuda_model &m)
+{
+    auto q = [](const rs_cuda_weight &w) { return w.type != DTYPE_BF16 && w.type != DTYPE_F16; };
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const rs_cuda_layer &L = m.layers[l];
+        if (q(L.wq) || q(L.wk) || q(L.wv) || q(L.wo) || q(L.w_gate) || q(L.w_up) || q(L.w_down))
+            return true;
+    }
+    return m.with_output && q(m.output);
+}
+
 // ---------------------------------------------------------------------------
 // Create / destroy
 
@@ -367,7 +380,7 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
                                (uint64_t)parts * hd * 4,
                                (uint64_t)parts * 2 * 4,
                                (uint64_t)B * widest * 2,
-                               DEQ_SCRATCH_BYTES,
+                               needs_deq(m) ? DEQ_SCRATCH_BYTES : 0,
                                (uint64_t)B * 4,
                                256};
         uint64_t need = 0;
@@ -681,9 +694,75 @@ static void api_memory(const rs_cuda_ctx *c, rs_cuda_mem *out)
     *out = c->mem;
 }
 
+static int test_op_run(rs_cuda_ctx *c, int op, const rs_cuda_weight *w, const float *x,
+                       const float *norm_w, int64_t n, float *y, char *err, size_t errn)
+{
+    const int64_t xin = op == RS_CUDA_OP_MATVEC_SWIGLU ? 2 * w->n_in
+                        : op == RS_CUDA_OP_GEMM        ? n * w->n_in
+                        : op == RS_CUDA_OP_EMBED       ? n
+                                                       : w->n_in;
+    const int64_t yn = op == RS_CUDA_OP_GEMM ? n * w->n_out : op == RS_CUDA_OP_EMBED ? n * w->n_in : w->n_out;
+    uint8_t *wd = NULL;
+    float *xd = NULL, *yd = NULL, *nd = NULL;
+    CU(cudaMalloc(&wd, weight_bytes(*w)));
+    c->wbuf = wd;
+    CU(cudaMalloc(&xd, (size_t)xin * 4));
+    c->x = xd;
+    CU(cudaMalloc(&yd, (size_t)yn * 4));
+    c->logits = yd;
+    CU(cudaMalloc(&nd, (size_t)w->n_in * 4));
+    c->xb = nd;
+    CU(cudaMalloc(&c->act, (size_t)(n > 0 ? n : 1) * w->n_in * 2));
+    CU(cudaMalloc(&c->deq, DEQ_SCRATCH_BYTES));
+    dweight dw;
+    if (upload_stack(w, 1, wd, &dw, err, errn)) return 1;
+    CU(cudaMemcpy(xd, x, (size_t)xin * 4, cudaMemcpyHostToDevice));
+    if (norm_w) CU(cudaMemcpy(nd, norm_w, (size_t)w->n_in * 4, cudaMemcpyHostToDevice));
+    if (matvec_setup(w->n_in, err, errn)) return 1;
+    if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS) {
+        snprintf(err, errn, "cublasCreate failed");
+        return 1;
+    }
+    cublasSetStream(c->blas, c->st);
+    switch (op) {
+    case RS_CUDA_OP_MATVEC: launch_matvec(dw, xd, yd, false, PRO_NONE, NULL, 1e-5f, c->st); break;
+    case RS_CUDA_OP_MATVEC_NORM: launch_matvec(dw, xd, yd, false, PRO_RMSNORM, nd, 1e-5f, c->st); break;
+    case RS_CUDA_OP_MATVEC_SWIGLU: launch_matvec(dw, xd, yd, false, PRO_SWIGLU, NULL, 1e-5f, c->st); break;
+    case RS_CUDA_OP_GEMM:
+        if (gemm(c, dw, xd, n, yd, w->n_out, 0.0f, err, errn)) return 1;
+        break;
+    case RS_CUDA_OP_EMBED: launch_embed(dw, (const int32_t *)xd, n, yd, c->st); break;
+    default: snprintf(err, errn, "unknown op %d", op); return 1;
+    }
+    CU(cudaStreamSynchronize(c->st));
+    CU(cudaGetLastError());
+    CU(cudaMemcpy(y, yd, (size_t)yn * 4, cudaMemcpyDeviceToHost));
+    return 0;
+}
+
+static int api_test_op(int op, const rs_cuda_weight *w, const float *x, const float *norm_w, int64_t n,
+                       float *y, char *err, size_t errn)
+{
+    if (check_weight(*w, "test weight", err, errn)) return 1;
+    CU(cudaSetDevice(0));
+    rs_cuda_ctx c;
+    memset(&c, 0, sizeof c);
+    CU(cudaStreamCreate(&c.st));
+    int rc = test_op_run(&c, op, w, x, norm_w, n, y, err, errn);
+    if (c.blas) cublasDestroy(c.blas);
+    cudaStreamDestroy(c.st);
+    cudaFree(c.wbuf);
+    cudaFree(c.x);
+    cudaFree(c.logits);
+    cudaFree(c.xb);
+    cudaFree(c.act);
+    cudaFree(c.deq);
+    return rc;
+}
+
 static const rs_cuda_api api = {
     RS_CUDA_API_VERSION, api_device_count, api_device_info, api_measure_copy, ctx_create,
-    api_destroy,         ctx_forward,      api_memory,
+    api_destroy,         ctx_forward,      api_memory,       api_test_op,
 };
 
 extern "C" __attribute__((visibility("default"))) const rs_cuda_api *rs_cuda_get_api(void)
