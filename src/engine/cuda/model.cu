@@ -629,7 +629,13 @@ static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in,
 static int api_device_count(int *n, char *err, size_t errn)
 {
     *n = 0;
-    CU(cudaGetDeviceCount(n));
+    // The usual answer on a machine without a GPU: one plain line for the note.
+    cudaError_t e = cudaGetDeviceCount(n);
+    if (e != cudaSuccess) {
+        *n = 0;
+        snprintf(err, errn, "%s", cudaGetErrorString(e));
+        return 1;
+    }
     return 0;
 }
 
