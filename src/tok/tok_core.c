@@ -241,7 +241,9 @@ rs_status tok_finish(tokenizer *t, rs_error *err)
     }
     if (tok_strmap_init(&t->by_text, (uint64_t)t->n_vocab) != RS_OK)
         return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory", t->name);
-    for (int32_t i = 0; i < t->n_vocab; i++) {
+    // Inserted from the last id down with first-insert-wins: a text held by
+    // two ids maps to the later one, as llama.cpp's token_to_id does.
+    for (int32_t i = t->n_vocab - 1; i >= 0; i--) {
         tok_token *tk = &t->tokens[i];
         if (tk->type == TOKENIZER_TOKEN_UNUSED && tk->text_len == 0) continue;
         if (!tok_strmap_put(&t->by_text, tk->text, tk->text_len, i))
