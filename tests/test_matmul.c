@@ -196,6 +196,18 @@ static void test_matmul_model_shape(void **state)
     thread_pool_free(pool);
 }
 
+static void test_matmul_bad_input(void **state)
+{
+    (void)state;
+    uint8_t w[64] = {0};
+    float x[40] = {0}, y[2] = {0, 0};
+    cpu_matmul(NULL, w, DTYPE_Q4_0, x, y, 33, 1, 1); // 33 is not a multiple of 32
+    assert_true(isnan(y[0]));
+    y[0] = 0;
+    cpu_matmul(NULL, w, DTYPE_Q2_K, x, y, 256, 1, 1); // a type without kernels
+    assert_true(isnan(y[0]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_matmul_pool),
         cmocka_unit_test(test_matmul_model_shape),
         cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_matmul_bad_input),
     };
     return cmocka_run_group_tests(tests, setup_tables, NULL);
 }

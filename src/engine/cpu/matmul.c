@@ -270,6 +270,12 @@ void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, floa
                 int64_t n_out, int64_t n_tok)
 {
     if (n_out <= 0 || n_tok <= 0) return;
+    if (!quant_supported(wt) || dtype_row_bytes(wt, n_in) <= 0) {
+        // A caller's bug (loaders check types and row lengths): make it
+        // visible in the output rather than read past the weights.
+        for (int64_t i = 0; i < n_out * n_tok; i++) y[i] = NAN;
+        return;
+    }
     const int n_threads = thread_pool_size(pool);
     matmul_job job = {
         .k = matmul_kernels_best(), .w = w, .wt = wt, .x = x, .y = y,

@@ -14,7 +14,8 @@
 //   x: (n_tok, n_in) f32
 //   y: (n_tok, n_out) f32
 // Runs on the pool's threads; the kernel (AVX2/FMA, AVX-512, portable) is
-// chosen at run time from the CPU's features.
+// chosen at run time from the CPU's features. wt must be quant_supported and
+// n_in a multiple of its block; otherwise y is filled with NaN.
 void cpu_matmul(thread_pool *pool, const void *w, dtype wt, const float *x, float *y, int64_t n_in,
                 int64_t n_out, int64_t n_tok);
 
