@@ -31,6 +31,8 @@
 typedef struct bench_args {
     const char *model;
     const char *precision;
+    const char *device; // --device: NULL = cpu
+    int64_t gpu_layers; // --gpu-layers: 0 (absent) = all
     const char *kv_type;
     int64_t n_ctx, n_prompt, n_gen;
     int n_threads;
@@ -48,6 +50,8 @@ static void usage(FILE *out)
                  "  --gen N            decoded tokens (default 128)\n"
                  "  --kv-type T        f16 (default) or q8_0\n"
                  "  --threads N        worker threads (default: one per core)\n"
+                 "  --device D         cpu (default), cuda or cuda:N\n"
+                 "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default all)\n"
                  "  --no-save          do not store the measured bandwidth for later plans\n"
                  "  --json             one JSON object on stdout\n"
                  "  --verbose          per-tensor conversion error while loading\n");
@@ -83,6 +87,10 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->precision = v, ok = v;
         else if (strcmp(o, "--kv-type") == 0)
             a->kv_type = v, ok = v;
+        else if (strcmp(o, "--device") == 0)
+            a->device = v, ok = v;
+        else if (strcmp(o, "--gpu-layers") == 0)
+            ok = parse_int(v, 1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--ctx") == 0)
             ok = parse_int(v, 2, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--prompt") == 0)
@@ -305,6 +313,8 @@ int cmd_bench(int argc, char **argv)
     // the one the run fills.
     rq.n_ctx = a.n_ctx > 0 ? a.n_ctx : a.n_prompt + a.n_gen;
     rq.n_threads = a.n_threads;
+    rq.device = a.device;
+    rq.n_gpu_layers = a.gpu_layers;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);

@@ -21,6 +21,7 @@
 #include "cli/commands.h"
 #include "cli/load_plan.h"
 #include "plan/memory.h"
+#include "engine/backend_cuda.h"
 #include "tok/chat_template.h"
 #include "tok/tokenizer.h"
 #include "util/format.h"
@@ -28,6 +29,7 @@
 typedef struct chat_args {
     const char *model;
     const char *device;
+    int64_t gpu_layers; // --gpu-layers: 0 (absent) = all
     const char *precision;
     const char *system;
     const char *chat_template;
@@ -45,7 +47,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: rightsize chat MODEL [options]\n"
             "  MODEL                 HF folder or GGUF file\n"
-            "  --device cpu          where to run (the CPU engine; default: as planned)\n"
+            "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
+            "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
             "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
             "                        (default: the plan's pick for this machine)\n"
             "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"
@@ -107,6 +110,8 @@ static int parse_args(int argc, char **argv, chat_args *a)
             return -1;
         } else if (strcmp(o, "--device") == 0)
             a->device = v, ok = v;
+        else if (strcmp(o, "--gpu-layers") == 0)
+            ok = parse_int(v, 1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--precision") == 0)
             a->precision = v, ok = v;
         else if (strcmp(o, "--system") == 0)
@@ -165,11 +170,9 @@ static int parse_args(int argc, char **argv, chat_args *a)
         fprintf(stderr, "rightsize chat: no MODEL given (rightsize chat --help)\n");
         return 2;
     }
-    if (a->device && strcmp(a->device, "cpu") != 0) {
-        fprintf(stderr,
-                "rightsize chat: --device \"%s\": this build runs models on the CPU only "
-                "(--device cpu)\n",
-                a->device);
+    int cuda_index = -1;
+    if (backend_device_parse(a->device, &cuda_index) != 0) {
+        fprintf(stderr, "rightsize chat: --device \"%s\": want cpu, cuda or cuda:N\n", a->device);
         return 2;
     }
     return 0;
@@ -429,6 +432,8 @@ int cmd_chat(int argc, char **argv)
     rq.precision = a.precision;
     rq.n_ctx = a.n_ctx;
     rq.n_threads = a.n_threads;
+    rq.device = a.device;
+    rq.n_gpu_layers = a.gpu_layers;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);

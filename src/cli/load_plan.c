@@ -94,6 +94,8 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         eo.n_batch = lp->plan->opts.n_batch;
         eo.kv_type = rq->kv_type;
         eo.n_threads = rq->n_threads;
+        eo.device = rq->device;
+        eo.n_gpu_layers = rq->n_gpu_layers > 0 ? rq->n_gpu_layers : -1;
         eo.progress = rq->progress;
         eo.verbose = rq->verbose;
         double t0 = now_s();

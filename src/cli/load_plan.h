@@ -17,8 +17,9 @@
 // machine's free memory moved, or the plan was wrong), the next smaller plan
 // that fits is tried, and the user is told.
 //
-// The engine runs on the CPU (the CUDA backend is issue 6), so the plan is
-// made for the CPU: a GPU found by the probe is named and set aside.
+// The plan is made for the CPU: a GPU found by the probe is named and set
+// aside. --device cuda (--gpu-layers N) then puts the loaded blocks on the
+// GPU through the engine (engine_gpu.h), the CPU plan's precision kept.
 
 typedef struct load_plan_request {
     const char *cmd;       // "chat", "bench": prefixes the messages
@@ -28,6 +29,8 @@ typedef struct load_plan_request {
     int64_t n_ctx_min;     // the context must hold at least this many tokens (bench)
     dtype kv_type;         // DTYPE_F16 or DTYPE_Q8_0
     int n_threads;         // <= 0: one per core
+    const char *device;    // NULL/"cpu", "cuda", "cuda:N" (engine_options.device)
+    int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: all
     bool verbose;
     bool progress; // progress bar while converting weights
 } load_plan_request;
