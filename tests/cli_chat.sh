@@ -65,7 +65,7 @@ if [ -f "$STORIES" ]; then
     expect2 "bad --temp" "bad or missing value" "$BIN" chat "$STORIES" --temp hot
     expect2 "bad --think" "bad or missing value" "$BIN" chat "$STORIES" --think maybe
     expect2 "bad --precision" "precision" "$BIN" chat "$STORIES" --precision int3
-    expect2 "bad --device" "CPU only" "$BIN" chat "$STORIES" --device cuda
+    expect2 "bad --device" "want cpu, cuda or cuda:N" "$BIN" chat "$STORIES" --device tpu
     expect2 "unknown template" "neither a known family" "$BIN" chat "$STORIES" --chat-template nosuch
     expect2 "catalog name" "holds no weights" "$BIN" chat qwen2.5-7b-instruct --chat-template chatml
 else
