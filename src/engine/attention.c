@@ -1,6 +1,8 @@
 #include "engine/attention.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "engine/quant.h"
@@ -76,58 +78,144 @@ __attribute__((target("avx2,fma"))) static void axpy_f32_avx2(float *out, const 
         out[i] += a * v[i];
 }
 
-__attribute__((target("avx2,fma,f16c"))) static float dot_f16_avx2(const uint16_t *k,
-                                                                   const float *q, int64_t n)
+#endif
+
+// Whole runs of rows at once (one call per run, not per position): scores
+// of one query against n key rows, and the weighted sum of n value rows.
+// Rows are `stride` elements apart.
+static void scores_f32_portable(const float *k, int64_t stride, int64_t n, const float *q,
+                                int64_t hd, float *out)
 {
-    __m256 acc = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 kf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i)));
-        acc = _mm256_fmadd_ps(kf, _mm256_loadu_ps(q + i), acc);
-    }
-    float s = hsum256(acc);
-    for (; i < n; i++)
-        s += _cvtsh_ss(k[i]) * q[i];
-    return s;
+    for (int64_t p = 0; p < n; p++)
+        out[p] = dot_f32_portable(k + p * stride, q, hd);
 }
 
-__attribute__((target("avx2,fma,f16c"))) static void axpy_f16_avx2(float *out, const uint16_t *v,
-                                                                   float a, int64_t n)
+static void scores_f16_portable(const uint16_t *k, int64_t stride, int64_t n, const float *q,
+                                int64_t hd, float *out)
 {
-    __m256 av = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 vf = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
-        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, vf, _mm256_loadu_ps(out + i)));
+    for (int64_t p = 0; p < n; p++)
+        out[p] = dot_f16_portable(k + p * stride, q, hd);
+}
+
+static void accum_f32_portable(float *out, const float *v, int64_t stride, int64_t n,
+                               const float *w, int64_t hd)
+{
+    for (int64_t p = 0; p < n; p++)
+        axpy_f32_portable(out, v + p * stride, w[p], hd);
+}
+
+static void accum_f16_portable(float *out, const uint16_t *v, int64_t stride, int64_t n,
+                               const float *w, int64_t hd)
+{
+    for (int64_t p = 0; p < n; p++)
+        axpy_f16_portable(out, v + p * stride, w[p], hd);
+}
+
+#ifdef RS_X86
+// These need head_dim to be a multiple of 8 (pick_kernels checks per call).
+__attribute__((target("avx2,fma"))) static void scores_f32_avx2(const float *k, int64_t stride,
+                                                                int64_t n, const float *q,
+                                                                int64_t hd, float *out)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const float *kr = k + p * stride;
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t i = 0; i < hd; i += 8)
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(kr + i), _mm256_loadu_ps(q + i), acc);
+        out[p] = hsum256(acc);
     }
-    for (; i < n; i++)
-        out[i] += a * _cvtsh_ss(v[i]);
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void
+scores_f16_avx2(const uint16_t *k, int64_t stride, int64_t n, const float *q, int64_t hd,
+                float *out)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const uint16_t *kr = k + p * stride;
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t i = 0; i < hd; i += 8)
+            acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kr + i))),
+                                  _mm256_loadu_ps(q + i), acc);
+        out[p] = hsum256(acc);
+    }
+}
+
+// The output is kept in registers 64 values at a time across all rows.
+__attribute__((target("avx2,fma"))) static void accum_f32_avx2(float *out, const float *v,
+                                                               int64_t stride, int64_t n,
+                                                               const float *w, int64_t hd)
+{
+    for (int64_t c = 0; c < hd; c += 64) {
+        const int64_t m = hd - c < 64 ? (hd - c) / 8 : 8;
+        __m256 acc[8];
+        for (int64_t r = 0; r < m; r++)
+            acc[r] = _mm256_loadu_ps(out + c + 8 * r);
+        for (int64_t p = 0; p < n; p++) {
+            const __m256 a = _mm256_set1_ps(w[p]);
+            const float *vr = v + p * stride + c;
+            for (int64_t r = 0; r < m; r++)
+                acc[r] = _mm256_fmadd_ps(a, _mm256_loadu_ps(vr + 8 * r), acc[r]);
+        }
+        for (int64_t r = 0; r < m; r++)
+            _mm256_storeu_ps(out + c + 8 * r, acc[r]);
+    }
+}
+
+__attribute__((target("avx2,fma,f16c"))) static void
+accum_f16_avx2(float *out, const uint16_t *v, int64_t stride, int64_t n, const float *w,
+               int64_t hd)
+{
+    for (int64_t c = 0; c < hd; c += 64) {
+        const int64_t m = hd - c < 64 ? (hd - c) / 8 : 8;
+        __m256 acc[8];
+        for (int64_t r = 0; r < m; r++)
+            acc[r] = _mm256_loadu_ps(out + c + 8 * r);
+        for (int64_t p = 0; p < n; p++) {
+            const __m256 a = _mm256_set1_ps(w[p]);
+            const uint16_t *vr = v + p * stride + c;
+            for (int64_t r = 0; r < m; r++)
+                acc[r] = _mm256_fmadd_ps(
+                    a, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vr + 8 * r))), acc[r]);
+        }
+        for (int64_t r = 0; r < m; r++)
+            _mm256_storeu_ps(out + c + 8 * r, acc[r]);
+    }
 }
 #endif
 
-static float (*dot_f16)(const uint16_t *, const float *, int64_t);
-static void (*axpy_f16)(float *, const uint16_t *, float, int64_t);
+typedef struct attn_kernels {
+    void (*scores_f32)(const float *, int64_t, int64_t, const float *, int64_t, float *);
+    void (*scores_f16)(const uint16_t *, int64_t, int64_t, const float *, int64_t, float *);
+    void (*accum_f32)(float *, const float *, int64_t, int64_t, const float *, int64_t);
+    void (*accum_f16)(float *, const uint16_t *, int64_t, int64_t, const float *, int64_t);
+} attn_kernels;
+
+static const attn_kernels attn_portable = {scores_f32_portable, scores_f16_portable,
+                                           accum_f32_portable, accum_f16_portable};
+#ifdef RS_X86
+static const attn_kernels attn_avx2 = {scores_f32_avx2, scores_f16_avx2, accum_f32_avx2,
+                                       accum_f16_avx2};
+#endif
+static const attn_kernels *attn_best = &attn_portable;
+
 static float (*dot_f32)(const float *, const float *, int64_t) = dot_f32_portable;
 static void (*axpy_f32)(float *, const float *, float, int64_t) = axpy_f32_portable;
 
 static void pick_kernels(void)
 {
-    if (dot_f16) return;
-    float (*d)(const uint16_t *, const float *, int64_t) = dot_f16_portable;
-    void (*a)(float *, const uint16_t *, float, int64_t) = axpy_f16_portable;
+    static _Atomic bool picked;
+    if (atomic_load_explicit(&picked, memory_order_acquire)) return;
 #ifdef RS_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         // F16C comes with every AVX2 CPU in practice; the compiler has no
         // builtin flag for it on older GCC, so AVX2 + FMA stands in for it.
-        d = dot_f16_avx2;
-        a = axpy_f16_avx2;
         dot_f32 = dot_f32_avx2;
         axpy_f32 = axpy_f32_avx2;
+        attn_best = &attn_avx2;
     }
 #endif
-    axpy_f16 = a;
-    dot_f16 = d;
+    atomic_store_explicit(&picked, true, memory_order_release);
 }
 
 void attention_store_kv(kv_cache *kv, int64_t l, int64_t n_head_kv, int64_t head_dim,
@@ -161,7 +249,9 @@ typedef struct attention_job {
     float scale;
 } attention_job;
 
-// One (token, head): the hot loop of long contexts.
+// One (token, head): the hot loop of long contexts. Keys and values come in
+// runs: the cached positions (contiguous rows of this KV head, split where a
+// sliding-window ring wraps), then this batch's own rows from k_new, v_new.
 static void attention_task(void *arg, int task, int thread)
 {
     const attention_job *j = arg;
@@ -175,55 +265,69 @@ static void attention_task(void *arg, int task, int thread)
     float *row = j->kv_row + (size_t)thread * 2 * (size_t)hd;
     const int64_t p_end = j->pos + t; // inclusive: the token sees itself
     const int64_t p0 = j->window > 0 && p_end - j->window + 1 > 0 ? p_end - j->window + 1 : 0;
+    const int64_t c_end = j->pos < p_end + 1 ? j->pos : p_end + 1; // cached: [p0, c_end)
+    const int64_t b0 = p0 > j->pos ? p0 : j->pos;                    // batch: [b0, p_end]
+    const int64_t KD = j->n_head_kv * hd, R = kv->rows[j->l];
+    const attn_kernels *ker = hd % 8 == 0 ? attn_best : &attn_portable;
 
-    const int64_t KD = j->n_head_kv * hd;
-    float maxv = -INFINITY;
-    for (int64_t p = p0; p <= p_end; p++) {
-        float s;
-        if (p >= j->pos) {
-            s = dot_f32(j->k_new + (p - j->pos) * KD + kvh * hd, q, hd);
-        } else if (kv->type == DTYPE_F16) {
-            const uint8_t *kr = kv_cache_row(kv, kv->k, j->l, kvh, p);
-            s = dot_f16((const uint16_t *)kr, q, hd);
+    // Scores.
+    for (int64_t p = p0; p < c_end;) {
+        const uint8_t *kr = kv_cache_row(kv, kv->k, j->l, kvh, p);
+        if (kv->type == DTYPE_F16 || kv->type == DTYPE_F32) {
+            int64_t run = c_end - p, to_wrap = R - p % R;
+            if (run > to_wrap) run = to_wrap;
+            if (kv->type == DTYPE_F16)
+                ker->scores_f16((const uint16_t *)kr, hd, run, q, hd, att + (p - p0));
+            else
+                ker->scores_f32((const float *)kr, hd, run, q, hd, att + (p - p0));
+            p += run;
         } else {
-            const uint8_t *kr = kv_cache_row(kv, kv->k, j->l, kvh, p);
-            const float *kf = (const float *)kr;
-            if (kv->type != DTYPE_F32) {
-                quant_dequantize_row(kv->type, kr, row, hd);
-                kf = row;
-            }
-            s = dot_f32(kf, q, hd);
+            quant_dequantize_row(kv->type, kr, row, hd);
+            att[p - p0] = dot_f32(row, q, hd);
+            p++;
         }
-        s *= j->scale;
-        att[p - p0] = s;
-        if (s > maxv) maxv = s;
+    }
+    if (b0 <= p_end)
+        ker->scores_f32(j->k_new + (b0 - j->pos) * KD + kvh * hd, KD, p_end - b0 + 1, q, hd,
+                        att + (b0 - p0));
+
+    // Softmax.
+    const int64_t n_att = p_end - p0 + 1;
+    float maxv = -INFINITY;
+    for (int64_t i = 0; i < n_att; i++) {
+        att[i] *= j->scale;
+        if (att[i] > maxv) maxv = att[i];
     }
     float sum = 0;
-    for (int64_t p = p0; p <= p_end; p++) {
-        float e = expf(att[p - p0] - maxv);
-        att[p - p0] = e;
-        sum += e;
+    for (int64_t i = 0; i < n_att; i++) {
+        att[i] = expf(att[i] - maxv);
+        sum += att[i];
     }
     const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n_att; i++)
+        att[i] *= inv;
+
+    // Weighted sum of the values.
     memset(out, 0, (size_t)hd * sizeof *out);
-    for (int64_t p = p0; p <= p_end; p++) {
-        float a = att[p - p0] * inv;
-        if (p >= j->pos) {
-            axpy_f32(out, j->v_new + (p - j->pos) * KD + kvh * hd, a, hd);
-            continue;
-        }
+    for (int64_t p = p0; p < c_end;) {
         const uint8_t *vr = kv_cache_row(kv, kv->v, j->l, kvh, p);
-        if (kv->type == DTYPE_F16) {
-            axpy_f16(out, (const uint16_t *)vr, a, hd);
+        if (kv->type == DTYPE_F16 || kv->type == DTYPE_F32) {
+            int64_t run = c_end - p, to_wrap = R - p % R;
+            if (run > to_wrap) run = to_wrap;
+            if (kv->type == DTYPE_F16)
+                ker->accum_f16(out, (const uint16_t *)vr, hd, run, att + (p - p0), hd);
+            else
+                ker->accum_f32(out, (const float *)vr, hd, run, att + (p - p0), hd);
+            p += run;
         } else {
-            const float *vf = (const float *)vr;
-            if (kv->type != DTYPE_F32) {
-                quant_dequantize_row(kv->type, vr, row + hd, hd);
-                vf = row + hd;
-            }
-            axpy_f32(out, vf, a, hd);
+            quant_dequantize_row(kv->type, vr, row + hd, hd);
+            axpy_f32(out, row + hd, att[p - p0], hd);
+            p++;
         }
     }
+    if (b0 <= p_end)
+        ker->accum_f32(out, j->v_new + (b0 - j->pos) * KD + kvh * hd, KD, p_end - b0 + 1,
+                       att + (b0 - p0), hd);
 }
 
 void attention_run(const kv_cache *kv, int64_t l, int64_t n_head, int64_t n_head_kv,
