@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,11 +290,25 @@ static void help(void)
 }
 
 // Runs the chat until /exit or end of input; returns the exit status.
+// Where the line history lives between sessions: $XDG_CACHE_HOME/rightsize
+// (or ~/.cache/rightsize)/chat_history; "" when neither is set.
+static void history_path(char *buf, size_t n)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    buf[0] = 0;
+    if (xdg && *xdg) snprintf(buf, n, "%s/rightsize/chat_history", xdg);
+    else if (home && *home) snprintf(buf, n, "%s/.cache/rightsize/chat_history", home);
+}
+
 static int chat_loop(chat_session *s, const chat_args *a)
 {
+    char hist[1024];
+    history_path(hist, sizeof hist);
     bool tty = isatty(STDIN_FILENO);
     if (tty) {
         using_history();
+        stifle_history(500);
+        if (*hist) read_history(hist); // absent the first time: nothing to read
         fprintf(stderr, "Type a message; /help lists commands. Ctrl-C stops an answer, Ctrl-D "
                         "or /exit quits.\n");
     }
@@ -401,6 +416,18 @@ static int chat_loop(chat_session *s, const chat_args *a)
                     (long long)t->gen_tokens, rate(t->decoded_tokens, t->decode_s),
                     (long long)engine_pos(s->e), (long long)engine_n_ctx(s->e));
         }
+    }
+    // The history goes beside the bandwidth cache (the folder is made if
+    // its parent exists; without it, no history is kept).
+    if (tty && *hist) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", hist);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = 0;
+            mkdir(dir, 0755);
+        }
+        write_history(hist);
     }
     return rc;
 }
