@@ -333,6 +333,74 @@ static void test_q4_K_simd_matches_scalar(void **state)
     free(b);
 }
 
+// Q8_0 with AVX2 rounds half away from zero like the reference's roundf,
+// ties included.
+static void test_q8_0_simd_matches_scalar(void **state)
+{
+    (void)state;
+    if (!quant_have_avx2()) skip();
+    enum { NB = 256, N = NB * 32 };
+    float *x = malloc(N * sizeof(float));
+    uint8_t *a = malloc((size_t)NB * 34), *b = malloc((size_t)NB * 34);
+    for (int i = 0; i < N; i++) x[i] = rand_normal();
+    // A block whose scale is exactly 1: every k + 0.5 is a tie.
+    x[0] = 127.0f;
+    for (int i = 1; i < 32; i++) x[i] = (float)(i - 16) + 0.5f;
+    for (int i = 32; i < 64; i++) x[i] = 0.0f;
+    x[64] = -127.0f;
+    for (int i = 65; i < 96; i++) x[i] = -(float)(i - 80) - 0.5f;
+    for (int i = 96; i < 128; i++) x[i] *= 1e-30f;
+    quant_force_scalar(true);
+    quant_quantize_row(DTYPE_Q8_0, x, a, N);
+    quant_force_scalar(false);
+    quant_quantize_row(DTYPE_Q8_0, x, b, N);
+    for (int i = 0; i < NB * 34; i++)
+        if (a[i] != b[i]) fail_msg("block %d byte %d: scalar 0x%02x, avx2 0x%02x", i / 34, i % 34, a[i], b[i]);
+    // The tie block: 1.5 -> 2, -1.5 -> -2, 0.5 -> 1 (away from zero).
+    assert_int_equal((int8_t)a[2 + 17], 2);  // x[17] = 1.5
+    assert_int_equal((int8_t)a[2 + 16], 1);  // x[16] = 0.5
+    assert_int_equal((int8_t)a[2 + 14], -2); // x[14] = -1.5
+    free(x);
+    free(a);
+    free(b);
+}
+
+// F16 rows through F16C give the scalar conversions' bits both ways (every
+// half value back, and rounding ties, subnormals and overflow forward).
+static void test_f16_simd_matches_scalar(void **state)
+{
+    (void)state;
+    enum { N = 65536 + 4096 };
+    uint16_t *h = malloc(N * 2), *ha = malloc(N * 2), *hb = malloc(N * 2);
+    float *f = malloc(N * sizeof(float)), *fa = malloc(N * sizeof(float)), *fb = malloc(N * sizeof(float));
+    for (int i = 0; i < 65536; i++) {
+        h[i] = (uint16_t)i;
+        if ((i & 0x7C00) == 0x7C00 && (i & 0x3FF)) h[i] = 0x3C00; // no NaNs
+    }
+    for (int i = 65536; i < N; i++) h[i] = (uint16_t)(i * 7);
+    quant_force_scalar(true);
+    quant_dequantize_row(DTYPE_F16, h, fa, N);
+    quant_force_scalar(false);
+    quant_dequantize_row(DTYPE_F16, h, fb, N);
+    assert_memory_equal(fa, fb, N * sizeof(float));
+    for (int i = 0; i < N; i++) f[i] = rand_normal() * ldexpf(1.0f, (i % 48) - 30); // 2^-30 .. 2^17
+    f[0] = 1.0f + 0x1p-11f; // a tie
+    f[1] = 65520.0f;        // rounds to inf
+    f[2] = 0x1p-25f;        // a subnormal tie
+    quant_force_scalar(true);
+    quant_quantize_row(DTYPE_F16, f, ha, N);
+    quant_force_scalar(false);
+    quant_quantize_row(DTYPE_F16, f, hb, N);
+    for (int i = 0; i < N; i++)
+        if (ha[i] != hb[i]) fail_msg("element %d (%a): scalar 0x%04x, simd 0x%04x", i, f[i], ha[i], hb[i]);
+    free(h);
+    free(ha);
+    free(hb);
+    free(f);
+    free(fa);
+    free(fb);
+}
+
 static void test_unsupported(void **state)
 {
     (void)state;
@@ -357,6 +425,8 @@ int main(void)
         cmocka_unit_test(test_kquant_nearest_level),
         cmocka_unit_test(test_q8_K),
         cmocka_unit_test(test_q4_K_simd_matches_scalar),
+        cmocka_unit_test(test_q8_0_simd_matches_scalar),
+        cmocka_unit_test(test_f16_simd_matches_scalar),
         cmocka_unit_test(test_unsupported),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

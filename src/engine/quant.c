@@ -3,6 +3,7 @@
 #include "engine/quant.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,13 @@ uint16_t f32_to_bf16(float f)
 }
 
 // ---------------------------------------------------------------- helpers
+
+static bool q_scalar_only; // tests compare the scalar and SIMD paths
+
+void quant_force_scalar(bool on)
+{
+    q_scalar_only = on;
+}
 
 #define QMIN(a, b) ((a) < (b) ? (a) : (b))
 #define QMAX(a, b) ((a) > (b) ? (a) : (b))
@@ -265,6 +273,12 @@ void quant_dequantize_row(dtype t, const void *src, float *dst, int64_t n)
         break;
     case DTYPE_F16: {
         const uint16_t *s = src;
+#if defined(__x86_64__) || defined(__i386__)
+        if (!q_scalar_only && quant_have_f16c()) {
+            quant_f16_to_f32_avx2(s, dst, n);
+            break;
+        }
+#endif
         for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(s[i]);
         break;
     }
@@ -290,15 +304,33 @@ void quant_dequantize_row(dtype t, const void *src, float *dst, int64_t n)
 
 // ---------------------------------------------------------------- quantize
 
+// C's roundf (half away from zero) for |v| < 2^22, without the libm call
+// that roundf compiles to on baseline x86-64 (it was a tenth of an int8
+// load): the fraction v - trunc(v) is exact.
+static inline int round_half_away(float v)
+{
+    int i = (int)v;
+    const float f = v - (float)i;
+    if (f >= 0.5f) i++;
+    if (f <= -0.5f) i--;
+    return i;
+}
+
 static void quant_q8_0(const float *x, block_q8_0 *y, int64_t nb)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!q_scalar_only && quant_have_avx2()) {
+        quant_q8_0_avx2(x, y, nb);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < nb; i++, x += 32) {
         float amax = 0.0f;
         for (int j = 0; j < 32; j++) amax = QMAX(amax, fabsf(x[j]));
         const float d = amax / ((1 << 7) - 1);
         const float id = d ? 1.0f / d : 0.0f;
         y[i].d = f32_to_fp16(d);
-        for (int j = 0; j < 32; j++) y[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < 32; j++) y[i].qs[j] = (int8_t)round_half_away(x[j] * id);
     }
 }
 
@@ -469,11 +501,33 @@ static void quant_q4_K_scalar(const float *x, block_q4_K *y, int64_t nb)
     }
 }
 
+bool quant_have_f16c(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h == 1;
+#else
+    return false;
+#endif
+}
+
 bool quant_have_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    static _Atomic int have = -1; // loader threads may ask at once; all get one answer
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h == 1;
 #else
     return false;
 #endif
@@ -481,17 +535,10 @@ bool quant_have_avx2(void)
 
 // The reference algorithm; with AVX2, eight sub-blocks at a time (the same
 // bytes, several times faster: this search is most of a quantized load).
-static bool q4_K_scalar_only; // tests compare the two paths
-
-void quant_force_scalar(bool on)
-{
-    q4_K_scalar_only = on;
-}
-
 static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    if (!q4_K_scalar_only && quant_have_avx2()) {
+    if (!q_scalar_only && quant_have_avx2()) {
         quant_q4_K_avx2(x, y, nb);
         return;
     }
@@ -620,6 +667,12 @@ int64_t quant_quantize_row(dtype t, const float *src, void *dst, int64_t n)
         break;
     case DTYPE_F16: {
         uint16_t *d = dst;
+#if defined(__x86_64__) || defined(__i386__)
+        if (!q_scalar_only && quant_have_f16c()) {
+            quant_f32_to_f16_avx2(src, d, n);
+            break;
+        }
+#endif
         for (int64_t i = 0; i < n; i++) d[i] = f32_to_fp16(src[i]);
         break;
     }

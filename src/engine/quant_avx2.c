@@ -112,6 +112,60 @@ AVX2_EXACT static __m256 qkx2_x8(const __m256 x[32], const __m256 w[32], __m256i
     return scale;
 }
 
+// Q8_0: the block maximum, then x * (1/d) rounded half away from zero (C's
+// roundf, which the reference uses): truncate, then step away from zero
+// where the dropped fraction is at least one half. x - trunc(x) is exact.
+AVX2_EXACT void quant_q8_0_avx2(const float *x, void *dst, int64_t nb)
+{
+    block_q8_0 *y = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f), mhalf = _mm256_set1_ps(-0.5f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i < nb; i++, x += 32) {
+        __m256 v[4], mx = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + 8 * j);
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[j]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float amax = _mm_cvtss_f32(m);
+        const float d = amax / ((1 << 7) - 1);
+        const float id = d ? 1.0f / d : 0.0f;
+        y[i].d = f32_to_fp16(d);
+        __m256i q[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256 a = _mm256_mul_ps(v[j], _mm256_set1_ps(id));
+            __m256 t = _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            const __m256 f = _mm256_sub_ps(a, t);
+            t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+            t = _mm256_sub_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, mhalf, _CMP_LE_OQ), one));
+            q[j] = _mm256_cvttps_epi32(t);
+        }
+        // packs works within 128-bit lanes: a final permute restores the order.
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[i].qs, p);
+    }
+}
+
+// fp16 rows with F16C: round-to-nearest-even like f32_to_fp16, and exact
+// the other way (NaN payloads aside, which models do not hold).
+__attribute__((target("avx2,f16c"))) void quant_f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = f32_to_fp16(x[i]);
+}
+
+__attribute__((target("avx2,f16c"))) void quant_f16_to_f32_avx2(const uint16_t *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = fp16_to_f32(x[i]);
+}
+
 AVX2_EXACT void quant_q4_K_avx2(const float *x, void *dst, int64_t nb)
 {
     block_q4_K *y = dst;
