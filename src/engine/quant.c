@@ -4,6 +4,9 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -508,7 +511,10 @@ bool quant_have_f16c(void)
     int h = atomic_load_explicit(&have, memory_order_relaxed);
     if (h < 0) {
         __builtin_cpu_init();
-        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? 1 : 0;
+        // clang 14's __builtin_cpu_supports has no "f16c": CPUID leaf 1, ECX bit 29.
+        unsigned a, b, c, d;
+        const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+        h = __builtin_cpu_supports("avx2") && f16c ? 1 : 0;
         atomic_store_explicit(&have, h, memory_order_relaxed);
     }
     return h == 1;
