@@ -155,6 +155,8 @@ rs_status engine_prefill(engine *e, const int32_t *tokens, int64_t n, float *log
     const int64_t V = e->cfg.n_vocab;
     for (int64_t i = 0; i < n; i += e->s.n_batch) {
         int64_t nb = n - i < e->s.n_batch ? n - i : e->s.n_batch;
+        // Only the last chunk's logits are kept, unless every token's are.
+        e->s.skip_logits = i + nb < n && !(logits_out && e->s.logits_rows >= nb);
         if (e->gpu) {
             st = engine_gpu_forward(e->gpu, &e->cfg, &e->w, &e->kv, &e->s, e->pool, tokens + i, nb,
                                     e->pos, err);

@@ -315,6 +315,7 @@ void forward_batch(const forward_config *cfg, const model_weights *w, kv_cache *
     int64_t first = s->logits_rows >= n ? 0 : n - 1;
     if (first > 0 && s->head_rows > 1 && n >= s->head_rows) first = n - s->head_rows;
     s->last_row = n - 1 - first;
+    if (s->skip_logits) return;
     for (int64_t t = first; t < n; t++)
         rmsnorm(s->xb + (t - first) * D, s->x + t * D, w->out_norm, D, cfg->norm_eps);
     matmul(pool, &w->output, s->xb, s->logits, n - first);

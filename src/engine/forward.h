@@ -71,6 +71,7 @@ typedef struct run_state {
     int64_t logits_rows; // 1, or n_batch with logits_all
     int64_t head_rows;   // rows a prefill runs through the output head (see forward_batch)
     int64_t last_row;    // row of logits holding the last token's, after forward_batch
+    bool skip_logits;    // a prefill chunk before the last: no output head needed
     float *inv_freq; // (rope_dim / 2) rotary frequencies, scaling applied
     uint64_t bytes;
 } run_state;
