@@ -328,6 +328,14 @@ static void test_prefill_head_precision(void **state)
     fprintf(stderr, "  llama3 Q8_0 prefill, last logits only: %.2e\n", d);
     assert_true(d < 1e-4);
     engine_free(e);
+    // In chunks of 4 (the first two skip the head): the same logits.
+    o.n_batch = 4;
+    assert_int_equal(engine_load(m, &o, &e, &err), RS_OK);
+    assert_int_equal(engine_prefill(e, r.prompt, n, NULL, &err), RS_OK);
+    d = rel_error(engine_logits(e), want + (n - 1) * V, V);
+    fprintf(stderr, "  the same in chunks of 4: %.2e\n", d);
+    assert_true(d < 1e-4);
+    engine_free(e);
     model_free(m);
     free(want);
     cJSON_Delete(r.root);
