@@ -13,12 +13,18 @@
 // ---- growable arrays and hash maps (tok_map.c) ----
 
 // Open-addressing map from a byte string to an int32 (token ids). Keys are
-// not copied: they must outlive the map (they point into token texts).
+// not copied: they must outlive the map (they point into token texts). A
+// slot keeps the hash's high bits so most misses skip the key compare.
+typedef struct tok_str_slot {
+    const char *key; // NULL = empty slot
+    uint32_t len;
+    uint32_t tag; // high 32 bits of the hash
+    int32_t val;
+} tok_str_slot;
+
 typedef struct tok_strmap {
-    const char **keys; // (cap) NULL = empty slot
-    uint32_t *lens;    // (cap)
-    int32_t *vals;     // (cap)
-    uint64_t cap;      // power of two
+    tok_str_slot *slots; // (cap)
+    uint64_t cap;        // power of two
     uint64_t n;
 } tok_strmap;
 
@@ -29,11 +35,16 @@ void tok_strmap_free(tok_strmap *m);
 bool tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t val);
 int32_t tok_strmap_get(const tok_strmap *m, const char *key, uint32_t len); // -1 if absent
 
-// Map from a pair of ids to (rank, merged id): the BPE merges.
+// Map from a pair of ids to (rank, merged id): the BPE merges. One slot
+// holds key and values together: a lookup touches one cache line.
+typedef struct tok_pair_slot {
+    uint64_t key; // (left << 32 | right) + 1; 0 = empty slot
+    int32_t rank;
+    int32_t merged;
+} tok_pair_slot;
+
 typedef struct tok_pairmap {
-    uint64_t *keys;  // (cap) (left << 32 | right) + 1; 0 = empty slot
-    int32_t *rank;   // (cap)
-    int32_t *merged; // (cap)
+    tok_pair_slot *slots; // (cap)
     uint64_t cap;
     uint64_t n;
 } tok_pairmap;
@@ -50,12 +61,13 @@ static inline bool tok_pairmap_get(const tok_pairmap *m, int32_t left, int32_t r
     uint64_t h = key * 0x9E3779B97F4A7C15ULL;
     h ^= h >> 29;
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key) {
-            *rank = m->rank[i];
-            *merged = m->merged[i];
+        const tok_pair_slot *sl = &m->slots[i];
+        if (sl->key == key) {
+            *rank = sl->rank;
+            *merged = sl->merged;
             return true;
         }
-        if (m->keys[i] == 0) return false;
+        if (sl->key == 0) return false;
     }
 }
 

@@ -32,11 +32,9 @@ rs_status tok_strmap_init(tok_strmap *m, uint64_t expected)
 {
     memset(m, 0, sizeof *m);
     m->cap = cap_for(expected);
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->lens = calloc(m->cap, sizeof *m->lens);
-    m->vals = calloc(m->cap, sizeof *m->vals);
-    if (!m->keys || !m->lens || !m->vals) {
-        tok_strmap_free(m);
+    m->slots = calloc(m->cap, sizeof *m->slots);
+    if (!m->slots) {
+        m->cap = 0;
         return RS_ERR_RUNTIME;
     }
     return RS_OK;
@@ -44,9 +42,7 @@ rs_status tok_strmap_init(tok_strmap *m, uint64_t expected)
 
 void tok_strmap_free(tok_strmap *m)
 {
-    free(m->keys);
-    free(m->lens);
-    free(m->vals);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -55,7 +51,8 @@ static bool strmap_grow(tok_strmap *m)
     tok_strmap bigger;
     if (tok_strmap_init(&bigger, m->cap) != RS_OK) return false;
     for (uint64_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) tok_strmap_put(&bigger, m->keys[i], m->lens[i], m->vals[i]);
+        if (m->slots[i].key)
+            tok_strmap_put(&bigger, m->slots[i].key, m->slots[i].len, m->slots[i].val);
     tok_strmap_free(m);
     *m = bigger;
     return true;
@@ -65,15 +62,15 @@ bool tok_strmap_put(tok_strmap *m, const char *key, uint32_t len, int32_t val)
 {
     if ((m->n + 1) * 2 > m->cap && !strmap_grow(m)) return false;
     uint64_t h = tok_hash_bytes(key, len);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i]) {
-            m->keys[i] = key;
-            m->lens[i] = len;
-            m->vals[i] = val;
+        tok_str_slot *sl = &m->slots[i];
+        if (!sl->key) {
+            *sl = (tok_str_slot){key, len, tag, val};
             m->n++;
             return true;
         }
-        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0) return true;
+        if (sl->tag == tag && sl->len == len && memcmp(sl->key, key, len) == 0) return true;
     }
 }
 
@@ -81,9 +78,11 @@ int32_t tok_strmap_get(const tok_strmap *m, const char *key, uint32_t len)
 {
     if (m->cap == 0) return -1;
     uint64_t h = tok_hash_bytes(key, len);
+    uint32_t tag = (uint32_t)(h >> 32);
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->keys[i]) return -1;
-        if (m->lens[i] == len && memcmp(m->keys[i], key, len) == 0) return m->vals[i];
+        const tok_str_slot *sl = &m->slots[i];
+        if (!sl->key) return -1;
+        if (sl->tag == tag && sl->len == len && memcmp(sl->key, key, len) == 0) return sl->val;
     }
 }
 
@@ -91,11 +90,9 @@ rs_status tok_pairmap_init(tok_pairmap *m, uint64_t expected)
 {
     memset(m, 0, sizeof *m);
     m->cap = cap_for(expected);
-    m->keys = calloc(m->cap, sizeof *m->keys);
-    m->rank = calloc(m->cap, sizeof *m->rank);
-    m->merged = calloc(m->cap, sizeof *m->merged);
-    if (!m->keys || !m->rank || !m->merged) {
-        tok_pairmap_free(m);
+    m->slots = calloc(m->cap, sizeof *m->slots);
+    if (!m->slots) {
+        m->cap = 0;
         return RS_ERR_RUNTIME;
     }
     return RS_OK;
@@ -103,9 +100,7 @@ rs_status tok_pairmap_init(tok_pairmap *m, uint64_t expected)
 
 void tok_pairmap_free(tok_pairmap *m)
 {
-    free(m->keys);
-    free(m->rank);
-    free(m->merged);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -114,10 +109,11 @@ static bool pairmap_grow(tok_pairmap *m)
     tok_pairmap bigger;
     if (tok_pairmap_init(&bigger, m->cap) != RS_OK) return false;
     for (uint64_t i = 0; i < m->cap; i++) {
-        if (m->keys[i]) {
-            uint64_t k = m->keys[i] - 1;
-            tok_pairmap_put(&bigger, (int32_t)(k >> 32), (int32_t)(uint32_t)k, m->rank[i],
-                            m->merged[i]);
+        const tok_pair_slot *sl = &m->slots[i];
+        if (sl->key) {
+            uint64_t k = sl->key - 1;
+            tok_pairmap_put(&bigger, (int32_t)(k >> 32), (int32_t)(uint32_t)k, sl->rank,
+                            sl->merged);
         }
     }
     tok_pairmap_free(m);
@@ -132,15 +128,13 @@ bool tok_pairmap_put(tok_pairmap *m, int32_t left, int32_t right, int32_t rank, 
     uint64_t h = key * 0x9E3779B97F4A7C15ULL;
     h ^= h >> 29;
     for (uint64_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == 0) {
-            m->keys[i] = key;
-            m->rank[i] = rank;
-            m->merged[i] = merged;
+        tok_pair_slot *sl = &m->slots[i];
+        if (sl->key == 0) {
+            *sl = (tok_pair_slot){key, rank, merged};
             m->n++;
             return true;
         }
-        if (m->keys[i] == key)
-            return true; // the first (lowest-rank) merge of a pair wins, as in HF
+        if (sl->key == key) return true; // the first (lowest-rank) merge of a pair wins, as in HF
     }
 }
 
