@@ -1,6 +1,7 @@
 #include "engine/forward.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,14 +36,22 @@ rs_status kv_cache_init(kv_cache *kv, const forward_config *cfg, int64_t n_ctx, 
         kv_cache_free(kv);
         return rs_fail(err, RS_ERR_RUNTIME, "out of memory");
     }
-    uint64_t total_rows = 0;
+    uint64_t total_rows = 0, one = 0;
+    bool overflow = n_ctx <= 0;
     for (int64_t l = 0; l < cfg->n_layer; l++) {
         int64_t win = forward_layer_window(cfg, l);
         kv->rows[l] = win > 0 && win < n_ctx ? win : n_ctx;
         kv->layer_off[l] = total_rows;
-        total_rows += (uint64_t)cfg->n_head_kv * (uint64_t)kv->rows[l];
+        uint64_t rows;
+        overflow |= __builtin_mul_overflow((uint64_t)cfg->n_head_kv, (uint64_t)kv->rows[l], &rows);
+        overflow |= __builtin_add_overflow(total_rows, rows, &total_rows);
     }
-    uint64_t one = total_rows * (uint64_t)kv->row_bytes;
+    overflow |= __builtin_mul_overflow(total_rows, (uint64_t)kv->row_bytes, &one);
+    if (overflow || one > (UINT64_MAX >> 2)) {
+        kv_cache_free(kv);
+        return rs_fail(err, RS_ERR_INPUT, "a KV cache of %lld tokens does not fit in memory",
+                       (long long)n_ctx);
+    }
     kv->k = aligned_alloc(64, (one + 63) & ~63ULL);
     kv->v = aligned_alloc(64, (one + 63) & ~63ULL);
     if (!kv->k || !kv->v) {
@@ -93,7 +102,16 @@ rs_status run_state_init(run_state *s, const forward_config *cfg, int64_t n_batc
         {&s->inv_freq, cfg->rope_dim / 2 + 1},
     };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        size_t bytes = ((size_t)bufs[i].n * sizeof(float) + 63) & ~(size_t)63;
+        // Every count is a product of configuration sizes (each below 2^24)
+        // and n_batch or n_ctx; refuse what would overflow rather than wrap.
+        size_t bytes;
+        if (bufs[i].n < 0 || __builtin_mul_overflow((size_t)bufs[i].n, sizeof(float), &bytes) ||
+            bytes > (SIZE_MAX >> 2)) {
+            run_state_free(s);
+            return rs_fail(err, RS_ERR_INPUT, "activations for a batch of %lld tokens do not fit",
+                           (long long)n_batch);
+        }
+        bytes = (bytes + 63) & ~(size_t)63;
         *bufs[i].p = aligned_alloc(64, bytes);
         if (!*bufs[i].p) {
             run_state_free(s);
