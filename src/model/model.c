@@ -39,8 +39,7 @@ void model_desc_clear(model_desc *m)
     free(m->layer_is_moe);
     for (int i = 0; i < m->n_files; i++) free(m->files[i].path);
     free(m->files);
-    for (int64_t i = 0; i < m->n_tensors; i++) free(m->tensors[i].name);
-    free(m->tensors);
+    model_tensors_clear(m);
     free(m->chat_template);
     if (m->gguf) gguf_close(m->gguf);
     model_desc_init(m);

@@ -126,6 +126,8 @@ typedef struct model_desc {
     model_tensor *tensors;
     int64_t n_tensors;
     bool tensors_synthesized;
+    struct model_name_chunk *tensor_names; // arena holding every tensors[i].name (arch.c):
+                                           // one allocation per 64 KiB, not one per tensor
 
     // Derived by the architecture rules (arch.c), summed over tensors.
     uint64_t n_params;

@@ -35,6 +35,8 @@ model_arch arch_from_gguf_name(const char *name);
 rs_status arch_synthesize(model_desc *m, rs_error *err);
 // Derived figures over m->tensors: n_params, n_params_active, stored_type.
 void arch_finish(model_desc *m);
+// Frees the tensor list and the arena of its names.
+void model_tensors_clear(model_desc *m);
 // Appends one tensor (ggml order ne, ne[0] innermost) to m->tensors.
 rs_status model_add_tensor(model_desc *m, const char *name, dtype type, int n_dims,
                            const int64_t *ne, int file, uint64_t offset, rs_error *err);

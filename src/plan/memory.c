@@ -57,11 +57,60 @@ const char *plan_precision_name(plan_precision p)
 
 // ---- Tensor roles ------------------------------------------------------------
 
-static bool ends_with(const char *s, const char *suffix)
+// The name tests below read what name_scan found, once per name:
+// plan_classes_init runs them on every tensor (92,000 for DeepSeek-V3's
+// synthesized list), where a strlen and a strstr per test were a quarter
+// of `rightsize plan`'s time.
+
+typedef struct name_marks {
+    const char *s;
+    size_t n;           // strlen(s)
+    const char *layers; // the first ".layers.", NULL if none
+    bool vision;        // "vision" somewhere
+    bool mm_projector;  // "multi_modal_projector" somewhere
+    bool exps;          // "_exps." somewhere (GGUF's stacked experts)
+    bool experts;       // ".experts." somewhere (HF's experts)
+    bool gate_inp;      // "ffn_gate_inp" somewhere (GGUF's MoE router)
+} name_marks;
+
+// The first occurrence of needle (k bytes) in s (n bytes), NULL if none.
+// memchr looks for needle[a], a byte chosen to be rare in tensor names
+// ('.' and '_' are in every name), so that few candidates need a memcmp;
+// a loop over every byte was slower than this.
+static const char *find_n(const char *s, size_t n, const char *needle, size_t k, size_t a)
 {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
+    if (n < k) return NULL;
+    const char *p = s + a, *last = s + (n - k) + a; // where needle[a] may sit
+    while (p <= last) {
+        p = memchr(p, needle[a], (size_t)(last - p) + 1);
+        if (!p) return NULL;
+        if (memcmp(p - a, needle, k) == 0) return p - a;
+        p++;
+    }
+    return NULL;
 }
+
+#define FIND(s, n, lit, a) find_n((s), (n), (lit), sizeof(lit) - 1, (a))
+
+static void name_scan(const char *s, name_marks *k)
+{
+    size_t n = strlen(s);
+    k->s = s;
+    k->n = n;
+    k->layers = FIND(s, n, ".layers.", 3);
+    k->vision = FIND(s, n, "vision", 0) != NULL;
+    k->mm_projector = FIND(s, n, "multi_modal_projector", 1) != NULL;
+    k->exps = FIND(s, n, "_exps.", 2) != NULL;
+    k->experts = FIND(s, n, ".experts.", 2) != NULL;
+    k->gate_inp = FIND(s, n, "ffn_gate_inp", 1) != NULL;
+}
+
+static bool ends_with_n(const char *s, size_t n, const char *suffix, size_t k)
+{
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+#define ENDS_WITH(k, lit) ends_with_n((k)->s, (k)->n, (lit), sizeof(lit) - 1)
 
 // Parses the digits at s into *out; false if there are none.
 static bool parse_index(const char *s, int64_t *out)
@@ -77,37 +126,37 @@ static bool parse_index(const char *s, int64_t *out)
     return true;
 }
 
-static bool tensor_block_index(const char *name, int64_t *out)
+static bool tensor_block_index(const name_marks *k, int64_t *out)
 {
-    if (strncmp(name, "blk.", 4) == 0) return parse_index(name + 4, out);
-    if (strncmp(name, "layers.", 7) == 0) return parse_index(name + 7, out);
-    const char *p = strstr(name, ".layers.");
-    return p && parse_index(p + 8, out);
+    const char *name = k->s;
+    if (k->n >= 4 && memcmp(name, "blk.", 4) == 0) return parse_index(name + 4, out);
+    if (k->n >= 7 && memcmp(name, "layers.", 7) == 0) return parse_index(name + 7, out);
+    return k->layers && parse_index(k->layers + 8, out);
 }
 
-static bool is_vision_tensor(const char *name)
+static bool is_vision_tensor(const name_marks *k)
 {
-    return strstr(name, "vision") || strstr(name, "multi_modal_projector") ||
-           strncmp(name, "v.", 2) == 0 || strncmp(name, "mm.", 3) == 0;
+    return k->vision || k->mm_projector || strncmp(k->s, "v.", 2) == 0 ||
+           strncmp(k->s, "mm.", 3) == 0;
 }
 
-static bool is_embd_tensor(const char *name)
+static bool is_embd_tensor(const name_marks *k)
 {
-    return strcmp(name, "token_embd.weight") == 0 || ends_with(name, "embed_tokens.weight") ||
-           ends_with(name, "tok_embeddings.weight") || ends_with(name, "wte.weight");
+    return strcmp(k->s, "token_embd.weight") == 0 || ENDS_WITH(k, "embed_tokens.weight") ||
+           ENDS_WITH(k, "tok_embeddings.weight") || ENDS_WITH(k, "wte.weight");
 }
 
-plan_tensor_role plan_tensor_role_of(const model_desc *m, const model_tensor *t, int64_t *layer)
+static plan_tensor_role role_of(const model_desc *m, const name_marks *k, int64_t *layer)
 {
     int64_t il = -1;
     plan_tensor_role role;
-    if (is_vision_tensor(t->name))
+    if (is_vision_tensor(k))
         role = PLAN_ROLE_SKIP;
-    else if (tensor_block_index(t->name, &il))
+    else if (tensor_block_index(k, &il))
         // Blocks past n_layer are DeepSeek's next-token-prediction layers,
         // which generation never runs (llama.cpp skips them too).
         role = (m && m->n_layer > 0 && il >= m->n_layer) ? PLAN_ROLE_SKIP : PLAN_ROLE_LAYER;
-    else if (is_embd_tensor(t->name))
+    else if (is_embd_tensor(k))
         role = PLAN_ROLE_EMBD;
     else
         role = PLAN_ROLE_OUTPUT;
@@ -115,23 +164,37 @@ plan_tensor_role plan_tensor_role_of(const model_desc *m, const model_tensor *t,
     return role;
 }
 
+plan_tensor_role plan_tensor_role_of(const model_desc *m, const model_tensor *t, int64_t *layer)
+{
+    name_marks k;
+    name_scan(t->name, &k);
+    return role_of(m, &k, layer);
+}
+
+static bool is_routed_expert(const name_marks *k)
+{
+    return k->exps || k->experts;
+}
+
 bool plan_tensor_is_routed_expert(const model_tensor *t)
 {
-    return strstr(t->name, "_exps.") || strstr(t->name, ".experts.");
+    name_marks k;
+    name_scan(t->name, &k);
+    return is_routed_expert(&k);
 }
 
 // MoE routers decide which experts run; llama.cpp's quantizer keeps them in
 // F32 (ffn_gate_inp) because a small error there changes the routing.
-static bool is_router_tensor(const char *name)
+static bool is_router_tensor(const name_marks *k)
 {
-    return strstr(name, "ffn_gate_inp") || ends_with(name, "mlp.gate.weight") ||
-           ends_with(name, "block_sparse_moe.gate.weight") ||
-           ends_with(name, "shared_expert_gate.weight");
+    return k->gate_inp || ENDS_WITH(k, "mlp.gate.weight") ||
+           ENDS_WITH(k, "block_sparse_moe.gate.weight") ||
+           ENDS_WITH(k, "shared_expert_gate.weight");
 }
 
-static bool is_output_head(const char *name)
+static bool is_output_head(const name_marks *k)
 {
-    return strcmp(name, "output.weight") == 0 || ends_with(name, "lm_head.weight");
+    return strcmp(k->s, "output.weight") == 0 || ENDS_WITH(k, "lm_head.weight");
 }
 
 static bool is_integer_type(dtype t)
@@ -198,13 +261,17 @@ static dtype tensor_type(const model_tensor *t, plan_precision p, bool as_head, 
 
 dtype plan_tensor_type(const model_tensor *t, plan_precision p)
 {
-    return tensor_type(t, p, is_output_head(t->name), is_router_tensor(t->name));
+    name_marks k;
+    name_scan(t->name, &k);
+    return tensor_type(t, p, is_output_head(&k), is_router_tensor(&k));
 }
 
 dtype plan_model_tensor_type(const model_desc *m, const model_tensor *t, plan_precision p)
 {
-    bool head = is_output_head(t->name) || (m && m->tied_embeddings && is_embd_tensor(t->name));
-    return tensor_type(t, p, head, is_router_tensor(t->name));
+    name_marks k;
+    name_scan(t->name, &k);
+    bool head = is_output_head(&k) || (m && m->tied_embeddings && is_embd_tensor(&k));
+    return tensor_type(t, p, head, is_router_tensor(&k));
 }
 
 uint64_t plan_tensor_bytes(const model_desc *m, const model_tensor *t, plan_precision p)
@@ -223,44 +290,133 @@ uint64_t plan_weights_bytes(const model_desc *m, plan_precision p)
     return b;
 }
 
+// Everything the sizing of a tensor depends on: its class, stored type and
+// shape (tensor_type reads the type, ne[0], n_dims and n_elems).
+static bool same_group(const plan_tensor_class *a, const model_tensor *ta,
+                       const plan_tensor_class *b, const model_tensor *tb)
+{
+    return a->layer == b->layer && a->role == b->role && a->routed == b->routed &&
+           a->router == b->router && a->head == b->head && a->embd == b->embd &&
+           a->as_head == b->as_head && a->scale == b->scale && ta->type == tb->type &&
+           ta->n_dims == tb->n_dims && ta->ne[0] == tb->ne[0] && ta->n_elems == tb->n_elems;
+}
+
+static uint64_t group_hash(const plan_tensor_class *c, const model_tensor *t)
+{
+    uint64_t h = 1469598103934665603ULL; // FNV-1a over the key's fields
+    uint64_t f[6] = {(uint64_t)c->layer,
+                     (uint64_t)c->role | (uint64_t)c->routed << 8 | (uint64_t)c->router << 9 |
+                         (uint64_t)c->head << 10 | (uint64_t)c->embd << 11 |
+                         (uint64_t)c->as_head << 12 | (uint64_t)c->scale << 13,
+                     (uint64_t)t->type, (uint64_t)t->n_dims, (uint64_t)t->ne[0],
+                     (uint64_t)t->n_elems};
+    for (int i = 0; i < 6; i++) {
+        h ^= f[i];
+        h *= 1099511628211ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+// The groups under construction: an open-addressing table of group
+// indices, doubled when half full.
+typedef struct group_index {
+    int64_t *slot; // (cap) index into groups, -1 = empty
+    size_t cap;
+    plan_tensor_group *groups; // (n) in order of first member
+    size_t n, groups_cap;
+} group_index;
+
+static rs_status group_add(group_index *gx, const model_desc *m, int64_t i,
+                           const plan_tensor_class *c)
+{
+    const model_tensor *t = &m->tensors[i];
+    plan_tensor_group *g = gx->groups;
+    size_t k = (size_t)group_hash(c, t) & (gx->cap - 1);
+    while (gx->slot[k] >= 0 &&
+           !same_group(&g[gx->slot[k]].c, &m->tensors[g[gx->slot[k]].first], c, t))
+        k = (k + 1) & (gx->cap - 1);
+    if (gx->slot[k] >= 0) {
+        g[gx->slot[k]].count++;
+        return RS_OK;
+    }
+    if (gx->n == gx->groups_cap) {
+        g = realloc(g, 2 * gx->groups_cap * sizeof *g);
+        if (!g) return RS_ERR_RUNTIME;
+        gx->groups = g;
+        gx->groups_cap *= 2;
+    }
+    g[gx->n] = (plan_tensor_group){*c, i, 1};
+    gx->slot[k] = (int64_t)gx->n++;
+    if (2 * gx->n > gx->cap) {
+        size_t ncap = 2 * gx->cap;
+        int64_t *ns = malloc(ncap * sizeof *ns);
+        if (!ns) return RS_ERR_RUNTIME;
+        for (size_t j = 0; j < ncap; j++) ns[j] = -1;
+        for (size_t j = 0; j < gx->n; j++) {
+            size_t q = (size_t)group_hash(&g[j].c, &m->tensors[g[j].first]) & (ncap - 1);
+            while (ns[q] >= 0) q = (q + 1) & (ncap - 1);
+            ns[q] = (int64_t)j;
+        }
+        free(gx->slot);
+        gx->slot = ns;
+        gx->cap = ncap;
+    }
+    return RS_OK;
+}
+
 rs_status plan_classes_init(plan_classes *pc, const model_desc *m, rs_error *err)
 {
     memset(pc, 0, sizeof *pc);
     pc->n = m->n_tensors > 0 ? m->n_tensors : 0;
     pc->stored_runnable = true;
     pc->unrunnable = DTYPE_F32;
-    pc->c = calloc((size_t)(pc->n > 0 ? pc->n : 1), sizeof *pc->c);
-    if (!pc->c) return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %lld tensors",
-                               (long long)pc->n);
-    for (int64_t i = 0; i < pc->n; i++) {
+    group_index gx = {.cap = 256, .groups_cap = 64};
+    gx.slot = malloc(gx.cap * sizeof *gx.slot);
+    gx.groups = malloc(gx.groups_cap * sizeof *gx.groups);
+    rs_status st = gx.slot && gx.groups ? RS_OK : RS_ERR_RUNTIME;
+    if (gx.slot)
+        for (size_t k = 0; k < gx.cap; k++) gx.slot[k] = -1;
+    for (int64_t i = 0; i < pc->n && st == RS_OK; i++) {
         const model_tensor *t = &m->tensors[i];
-        plan_tensor_class *c = &pc->c[i];
-        c->role = (uint8_t)plan_tensor_role_of(m, t, &c->layer);
-        bool in_block = c->role == PLAN_ROLE_LAYER;
-        c->routed = in_block && plan_tensor_is_routed_expert(t);
-        c->router = in_block && is_router_tensor(t->name);
-        c->head = !in_block && is_output_head(t->name);
-        c->embd = c->role == PLAN_ROLE_EMBD;
-        c->scale = ends_with(t->name, "_scale_inv") || ends_with(t->name, ".weight_scale");
-        if (c->head) pc->has_head = true;
-        if (c->role != PLAN_ROLE_SKIP && !quant_supported(t->type) && !is_integer_type(t->type) &&
+        plan_tensor_class c = {0};
+        name_marks k;
+        name_scan(t->name, &k);
+        c.role = (uint8_t)role_of(m, &k, &c.layer);
+        bool in_block = c.role == PLAN_ROLE_LAYER;
+        c.routed = in_block && is_routed_expert(&k);
+        c.router = in_block && is_router_tensor(&k);
+        c.head = !in_block && is_output_head(&k);
+        c.embd = c.role == PLAN_ROLE_EMBD;
+        c.scale = ENDS_WITH(&k, "_scale_inv") || ENDS_WITH(&k, ".weight_scale");
+        // The same rule as plan_model_tensor_type, which the engine converts by.
+        c.as_head = c.head || (c.embd && m->tied_embeddings);
+        if (c.head) pc->has_head = true;
+        if (c.role != PLAN_ROLE_SKIP && !quant_supported(t->type) && !is_integer_type(t->type) &&
             pc->stored_runnable) {
             pc->stored_runnable = false;
             pc->unrunnable = t->type;
         }
+        st = group_add(&gx, m, i, &c);
     }
-    // The same rule as plan_model_tensor_type, which the engine converts by.
-    for (int64_t i = 0; i < pc->n; i++)
-        pc->c[i].as_head = pc->c[i].head || (pc->c[i].embd && m->tied_embeddings);
+    free(gx.slot);
+    pc->groups = gx.groups;
+    pc->n_groups = (int64_t)gx.n;
+    if (st != RS_OK) {
+        plan_classes_free(pc);
+        return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for the classes of %lld tensors",
+                       (long long)m->n_tensors);
+    }
     return RS_OK;
 }
 
 void plan_classes_free(plan_classes *pc)
 {
     if (!pc) return;
-    free(pc->c);
-    pc->c = NULL;
+    free(pc->groups);
+    pc->groups = NULL;
     pc->n = 0;
+    pc->n_groups = 0;
 }
 
 rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const plan_classes *pc,
@@ -276,44 +432,40 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
         plan_weights_free(w);
         return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %zu layers", n);
     }
-    uint64_t embd_params = 0, last_bytes = 0;
-    dtype last_type = DTYPE_COUNT;
-    int64_t last_ne0 = -1, last_n = -1;
+    uint64_t embd_params = 0;
     double used = m->n_expert > 0 && m->n_expert_used > 0
                       ? (double)m->n_expert_used / (double)m->n_expert
                       : 1.0;
-    for (int64_t i = 0; i < pc->n && i < m->n_tensors; i++) {
-        const model_tensor *t = &m->tensors[i];
-        const plan_tensor_class *c = &pc->c[i];
+    // Every member of a group has the same size, so each sum below adds
+    // count times what one member adds (rounded per tensor, as before).
+    for (int64_t gi = 0; gi < pc->n_groups; gi++) {
+        const plan_tensor_group *g = &pc->groups[gi];
+        if (g->first >= m->n_tensors) continue;
+        const model_tensor *t = &m->tensors[g->first];
+        const plan_tensor_class *c = &g->c;
+        uint64_t cnt = (uint64_t)g->count;
         if (c->role == PLAN_ROLE_SKIP || (c->scale && p.kind != PLAN_PREC_STORED)) continue;
-        // Experts come in runs of identical shapes: remember the last size.
         dtype ty = tensor_type(t, p, c->as_head, c->router);
-        if (ty != last_type || t->ne[0] != last_ne0 || t->n_elems != last_n) {
-            int64_t b = dtype_tensor_bytes(ty, t->ne[0], t->n_elems);
-            last_type = ty;
-            last_ne0 = t->ne[0];
-            last_n = t->n_elems;
-            last_bytes = b < 0 ? 0 : (uint64_t)b;
-        }
-        uint64_t ub = last_bytes;
+        int64_t b = dtype_tensor_bytes(ty, t->ne[0], t->n_elems);
+        uint64_t ub = b < 0 ? 0 : (uint64_t)b;
         if (c->role == PLAN_ROLE_LAYER && c->layer < w->n_layer) {
             int64_t il = c->layer;
-            w->layer[il] += ub;
+            w->layer[il] += cnt * ub;
             // Only n_expert_used of the n_expert routed experts are read
             // for a token.
             if (c->routed) {
-                w->layer_active[il] += (uint64_t)((double)ub * used);
-                w->layer_active_params[il] += (uint64_t)((double)t->n_elems * used);
+                w->layer_active[il] += cnt * (uint64_t)((double)ub * used);
+                w->layer_active_params[il] += cnt * (uint64_t)((double)t->n_elems * used);
             } else {
-                w->layer_active[il] += ub;
-                w->layer_active_params[il] += (uint64_t)t->n_elems;
+                w->layer_active[il] += cnt * ub;
+                w->layer_active_params[il] += cnt * (uint64_t)t->n_elems;
             }
         } else if (c->role == PLAN_ROLE_EMBD) {
-            w->embd += ub;
-            embd_params += (uint64_t)t->n_elems;
+            w->embd += cnt * ub;
+            embd_params += cnt * (uint64_t)t->n_elems;
         } else {
-            w->output += ub;
-            if (c->head) w->head_params += (uint64_t)t->n_elems;
+            w->output += cnt * ub;
+            if (c->head) w->head_params += cnt * (uint64_t)t->n_elems;
         }
     }
     if (!pc->has_head) {
