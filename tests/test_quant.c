@@ -310,7 +310,7 @@ static void test_q4_K_simd_matches_scalar(void **state)
 {
     (void)state;
     if (!quant_have_avx2()) skip();
-    enum { NB = 64, N = NB * 256 };
+    enum { NB = 63, N = NB * 256 }; // odd: the AVX-512 path's AVX2 tail runs too
     float *x = malloc(N * sizeof(float));
     uint8_t *a = malloc((size_t)NB * 144), *b = malloc((size_t)NB * 144);
     for (int i = 0; i < N; i++) x[i] = rand_normal();

@@ -523,6 +523,22 @@ bool quant_have_f16c(void)
 #endif
 }
 
+bool quant_have_avx512(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static _Atomic int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
+    }
+    return h == 1;
+#else
+    return false;
+#endif
+}
+
 bool quant_have_avx2(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -544,6 +560,10 @@ bool quant_have_avx2(void)
 static void quant_q4_K(const float *x, block_q4_K *y, int64_t nb)
 {
 #if defined(__x86_64__) || defined(__i386__)
+    if (!q_scalar_only && quant_have_avx512()) {
+        quant_q4_K_avx512(x, y, nb);
+        return;
+    }
     if (!q_scalar_only && quant_have_avx2()) {
         quant_q4_K_avx2(x, y, nb);
         return;

@@ -18,6 +18,7 @@
 #include "engine/quant_blocks.h"
 
 #define AVX2_EXACT __attribute__((target("avx2")))
+#define AVX512_EXACT __attribute__((target("avx512f,avx2")))
 
 // ggml's nearest_int, lane-wise: round to nearest even through the float
 // adder, for |v| < 2^22.
@@ -110,6 +111,132 @@ AVX2_EXACT static __m256 qkx2_x8(const __m256 x[32], const __m256 w[32], __m256i
     scale = _mm256_blendv_ps(scale, zero, flat);
     *the_min = _mm256_xor_ps(min, _mm256_set1_ps(-0.0f)); // -min, signed zero included
     return scale;
+}
+
+// The AVX-512 versions of nearest_int8 and clamp_epi32.
+AVX512_EXACT static inline __m512i nearest_int16(__m512 v)
+{
+    const __m512 big = _mm512_add_ps(v, _mm512_set1_ps(12582912.f));
+    const __m512i i = _mm512_castps_si512(big);
+    return _mm512_sub_epi32(_mm512_and_si512(i, _mm512_set1_epi32(0x007FFFFF)),
+                            _mm512_set1_epi32(0x00400000));
+}
+
+AVX512_EXACT static inline __m512i clamp16(__m512i v, int lo, int hi)
+{
+    return _mm512_max_epi32(_mm512_set1_epi32(lo), _mm512_min_epi32(_mm512_set1_epi32(hi), v));
+}
+
+// make_qkx2_quants(32, 15, ..., rmin -1, rdelta 0.1, nstep 20, use_mad false)
+// on 16 sub-blocks (two super-blocks) at once: the AVX-512 twin of qkx2_x8. x[l], w[l]: element l of every sub-block.
+// Returns the scales; mins and the levels L[l] (lane = sub-block) out.
+AVX512_EXACT static __m512 qkx2_x16(const __m512 x[32], const __m512 w[32], __m512i L[32],
+                                    __m512 *the_min)
+{
+    const int n = 32, nmax = 15, nstep = 20;
+    const float rmin = -1.f, rdelta = 0.1f;
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 min = x[0], max = x[0];
+    __m512 sum_w = w[0];
+    __m512 sum_x = _mm512_mul_ps(sum_w, x[0]);
+    for (int i = 1; i < n; ++i) {
+        min = _mm512_min_ps(x[i], min); // x < min ? x : min
+        max = _mm512_max_ps(x[i], max); // x > max ? x : max
+        sum_w = _mm512_add_ps(sum_w, w[i]);
+        sum_x = _mm512_add_ps(sum_x, _mm512_mul_ps(w[i], x[i]));
+    }
+    min = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(min, zero, _CMP_GT_OQ), min, zero);
+    const __mmask16 flat = _mm512_cmp_ps_mask(max, min, _CMP_EQ_OQ); // lanes with one value
+    __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)nmax), _mm512_sub_ps(max, min));
+    __m512 scale = _mm512_div_ps(_mm512_set1_ps(1.0f), iscale);
+    __m512 best_error = zero;
+    for (int i = 0; i < n; ++i) {
+        const __m512i l = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(x[i], min))), 0, nmax);
+        L[i] = l;
+        __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(scale, _mm512_cvtepi32_ps(l)), min), x[i]);
+        diff = _mm512_mul_ps(diff, diff);
+        best_error = _mm512_add_ps(best_error, _mm512_mul_ps(w[i], diff));
+    }
+    __m512i Laux[32];
+    for (int is = 0; is <= nstep; ++is) {
+        const float num = rmin + rdelta * is + nmax; // as the reference computes it
+        // min moves when a candidate wins; the reference divides by the
+        // current max - min.
+        iscale = _mm512_div_ps(_mm512_set1_ps(num), _mm512_sub_ps(max, min));
+        __m512 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; ++i) {
+            const __m512i l = clamp16(nearest_int16(_mm512_mul_ps(iscale, _mm512_sub_ps(x[i], min))), 0, nmax);
+            Laux[i] = l;
+            const __m512 lf = _mm512_cvtepi32_ps(l);
+            const __m512 wl = _mm512_mul_ps(w[i], lf);
+            sum_l = _mm512_add_ps(sum_l, wl);
+            sum_l2 = _mm512_add_ps(sum_l2, _mm512_mul_ps(wl, lf));
+            sum_xl = _mm512_add_ps(sum_xl, _mm512_mul_ps(wl, x[i]));
+        }
+        const __m512 D = _mm512_sub_ps(_mm512_mul_ps(sum_w, sum_l2), _mm512_mul_ps(sum_l, sum_l));
+        const __mmask16 d_pos = _mm512_cmp_ps_mask(D, zero, _CMP_GT_OQ);
+        if (d_pos == 0) continue;
+        __m512 this_scale = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_w, sum_xl), _mm512_mul_ps(sum_x, sum_l)), D);
+        __m512 this_min = _mm512_div_ps(_mm512_sub_ps(_mm512_mul_ps(sum_l2, sum_x), _mm512_mul_ps(sum_l, sum_xl)), D);
+        const __mmask16 min_pos = _mm512_cmp_ps_mask(this_min, zero, _CMP_GT_OQ);
+        this_min = _mm512_mask_blend_ps(min_pos, this_min, zero);
+        this_scale = _mm512_mask_blend_ps(min_pos, this_scale, _mm512_div_ps(sum_xl, sum_l2));
+        __m512 cur_error = zero;
+        for (int i = 0; i < n; ++i) {
+            __m512 diff = _mm512_sub_ps(
+                _mm512_add_ps(_mm512_mul_ps(this_scale, _mm512_cvtepi32_ps(Laux[i])), this_min), x[i]);
+            diff = _mm512_mul_ps(diff, diff);
+            cur_error = _mm512_add_ps(cur_error, _mm512_mul_ps(w[i], diff));
+        }
+        // (Lanes with one value returned early in the reference: never update.)
+        const __mmask16 better = (__mmask16)(~flat & d_pos & _mm512_cmp_ps_mask(cur_error, best_error, _CMP_LT_OQ));
+        if (better == 0) continue;
+        for (int i = 0; i < n; ++i) L[i] = _mm512_mask_blend_epi32(better, L[i], Laux[i]);
+        best_error = _mm512_mask_blend_ps(better, best_error, cur_error);
+        scale = _mm512_mask_blend_ps(better, scale, this_scale);
+        min = _mm512_mask_blend_ps(better, min, this_min);
+    }
+    // Lanes whose values were all equal: levels 0, scale 0, min as found.
+    for (int i = 0; i < n; ++i) L[i] = _mm512_maskz_mov_epi32((__mmask16)~flat, L[i]);
+    scale = _mm512_mask_blend_ps(flat, scale, zero);
+    *the_min = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(min), _mm512_set1_epi32((int)0x80000000))); // -min
+    return scale;
+}
+
+// Two super-blocks per step with AVX-512 (a leftover one goes to the AVX2
+// path); the same bytes as the reference.
+AVX512_EXACT void quant_q4_K_avx512(const float *x, void *dst, int64_t nb)
+{
+    block_q4_K *y = dst;
+    uint8_t L[2][QK_K];
+    float scales[16], mins[16];
+    const __m512i lane_off = _mm512_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352,
+                                               384, 416, 448, 480);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000);
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, x += 2 * QK_K) {
+        __m512 xv[32], wv[32];
+        __m512 sum_x2 = _mm512_setzero_ps();
+        for (int l = 0; l < 32; l++) {
+            xv[l] = _mm512_i32gather_ps(lane_off, x + l, 4);
+            sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xv[l], xv[l]));
+        }
+        const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.0f)));
+        for (int l = 0; l < 32; l++)
+            wv[l] = _mm512_add_ps(av_x, _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(xv[l]))));
+        __m512i Lv[32];
+        __m512 mv;
+        _mm512_storeu_ps(scales, qkx2_x16(xv, wv, Lv, &mv));
+        _mm512_storeu_ps(mins, mv);
+        for (int l = 0; l < 32; l++) {
+            int32_t lanes[16];
+            _mm512_storeu_si512(lanes, Lv[l]);
+            for (int j = 0; j < 16; j++) L[j / 8][32 * (j % 8) + l] = (uint8_t)lanes[j];
+        }
+        quant_q4_K_finish(x, scales, mins, L[0], &y[i]);
+        quant_q4_K_finish(x + QK_K, scales + 8, mins + 8, L[1], &y[i + 1]);
+    }
+    if (i < nb) quant_q4_K_avx2(x, &y[i], nb - i);
 }
 
 // Q8_0: the block maximum, then x * (1/d) rounded half away from zero (C's

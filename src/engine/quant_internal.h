@@ -27,6 +27,8 @@ void quant_q4_K_finish(const float *x, const float scales[8], const float mins[8
 // nb super-blocks of Q4_K with AVX2, the same bytes as the scalar path;
 // only call where the CPU has AVX2.
 void quant_q4_K_avx2(const float *x, void *dst, int64_t nb);
+void quant_q4_K_avx512(const float *x, void *dst, int64_t nb); // needs AVX-512F
+bool quant_have_avx512(void);
 void quant_q8_0_avx2(const float *x, void *dst, int64_t nb);
 void quant_f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n); // needs F16C too
 void quant_f16_to_f32_avx2(const uint16_t *x, float *y, int64_t n);
