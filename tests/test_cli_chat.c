@@ -66,6 +66,74 @@ static void test_common_prefix(void **state)
     assert_int_equal(chat_common_prefix(a, 0, c, 5), 0);
 }
 
+// A loader that runs out of memory at the stored precision (as a machine
+// whose free memory shrank after planning would), and loads otherwise.
+static int fake_calls;
+static rs_status oom_when_stored(const model_desc *m, const engine_options *opt, engine **out,
+                                 rs_error *err)
+{
+    fake_calls++;
+    if (opt->precision.kind == PLAN_PREC_STORED)
+        return rs_fail(err, RS_ERR_RUNTIME, "out of memory (test)");
+    return engine_load(m, opt, out, err);
+}
+
+static rs_status oom_always(const model_desc *m, const engine_options *opt, engine **out,
+                            rs_error *err)
+{
+    (void)m, (void)opt, (void)out;
+    fake_calls++;
+    return rs_fail(err, RS_ERR_RUNTIME, "out of memory (test)");
+}
+
+// The plan for stories260K picks its stored F32; when that load fails for
+// memory, the next smaller plan that fits (bf16, half the bytes) loads
+// instead. With nothing left, the error says so; with a forced precision,
+// nothing else is tried; bad files are not retried.
+static void test_fallback_load(void **state)
+{
+    (void)state;
+    char path[4096];
+    TESTDATA_PATH(path, "models/stories260K/stories260K.gguf");
+    load_plan_request rq = {0};
+    rq.cmd = "test";
+    rq.model = path;
+    rq.kv_type = DTYPE_F16;
+    rq.n_ctx = 64;
+    rq.n_threads = 1;
+    rq.load = oom_when_stored;
+    load_plan lp = {0};
+    rs_error err = {0};
+    assert_int_equal(load_plan_prepare(&rq, &lp, &err), RS_OK);
+    assert_int_equal(lp.plan->rows[lp.row].precision.kind, PLAN_PREC_STORED);
+    fake_calls = 0;
+    assert_int_equal(load_plan_load(&rq, &lp, &err), RS_OK);
+    assert_int_equal(fake_calls, 2);
+    assert_int_equal(lp.plan->rows[lp.row].precision.kind, PLAN_PREC_BF16);
+    assert_int_equal(engine_weight_type(lp.e), DTYPE_BF16);
+    load_plan_free(&lp);
+
+    // Every plan fails: stored, bf16, int8, int4 (fp16 is not smaller than
+    // bf16), then the error names the last.
+    rq.load = oom_always;
+    memset(&lp, 0, sizeof lp);
+    assert_int_equal(load_plan_prepare(&rq, &lp, &err), RS_OK);
+    fake_calls = 0;
+    assert_int_equal(load_plan_load(&rq, &lp, &err), RS_ERR_RUNTIME);
+    assert_int_equal(fake_calls, 4);
+    assert_non_null(strstr(err.msg, "no smaller plan fits"));
+    load_plan_free(&lp);
+
+    // Forced: one try only.
+    rq.precision = "stored";
+    memset(&lp, 0, sizeof lp);
+    assert_int_equal(load_plan_prepare(&rq, &lp, &err), RS_OK);
+    fake_calls = 0;
+    assert_int_equal(load_plan_load(&rq, &lp, &err), RS_ERR_RUNTIME);
+    assert_int_equal(fake_calls, 1);
+    load_plan_free(&lp);
+}
+
 typedef struct capture {
     char text[4096];
     size_t len;
@@ -157,9 +225,8 @@ static void test_session_stories(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_next_row),
-        cmocka_unit_test(test_holdback),
-        cmocka_unit_test(test_common_prefix),
+        cmocka_unit_test(test_next_row),        cmocka_unit_test(test_fallback_load),
+        cmocka_unit_test(test_holdback),        cmocka_unit_test(test_common_prefix),
         cmocka_unit_test(test_session_stories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

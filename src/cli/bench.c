@@ -41,20 +41,21 @@ typedef struct bench_args {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: rightsize bench MODEL [options]\n"
-                 "  MODEL              HF folder or GGUF file\n"
-                 "  --precision P      stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
-                 "                     (default: the plan's pick for this machine)\n"
-                 "  --ctx N            context tokens (default: prompt + gen)\n"
-                 "  --prompt N         prefill tokens (default 512)\n"
-                 "  --gen N            decoded tokens (default 128)\n"
-                 "  --kv-type T        f16 (default) or q8_0\n"
-                 "  --threads N        worker threads (default: one per core)\n"
-                 "  --device D         cpu (default), cuda or cuda:N\n"
-                 "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default all)\n"
-                 "  --no-save          do not store the measured bandwidth for later plans\n"
-                 "  --json             one JSON object on stdout\n"
-                 "  --verbose          per-tensor conversion error while loading\n");
+    fprintf(out,
+            "usage: rightsize bench MODEL [options]\n"
+            "  MODEL              HF folder or GGUF file\n"
+            "  --precision P      stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
+            "                     (default: the plan's pick for this machine)\n"
+            "  --ctx N            context tokens (default: prompt + gen)\n"
+            "  --prompt N         prefill tokens (default 512)\n"
+            "  --gen N            decoded tokens (default 128)\n"
+            "  --kv-type T        f16 (default) or q8_0\n"
+            "  --threads N        worker threads (default: one per core)\n"
+            "  --device D         cpu (default), cuda or cuda:N\n"
+            "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default all)\n"
+            "  --no-save          do not store the measured bandwidth for later plans\n"
+            "  --json             one JSON object on stdout\n"
+            "  --verbose          per-tensor conversion error while loading\n");
 }
 
 static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -158,9 +159,9 @@ typedef struct bench_result {
     double plan_prefill_tps, plan_decode_tps;
     uint64_t peak_rss, base_rss;
     uint64_t load_peak_rss; // VmHWM right after loading (conversion scratch shows here)
-    uint64_t tok_rss;    // resident growth while loading the tokenizer (its peak)
-    bool has_tok;        // the model has a tokenizer, loaded as chat would
-    uint64_t plan_total; // the CPU device's planned total
+    uint64_t tok_rss;       // resident growth while loading the tokenizer (its peak)
+    bool has_tok;           // the model has a tokenizer, loaded as chat would
+    uint64_t plan_total;    // the CPU device's planned total
     uint64_t plan_weights, plan_kv, plan_compute, plan_overhead;
     engine_memory mem;     // what the engine says it holds
     uint64_t decode_bytes; // bytes the speed model reads per decode step

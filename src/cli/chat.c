@@ -45,27 +45,29 @@ typedef struct chat_args {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rightsize chat MODEL [options]\n"
-            "  MODEL                 HF folder or GGUF file\n"
-            "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
-            "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
-            "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
-            "                        (default: the plan's pick for this machine)\n"
-            "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"
-            "  --kv-type T           f16 (default) or q8_0\n"
-            "  --system TEXT         system prompt\n"
-            "  --chat-template NAME  a template family or .jinja file instead of the model's\n"
-            "  --think on|off        reasoning models: thinking switch of the template\n"
-            "  --temp T              temperature (default 0.8; 0: greedy)\n"
-            "  --top-k K             (default 40)   --top-p P (default 0.95)\n"
-            "  --min-p P             (default 0.05) --repeat-penalty R (default 1: off)\n"
-            "  --seed S              sampling seed (default: the time)\n"
-            "  --max-tokens N        longest answer (default 0: until the context is full)\n"
-            "  --threads N           worker threads (default: one per core)\n"
-            "  --verbose             per-turn token counts and speeds, conversion error\n"
-            "In the chat: /reset, /system [TEXT], /stats, /help, /exit. Ctrl-C stops an answer;\n"
-            "a line ending in \\ continues on the next.\n");
+    fprintf(
+        out,
+        "usage: rightsize chat MODEL [options]\n"
+        "  MODEL                 HF folder or GGUF file\n"
+        "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a "
+        "GPU)\n"
+        "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
+        "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
+        "                        (default: the plan's pick for this machine)\n"
+        "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"
+        "  --kv-type T           f16 (default) or q8_0\n"
+        "  --system TEXT         system prompt\n"
+        "  --chat-template NAME  a template family or .jinja file instead of the model's\n"
+        "  --think on|off        reasoning models: thinking switch of the template\n"
+        "  --temp T              temperature (default 0.8; 0: greedy)\n"
+        "  --top-k K             (default 40)   --top-p P (default 0.95)\n"
+        "  --min-p P             (default 0.05) --repeat-penalty R (default 1: off)\n"
+        "  --seed S              sampling seed (default: the time)\n"
+        "  --max-tokens N        longest answer (default 0: until the context is full)\n"
+        "  --threads N           worker threads (default: one per core)\n"
+        "  --verbose             per-turn token counts and speeds, conversion error\n"
+        "In the chat: /reset, /system [TEXT], /stats, /help, /exit. Ctrl-C stops an answer;\n"
+        "a line ending in \\ continues on the next.\n");
 }
 
 static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -296,8 +298,10 @@ static void history_path(char *buf, size_t n)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     buf[0] = 0;
-    if (xdg && *xdg) snprintf(buf, n, "%s/rightsize/chat_history", xdg);
-    else if (home && *home) snprintf(buf, n, "%s/.cache/rightsize/chat_history", home);
+    if (xdg && *xdg)
+        snprintf(buf, n, "%s/rightsize/chat_history", xdg);
+    else if (home && *home)
+        snprintf(buf, n, "%s/.cache/rightsize/chat_history", home);
 }
 
 static int chat_loop(chat_session *s, const chat_args *a)

@@ -99,7 +99,7 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         eo.progress = rq->progress;
         eo.verbose = rq->verbose;
         double t0 = now_s();
-        rs_status st = engine_load(lp->m, &eo, &lp->e, err);
+        rs_status st = (rq->load ? rq->load : engine_load)(lp->m, &eo, &lp->e, err);
         if (st == RS_OK) {
             lp->load_s = now_s() - t0;
             lp->eo = eo;

@@ -33,6 +33,9 @@ typedef struct load_plan_request {
     int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: all
     bool verbose;
     bool progress; // progress bar while converting weights
+    // The loader; NULL: engine_load. Tests pass one that fails for memory
+    // to drive the fallback.
+    rs_status (*load)(const model_desc *m, const engine_options *opt, engine **out, rs_error *err);
 } load_plan_request;
 
 typedef struct load_plan {
