@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/quant.h"
@@ -206,8 +207,12 @@ static void pick_kernels(void)
     static _Atomic bool picked;
     if (atomic_load_explicit(&picked, memory_order_acquire)) return;
 #ifdef RS_X86
+    // RIGHTSIZE_KERNELS=portable (as for the matmul kernels) keeps the
+    // portable loops, so that tests can check them on any CPU.
+    const char *want = getenv("RIGHTSIZE_KERNELS");
+    bool portable = want && strcmp(want, "portable") == 0;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (!portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         // F16C comes with every AVX2 CPU in practice; the compiler has no
         // builtin flag for it on older GCC, so AVX2 + FMA stands in for it.
         dot_f32 = dot_f32_avx2;
