@@ -21,7 +21,38 @@ n=$(echo "$out" | sed -n 's/.*cores, \([0-9]*\) threads available.*/\1/p')
 # Without a cgroup CPU quota (an empty fake cgroup tree): exactly the affinity mask.
 out2=$(RIGHTSIZE_CGROUP_ROOT=$tmp RIGHTSIZE_NVML_LIB=$tmp/none.so "$bin" hw)
 grep -q "cores, $threads threads available" <<<"$out2" || fail "threads != nproc ($threads)"
+# Physical cores: distinct (package, core) pairs among the allowed CPUs, as
+# sysfs lists them (this 2-CPU VM: 2 cores).
+cores=$(sed -n 's/.*\([0-9][0-9]*\) cores, .*/\1/p' <<<"$out2")
+allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status)
+want=$(for r in ${allowed//,/ }; do
+    lo=${r%-*} hi=${r#*-}
+    for ((c = lo; c <= hi; c++)); do
+        t=/sys/devices/system/cpu/cpu$c/topology
+        [ -r "$t/core_id" ] && echo "$(cat "$t/physical_package_id") $(cat "$t/core_id")"
+    done
+done | sort -u | wc -l)
+if [ "$want" -gt 0 ]; then
+    [ "$cores" = "$want" ] || fail "cores $cores, sysfs says $want"
+fi
 grep -q "^RAM .* total, .* available" <<<"$out" || fail "no RAM line"
+# RAM as a cgroup v2 limit caps it (fake /proc and cgroup trees): 4 GiB
+# limit, 1 GiB in use, so 3 GiB available; plan sizes against that.
+mkdir -p "$tmp/fk/proc/self" "$tmp/fk/cg/job7"
+printf 'MemTotal: 16000000 kB\nMemAvailable: 12000000 kB\n' >"$tmp/fk/proc/meminfo"
+echo "0::/process_api/job7" >"$tmp/fk/proc/self/cgroup"
+echo memory >"$tmp/fk/cg/cgroup.controllers"
+echo 4294967296 >"$tmp/fk/cg/job7/memory.max"
+echo 1073741824 >"$tmp/fk/cg/job7/memory.current"
+export_fk="RIGHTSIZE_PROC_ROOT=$tmp/fk/proc RIGHTSIZE_CGROUP_ROOT=$tmp/fk/cg RIGHTSIZE_NVML_LIB=$tmp/none.so"
+out3=$(env $export_fk "$bin" hw)
+grep -q "^RAM      15.3 GiB total, 3.00 GiB available$" <<<"$out3" || fail "cgroup RAM: $out3"
+grep -q "cgroup limit 4.00 GiB" <<<"$out3" || fail "cgroup limit line: $out3"
+json3=$(env $export_fk "$bin" hw --json)
+grep -q '"cgroup_limit_bytes":[[:space:]]*4294967296' <<<"$json3" || fail "json cgroup limit"
+grep -q '"available_bytes":[[:space:]]*3221225472' <<<"$json3" || fail "json cgroup available"
+out3=$(env $export_fk "$bin" plan qwen2.5-0.5b-instruct --cpu-only)
+grep -q "; RAM 3.00 GiB available$" <<<"$out3" || fail "plan under the cgroup limit: $out3"
 grep -q "GPUs     none: no NVIDIA driver ($tmp/none.so not found)" <<<"$out" || fail "no-driver note"
 awk 'length > 80 { exit 1 }' <<<"$out" || fail "a line is wider than 80 columns"
 

@@ -80,17 +80,84 @@ grep -q '"tensors":[[:space:]]*48' "$tmp/j" || fail "stories260K tensors"
 grep -q "vocab 32000" "$tmp/out" || fail "vocab gguf"
 grep -q "vocabulary-only" "$tmp/out" || fail "vocab gguf note"
 
+# Every vocabulary-only GGUF: token count, tokenizer model and architecture
+# as the files state them (counted with the gguf Python package: len of
+# tokenizer.ggml.tokens), no tensors, and a KV figure that agrees with the
+# printed shapes (layers x KV heads x head dim x K and V x 2 bytes).
+while read -r f n tm arch; do
+    p=$td/vocab-tests/$f
+    [ -f "$p" ] || fail "missing $p"
+    "$bin" inspect "$p" >"$tmp/out" || fail "inspect $f"
+    check_width "$f" "$tmp/out"
+    grep -q "vocab $n\$" "$tmp/out" || fail "$f: vocab $n"
+    grep -q "GGUF metadata ($tm, $n tokens)" "$tmp/out" || fail "$f: tokenizer $tm"
+    grep -q "^architecture   $arch\b" "$tmp/out" || fail "$f: architecture $arch"
+    grep -q "^parameters     0 (0)$" "$tmp/out" || fail "$f: parameters"
+    grep -q "vocabulary-only GGUF: no tensors" "$tmp/out" || fail "$f: note"
+    awk '/^layers/ { l = $2 } /^attention/ { kv = $4; for (i = 1; i < NF; i++) if ($i == "dim") hd = $(i + 1) + 0 }
+         /^KV cache/ { gsub(/,/, "", $3); got = $3 }
+         END { want = l * kv * hd * 4; if (got != want) { print "KV " got " != " want; exit 1 } }' \
+        "$tmp/out" || fail "$f: KV bytes per token"
+done <<'EOF'
+ggml-vocab-baichuan.gguf 64000 llama baichuan
+ggml-vocab-bert-bge.gguf 30522 bert bert
+ggml-vocab-deepseek-coder.gguf 32256 gpt2 llama
+ggml-vocab-deepseek-llm.gguf 102400 gpt2 llama
+ggml-vocab-falcon.gguf 65024 gpt2 falcon
+ggml-vocab-gpt-2.gguf 50257 gpt2 gpt2
+ggml-vocab-gpt-neox.gguf 50432 gpt2 gptneox
+ggml-vocab-llama-spm.gguf 32000 llama llama
+ggml-vocab-mpt.gguf 50432 gpt2 mpt
+ggml-vocab-phi-3.gguf 32064 llama phi3
+ggml-vocab-refact.gguf 49216 gpt2 refact
+ggml-vocab-starcoder.gguf 49152 gpt2 starcoder2
+EOF
+[ "$(ls "$td"/vocab-tests/*.gguf | wc -l)" -eq 12 ] || fail "vocab-tests: a GGUF not in the table above"
+
 expect_bad "GGUF v1" "$td/models/legacy-gguf-v1/tinyllamas-stories-260k-f32.gguf"
 grep -q "version 1" "$tmp/e" || fail "GGUF v1 message"
 
+# Every config folder: the printed parameter count, active parameters and
+# KV bytes per token equal the hand-worked figures of tests/test_arch.c
+# (embedding, attention, norms, MLP or experts, head; layers x KV heads x
+# head dim x 2 x 2 bytes; DeepSeek's MLA latent 576 x 2 bytes x 61 layers).
+commas() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; }
 n=0
-for d in "$td"/configs/*/; do
+while read -r dir params active kv; do
+    d=$td/configs/$dir
     "$bin" inspect "$d" >"$tmp/out" || fail "inspect $d"
     check_width "$d" "$tmp/out"
     "$bin" inspect --json "$d" >/dev/null || fail "inspect --json $d"
+    grep -q "^parameters     $(commas "$params") " "$tmp/out" || fail "$dir: parameters $params"
+    if [ "$active" != "$params" ]; then
+        grep -q "active per token $(commas "$active") " "$tmp/out" || fail "$dir: active $active"
+    fi
+    grep -q "^KV cache       $(commas "$kv") bytes per token (f16)" "$tmp/out" || fail "$dir: KV $kv"
     n=$((n + 1))
-done
-[ "$n" -ge 20 ] || fail "only $n config folders"
+done <<'EOF'
+Qwen--Qwen2.5-14B 14770033664 14770033664 196608
+Qwen--Qwen2.5-32B 32763876352 32763876352 262144
+Qwen--Qwen2.5-32B-Instruct 32763876352 32763876352 262144
+Qwen--Qwen2.5-3B 3085938688 3085938688 36864
+Qwen--Qwen2.5-7B 7615616512 7615616512 57344
+Qwen--Qwen2.5-7B-Instruct 7615616512 7615616512 57344
+Qwen--Qwen3-14B 14768307200 14768307200 163840
+Qwen--Qwen3-30B-A3B 30532122624 3353032704 98304
+Qwen--Qwen3-32B 32762123264 32762123264 262144
+Qwen--Qwen3-4B 4022468096 4022468096 147456
+Qwen--Qwen3-8B 8190735360 8190735360 147456
+meta-llama--Llama-3.1-70B-Instruct 70553706496 70553706496 327680
+meta-llama--Llama-3.1-8B 8030261248 8030261248 131072
+meta-llama--Llama-3.1-8B-Instruct 8030261248 8030261248 131072
+meta-llama--Llama-3.2-1B-Instruct 1235814400 1235814400 32768
+meta-llama--Llama-3.2-3B 3212749824 3212749824 114688
+meta-llama--Llama-3.2-3B-Instruct 3212749824 3212749824 114688
+mistralai--Mistral-7B-Instruct-v0.3 7248023552 7248023552 131072
+mistralai--Mixtral-8x7B-v0.1 46702792704 12879925248 131072
+tt-metal--qwen3-0.6b-base-think-sft 596049920 596049920 114688
+deepseek-ai--DeepSeek-V3 684489845504 37552297472 70272
+EOF
+[ "$n" -eq "$(ls -d "$td"/configs/*/ | wc -l)" ] || fail "a config folder is not in the table above"
 "$bin" inspect "$td/configs/mistralai--Mixtral-8x7B-v0.1" >"$tmp/out"
 grep -q "46,702,792,704" "$tmp/out" || fail "mixtral params"
 grep -q "active per token 12,879,925,248" "$tmp/out" || fail "mixtral active"

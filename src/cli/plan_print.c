@@ -54,6 +54,23 @@ static void print_wrapped(FILE *out, const char *lead, const char *text, int ind
     fputc('\n', out);
 }
 
+// Prints item (no line break inside it) at column *col, first breaking
+// the line, continued at indent, when it would pass column 79.
+static void print_item(FILE *out, int *col, const char *item, int indent)
+{
+    int len = (int)strlen(item);
+    if (*col + len > 79 && *col > indent) {
+        fprintf(out, "\n%*s", indent, "");
+        *col = indent;
+        while (*item == ' ') {
+            item++;
+            len--;
+        }
+    }
+    fputs(item, out);
+    *col += len;
+}
+
 static void precision_label(char *buf, size_t n, const model_desc *m, const plan_row *row)
 {
     if (row->precision.kind == PLAN_PREC_STORED) {
@@ -129,12 +146,24 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
 {
     char b1[32], b2[32];
     const plan_options *o = &r->opts;
-    fprintf(out, "%s (%s): %s parameters", m->name ? m->name : m->path,
-            m->arch_name ? m->arch_name : model_arch_name(m->arch),
-            format_count(b1, sizeof b1, m->n_params));
-    if (m->n_params_active && m->n_params_active < m->n_params)
-        fprintf(out, " (%s active)", format_count(b2, sizeof b2, m->n_params_active));
-    fprintf(out, ", stored %s, %lld layers\n", dtype_name(m->stored_type), (long long)m->n_layer);
+    // One line where it fits in 80 columns (long names and MoE models wrap).
+    char item[512];
+    int col = 0;
+    snprintf(item, sizeof item, "%s (%s): %s parameters", m->name ? m->name : m->path,
+             m->arch_name ? m->arch_name : model_arch_name(m->arch),
+             format_count(b1, sizeof b1, m->n_params));
+    print_item(out, &col, item, 2);
+    if (m->n_params_active && m->n_params_active < m->n_params) {
+        snprintf(item, sizeof item, " (%s active),", format_count(b2, sizeof b2, m->n_params_active));
+        print_item(out, &col, item, 2);
+    } else {
+        print_item(out, &col, ",", 2);
+    }
+    snprintf(item, sizeof item, " stored %s,", dtype_name(m->stored_type));
+    print_item(out, &col, item, 2);
+    snprintf(item, sizeof item, " %lld layers", (long long)m->n_layer);
+    print_item(out, &col, item, 2);
+    fputc('\n', out);
     fprintf(out, "Plan: %lld-token context x %lld sequence%s, KV %s, prefill chunks of %lld\n",
             (long long)o->n_ctx, (long long)o->n_parallel, o->n_parallel > 1 ? "s" : "",
             dtype_name(o->kv_type), (long long)o->n_batch);
@@ -186,13 +215,14 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
     fprintf(out, "  * stored precision; > the pick; fits: GPU, CPU, or layers on GPU/all (split)\n");
     fprintf(out, "  tok/s: predicted decode of one sequence at %lld tokens\n", (long long)o->n_ctx);
     // The seed's rule of thumb beside the exact figures.
-    fprintf(out, "  rule of thumb (params x bytes x 1.2):");
+    col = fprintf(out, "  rule of thumb (params x bytes x 1.2):");
     for (int i = 0; i < r->n_rows; i++) {
         const plan_row *row = &r->rows[i];
         if (row->precision.kind == PLAN_PREC_F32 || row->precision.kind == PLAN_PREC_F16) continue;
         char name[24];
         precision_label(name, sizeof name, m, row);
-        fprintf(out, " %s %.2f", name, to_gib(row->seed_rule));
+        snprintf(item, sizeof item, " %s %.2f", name, to_gib(row->seed_rule));
+        print_item(out, &col, item, 4);
     }
     fprintf(out, "\n\n");
 
@@ -249,9 +279,18 @@ void plan_print_gpus_all(FILE *out, const model_desc *m, const plan_options *o,
                          const plan_gpu_verdict *v, int n)
 {
     char b1[32];
-    fprintf(out, "%s: %s parameters, stored %s; %lld-token context, KV %s\n",
-            m->name ? m->name : m->path, format_count(b1, sizeof b1, m->n_params),
-            dtype_name(m->stored_type), (long long)o->n_ctx, dtype_name(o->kv_type));
+    char item[512];
+    int col = 0;
+    snprintf(item, sizeof item, "%s: %s parameters,", m->name ? m->name : m->path,
+             format_count(b1, sizeof b1, m->n_params));
+    print_item(out, &col, item, 2);
+    snprintf(item, sizeof item, " stored %s;", dtype_name(m->stored_type));
+    print_item(out, &col, item, 2);
+    snprintf(item, sizeof item, " %lld-token context,", (long long)o->n_ctx);
+    print_item(out, &col, item, 2);
+    snprintf(item, sizeof item, " KV %s", dtype_name(o->kv_type));
+    print_item(out, &col, item, 2);
+    fputc('\n', out);
     fprintf(out, "Each card alone, whole model on the card (free = total):\n\n");
     fprintf(out, "%-32s%6s  %-4s %-10s%8s%9s%8s\n", "GPU", "GiB", "runs", "precision", "needs",
             "max ctx", "tok/s");

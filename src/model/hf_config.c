@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/model_priv.h"
+#include "model/name_check.h"
 
 typedef struct cfg {
     const char *file;
@@ -367,6 +368,13 @@ rs_status hf_config_from_json(const char *name, const cJSON *root, model_desc *m
         return rs_fail(err, RS_ERR_INPUT,
                        "%s: field \"num_attention_heads\": %lld does not divide hidden_size %lld",
                        name, (long long)m->n_head, (long long)m->n_embd);
+    // Grouped-query attention shares each KV head among n_head / n_head_kv
+    // query heads: anything else is a broken config.
+    if (known && m->n_head > 0 && (m->n_head_kv > m->n_head || m->n_head % m->n_head_kv != 0))
+        return rs_fail(err, RS_ERR_INPUT,
+                       "%s: field \"num_key_value_heads\": %lld does not divide "
+                       "num_attention_heads %lld",
+                       name, (long long)m->n_head_kv, (long long)m->n_head);
     m->n_ctx_train = cfg_int(&c, "max_position_embeddings", gemma3 ? 131072 : 0, 0, INT64_C(1) << 40);
     m->norm_eps = cfg_num(&c, "rms_norm_eps", cfg_num(&c, "layer_norm_eps", 1e-6));
     m->rope_theta = cfg_num(&c, "rope_theta", gemma3 ? 1e6 : 10000.0);
@@ -499,6 +507,11 @@ rs_status hf_config_from_json(const char *name, const cJSON *root, model_desc *m
 rs_status hf_config_parse(const char *name, const char *buf, size_t len, model_desc *m,
                           rs_error *err)
 {
+    // cJSON takes any bytes in strings; names and types from a config end up
+    // in messages and output, so the text must be UTF-8.
+    size_t bad = utf8_invalid_at((const uint8_t *)buf, len);
+    if (bad < len)
+        return rs_fail(err, RS_ERR_INPUT, "%s: not valid UTF-8 at byte %zu", name, bad);
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
     if (!root) {

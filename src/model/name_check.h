@@ -11,6 +11,10 @@
 // True when s[0..n) is valid UTF-8 with no NUL byte.
 bool name_valid(const uint8_t *s, uint64_t n);
 
+// The offset of the first byte of s[0..n) that is not valid UTF-8 or is
+// NUL; n when there is none.
+size_t utf8_invalid_at(const uint8_t *s, size_t n);
+
 // Writes a quoted-safe copy of s[0..n) into buf for an error message: at most
 // 80 input bytes (then "..."), with control, quote, backslash and non-ASCII
 // bytes escaped as \xNN, so that a hostile name keeps a message on one line.

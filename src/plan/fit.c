@@ -447,9 +447,23 @@ rs_status plan_fit_cached(const model_desc *m, plan_cache *cache, const hw_info 
     memset(r, 0, sizeof *r);
     r->opts = opts ? *opts : plan_default_options();
     plan_options *o = &r->opts;
-    if (m->n_layer <= 0 || m->n_embd <= 0)
-        return rs_fail(err, RS_ERR_INPUT, "%s: no layer count or hidden size to plan with",
-                       m->path ? m->path : "model");
+    if (m->n_layer <= 0 || m->n_embd <= 0) {
+        // Name the file and the field the figure comes from.
+        const char *path = m->path ? m->path : "model";
+        bool layers = m->n_layer <= 0;
+        if (m->source == MODEL_SOURCE_HF_FOLDER) {
+            size_t n = strlen(path);
+            bool is_config = n >= 11 && strcmp(path + n - 11, "config.json") == 0;
+            return rs_fail(err, RS_ERR_INPUT, "%s%s: field \"%s\" is missing: nothing to plan with",
+                           path, is_config ? "" : "/config.json",
+                           layers ? "num_hidden_layers" : "hidden_size");
+        }
+        if (m->source == MODEL_SOURCE_GGUF)
+            return rs_fail(err, RS_ERR_INPUT, "%s: key \"%s.%s\" is missing: nothing to plan with",
+                           path, m->arch_name ? m->arch_name : "?",
+                           layers ? "block_count" : "embedding_length");
+        return rs_fail(err, RS_ERR_INPUT, "%s: no layer count or hidden size to plan with", path);
+    }
     if (m->n_tensors <= 0 || m->n_params == 0)
         return rs_fail(err, RS_ERR_INPUT,
                        "%s: no weight tensors to plan (a vocabulary-only file?)",
