@@ -282,6 +282,69 @@ static void test_fp8_stored(void **state)
     assert_non_null(strstr(r.reason, "does not compute with the stored F8_E4M3"));
 }
 
+// Fit decisions on the toy model turned into the other attention and FFN
+// kinds, figures by hand from the 8 GiB card of test_fits_stored_on_gpu:
+// usable 7936 MiB, fixed (weights, CUDA overhead, compute) 6384.125 MiB.
+static void test_swa_mla_moe(void **state)
+{
+    (void)state;
+    uint64_t g = 8 * GiB;
+    hw_info hw = toy_hw(1, &g, 64 * GiB);
+    plan_options o = plan_default_options();
+    rs_error err = {0};
+    const uint64_t left = 7936 * MiB - (5632 * MiB + OVH + compute_4096);
+
+    // Sliding window: blocks 0-4 attend to the last 1024 tokens only, so
+    // past the window only blocks 5-9 grow (5 x 4 KiB per token).
+    model_desc m = toy_model();
+    uint8_t swa[10] = {1, 1, 1, 1, 1, 0, 0, 0, 0, 0};
+    m.layer_is_swa = swa;
+    m.sliding_window = 1024;
+    plan_result r;
+    assert_int_equal(plan_fit(&m, &hw, &o, &r, &err), RS_OK);
+    const plan_row *row = chosen(&r);
+    assert_int_equal(r.chosen, 0);
+    // KV at 4096 tokens: 5 x 4096 + 5 x 1024 tokens x 4 KiB.
+    assert_int_equal(row->kv, (5ull * 4096 + 5ull * 1024) * 4096);
+    assert_int_equal(row->max_ctx, (int64_t)((left - 5ull * 1024 * 4096) / (5 * 4096)));
+    assert_true(row->max_ctx > (int64_t)(left / 40960)); // more than without the window
+
+    // MLA: the cache holds a 512-wide latent and a 64-wide rope key per
+    // token and block, (512 + 64) x 2 bytes, whatever the head count.
+    m = toy_model();
+    m.kv_lora_rank = 512;
+    m.qk_rope_head_dim = 64;
+    m.n_ctx_train = 1 << 20;
+    assert_int_equal(plan_fit(&m, &hw, &o, &r, &err), RS_OK);
+    row = chosen(&r);
+    assert_int_equal(row->kv, 10ull * 4096 * 1152);
+    const plan_device *d = &row->layout.dev[1];
+    uint64_t fixed = d->weights + d->compute + d->overhead;
+    assert_int_equal(row->max_ctx, (int64_t)((7936 * MiB - fixed) / (10 * 1152)));
+
+    // MoE: all 8 experts stay in memory (the fit is the dense one), but a
+    // token reads 2 of 8: 10 x (512 - 128) MiB fewer bytes per decode step.
+    m = toy_model();
+    plan_result dense;
+    assert_int_equal(plan_fit(&m, &hw, &o, &dense, &err), RS_OK);
+    static char exps[10][32];
+    for (int i = 0; i < 10; i++) {
+        snprintf(exps[i], sizeof exps[i], "blk.%d.ffn_up_exps.weight", i);
+        toy_tensors[i].name = exps[i];
+    }
+    m.n_expert = 8;
+    m.n_expert_used = 2;
+    assert_int_equal(plan_fit(&m, &hw, &o, &r, &err), RS_OK);
+    row = chosen(&r);
+    assert_int_equal(r.chosen, 0);
+    assert_int_equal(row->weights, 5632 * MiB);
+    assert_int_equal(row->layout.placement, PLAN_PLACE_GPU);
+    const plan_row *drow = &dense.rows[dense.chosen];
+    assert_int_equal(drow->speed.parts[0].decode_bytes - row->speed.parts[0].decode_bytes,
+                     10ull * 384 * MiB);
+    assert_true(row->speed.decode_tps > drow->speed.decode_tps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,7 +353,7 @@ int main(void)
         cmocka_unit_test(test_split),        cmocka_unit_test(test_cpu),
         cmocka_unit_test(test_does_not_fit), cmocka_unit_test(test_multi_gpu),
         cmocka_unit_test(test_forced_and_context), cmocka_unit_test(test_gpu_only),
-        cmocka_unit_test(test_fp8_stored),
+        cmocka_unit_test(test_fp8_stored),   cmocka_unit_test(test_swa_mla_moe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
