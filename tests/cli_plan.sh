@@ -107,13 +107,15 @@ grep -q "cards run it" <<<"$out" || fail "gpus all summary"
 json=$("$bin" plan qwen2.5-7b-instruct --gpus all --json)
 grep -q '"runs":[[:space:]]*true' <<<"$json" || fail "gpus all json"
 
-# Every catalog model fits the 80-column terminal: the plan on this
-# machine, on a what-if card with a long context (splits), and --gpus all.
+# Every catalog model fits the 80-column terminal (and wrapped lines end
+# without a space): the plan on this machine, on a what-if card with a long
+# context (splits), and --gpus all.
 while read -r name _; do
     for args in "" "--gpu RTX3060 --ram 64G --ctx 32768" "--gpus all"; do
         # shellcheck disable=SC2086
         "$bin" plan "$name" $args >"$tmp/w" 2>&1 || fail "plan $name $args failed"
         awk -v w="plan $name $args" 'length > 80 { print w ": " length " columns: " $0; bad = 1 }
+            / $/ { print w ": trailing space: " $0; bad = 1 }
             END { exit bad }' "$tmp/w" || fail "plan $name $args: wider than 80 columns"
     done
 done < <("$bin" inspect --list)

@@ -33,23 +33,24 @@ static void print_wrapped(FILE *out, const char *lead, const char *text, int ind
 {
     int col = fprintf(out, "%s", lead);
     const char *p = text;
+    bool space = false; // a space is owed before the next word on this line
     while (*p) {
         const char *sp = strchr(p, ' ');
         int len = sp ? (int)(sp - p) : (int)strlen(p);
-        if (col + len > 79 && col > indent) {
+        if (col + space + len > 79 && col > indent) {
             fprintf(out, "\n%*s", indent, "");
             col = indent;
+            space = false;
+        }
+        if (space) {
+            fputc(' ', out);
+            col++;
         }
         fprintf(out, "%.*s", len, p);
         col += len;
         p += len;
-        if (*p == ' ') {
-            p++;
-            if (col < 79) {
-                fputc(' ', out);
-                col++;
-            }
-        }
+        space = *p == ' ';
+        if (space) p++;
     }
     fputc('\n', out);
 }
