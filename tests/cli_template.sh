@@ -76,6 +76,21 @@ expect_out "--chat-template FILE" \
     "<|im_start|>system${NL}You are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>${NL}<|im_start|>user${NL}Hi<|im_end|>${NL}<|im_start|>assistant${NL}" \
     "$BIN" template "$TOK/mistral-7b-v0.1" --user Hi --chat-template "$Q25"
 
+# ollama's rendering for users migrating from ollama: --chat-template
+# llama2-ollama (alias: ollama's name llama2-chat) prints ollama's expected
+# prompt byte for byte, after the bos the folder names (ollama's tokenizer
+# adds BOS; its expected prompts omit it).
+OLL=$TD/chat-templates/ollama-template-testdata/llama2-chat.gotmpl/system-user-assistant-user
+if [ -f "$OLL" ]; then
+    for name in llama2-ollama llama2-chat; do
+        expect_out "--chat-template $name = ollama's prompt" "<s>$(cat "$OLL")" \
+            "$BIN" template "$TOK/mistral-7b-v0.1" --chat-template "$name" \
+            --system "You are a helpful assistant." --user "Hello, how are you?" \
+            --assistant "I'm doing great. How can I help you today?" \
+            --user "I'd like to show off how chat templating works!"
+    done
+fi
+
 # Unknown templates are refused with a warning, never rendered as a guess.
 printf '%s' '{% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}' >"$TMP/odd.jinja"
 expect_fail "unknown template" 2 "warning: the chat template" "$BIN" template "$TMP/odd.jinja" --user Hi

@@ -6,6 +6,8 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <unistd.h>
 
 #include "tok/chat_template.h"
 
@@ -68,43 +70,48 @@ static const chat_message U1 = {"user", "Hello, how are you?"};
 static const chat_message A1 = {"assistant", "I'm doing great. How can I help you today?"};
 static const chat_message U2 = {"user", "I'd like to show off how chat templating works!"};
 
-// ollama template name -> family, and the eos text its prompts show. Where
-// the family follows the model's real HF template and ollama's Go template
-// differs from it, `differs` says how; those are checked against the HF
-// render instead (test_templates_jsonl) and must differ from ollama's here.
+// ollama template name -> the family we detect for that model's real HF
+// template, the eos text ollama's prompts show, and, where ollama's Go
+// template differs from the real one, the family we ship that renders what
+// ollama renders (`ollama`) and how the two differ (`differs`). The HF
+// families are checked against transformers in test_templates_jsonl; here
+// every ollama directory must be matched byte for byte by some family, and
+// each HF family that differs must differ exactly as documented.
 static const struct ollama_case {
     const char *dir;
     const char *family;
     const char *eos;
+    const char *ollama;
     const char *differs;
 } ollama_cases[] = {
-    {"alfred", "alfred", "</s>", NULL},
-    {"alpaca", "alpaca", "</s>", NULL},
-    {"chatml", "chatml", "<|im_end|>", NULL},
-    {"chatqa", "chatqa", "</s>", NULL},
-    {"codellama-70b-instruct", "codellama-70b", "</s>", NULL},
-    {"command-r", "command-r", "</s>",
+    {"alfred", "alfred", "</s>", NULL, NULL},
+    {"alpaca", "alpaca", "</s>", NULL, NULL},
+    {"chatml", "chatml", "<|im_end|>", NULL, NULL},
+    {"chatqa", "chatqa", "</s>", NULL, NULL},
+    {"codellama-70b-instruct", "codellama-70b", "</s>", NULL, NULL},
+    {"command-r", "command-r", "</s>", "command-r-ollama",
      "ollama closes the last user turn twice and ends with a newline; Cohere's template does not"},
-    {"falcon-instruct", "falcon", "</s>", NULL},
-    {"gemma-instruct", "gemma", "<eos>", NULL},
-    {"gemma3-instruct", "gemma3", "<eos>",
+    {"falcon-instruct", "falcon", "</s>", NULL, NULL},
+    {"gemma-instruct", "gemma", "<eos>", NULL, NULL},
+    {"gemma3-instruct", "gemma3", "<eos>", "gemma3-ollama",
      "ollama adds a newline after the generation prompt; Gemma 3's template ends with model\\n"},
-    {"granite-instruct", "granite-code", "</s>", NULL},
-    {"llama2-chat", "llama2", "</s>",
-     "ollama writes an empty <<SYS>><</SYS>> block in every user turn; Meta's template does not"},
-    {"llama3-instruct", "llama3", "<|eot_id|>", NULL},
-    {"magicoder", "magicoder", "</s>", NULL},
-    {"mistral-instruct", "mistral-v3", "</s>", NULL},
-    {"openchat", "openchat", "</s>", NULL},
-    {"phi-3", "phi3", "<|endoftext|>", NULL},
-    {"solar-instruct", "solar", "</s>", NULL},
-    {"starcoder2-instruct", "starcoder2", "<|endoftext|>", NULL},
-    {"vicuna", "vicuna", "</s>", NULL},
-    {"zephyr", "zephyr", "</s>", NULL},
+    {"granite-instruct", "granite-code", "</s>", NULL, NULL},
+    {"llama2-chat", "llama2", "</s>", "llama2-ollama",
+     "ollama writes an empty <<SYS>><</SYS>> block in every user turn and ends answers with "
+     "\"</s><s>\"; Meta's template writes no empty block and \" </s>\" + bos"},
+    {"llama3-instruct", "llama3", "<|eot_id|>", NULL, NULL},
+    {"magicoder", "magicoder", "</s>", NULL, NULL},
+    {"mistral-instruct", "mistral-v3", "</s>", NULL, NULL},
+    {"openchat", "openchat", "</s>", NULL, NULL},
+    {"phi-3", "phi3", "<|endoftext|>", NULL, NULL},
+    {"solar-instruct", "solar", "</s>", NULL, NULL},
+    {"starcoder2-instruct", "starcoder2", "<|endoftext|>", NULL, NULL},
+    {"vicuna", "vicuna", "</s>", NULL, NULL},
+    {"zephyr", "zephyr", "</s>", NULL, NULL},
 };
 
-// Applies the documented ollama difference to our render (NULL when it is
-// not mechanical), so the test proves it is the only difference.
+// Applies the documented ollama difference to the HF family's render (NULL
+// when it is not mechanical), so the test proves it is the only difference.
 static char *ollama_difference(const char *dir, const char *got)
 {
     size_t n = strlen(got);
@@ -112,6 +119,27 @@ static char *ollama_difference(const char *dir, const char *got)
     assert_non_null(r);
     if (strcmp(dir, "gemma3-instruct") == 0) {
         snprintf(r, n + 64, "%s\n", got);
+        return r;
+    }
+    if (strcmp(dir, "llama2-chat") == 0) {
+        // Every "[INST] " not opening a <<SYS>> block gets an empty one, and
+        // " </s>" (then bos, omitted here) becomes "</s><s>".
+        free(r);
+        r = malloc(n * 2 + 64);
+        assert_non_null(r);
+        size_t o = 0;
+        for (const char *p = got; *p;) {
+            if (strncmp(p, "[INST] ", 7) == 0 && strncmp(p + 7, "<<SYS>>", 7) != 0) {
+                o += (size_t)sprintf(r + o, "[INST] <<SYS>><</SYS>>\n\n");
+                p += 7;
+            } else if (strncmp(p, " </s>", 5) == 0) {
+                o += (size_t)sprintf(r + o, "</s><s>");
+                p += 5;
+            } else {
+                r[o++] = *p++;
+            }
+        }
+        r[o] = '\0';
         return r;
     }
     static const char tail[] = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>";
@@ -123,6 +151,15 @@ static char *ollama_difference(const char *dir, const char *got)
     }
     free(r);
     return NULL;
+}
+
+static char *render_or_fail(chat_family f, const chat_message *m, size_t n, const chat_options *o,
+                            const char *what)
+{
+    char *got = NULL;
+    rs_error err = {0};
+    if (chat_render(f, m, n, o, &got, &err) != RS_OK) fail_msg("%s: %s", what, err.msg);
+    return got;
 }
 
 static void test_ollama_testdata(void **state)
@@ -140,51 +177,138 @@ static void test_ollama_testdata(void **state)
     } convs[] = {{"user", conv_u, 1},
                  {"user-assistant-user", conv_uau, 3},
                  {"system-user-assistant-user", conv_suau, 4}};
-    int matched = 0, differ = 0;
-    for (size_t k = 0; k < sizeof ollama_cases / sizeof ollama_cases[0]; k++) {
+    size_t n_cases = sizeof ollama_cases / sizeof ollama_cases[0];
+    int dirs = 0, as_hf = 0, as_variant = 0;
+    bool failed = false;
+    fprintf(stderr, "%-24s %-14s %-18s %s\n", "ollama template", "HF family", "renders ollama",
+            "match");
+    for (size_t k = 0; k < n_cases; k++) {
         const struct ollama_case *oc = &ollama_cases[k];
-        chat_family f = chat_family_from_name(oc->family);
-        assert_int_not_equal(f, CHAT_FAMILY_UNKNOWN);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.gotmpl", dir, oc->dir);
+        if (access(path, R_OK) != 0) continue; // "where that family is present"
+        dirs++;
+        chat_family hf = chat_family_from_name(oc->family);
+        const char *ollama_name = oc->ollama ? oc->ollama : oc->family;
+        chat_family of = chat_family_from_name(ollama_name);
+        assert_int_not_equal(hf, CHAT_FAMILY_UNKNOWN);
+        assert_int_not_equal(of, CHAT_FAMILY_UNKNOWN);
+        // ollama's own name selects the family that renders ollama's prompt,
+        // except command-r, our name for Cohere's real template.
+        chat_family by_dir = chat_family_from_name(oc->dir);
+        if (strcmp(oc->dir, "command-r") == 0)
+            assert_int_equal(by_dir, hf);
+        else if (by_dir != of)
+            fail_msg("--chat-template %s is %s, not %s (which renders ollama's prompt)", oc->dir,
+                     chat_family_name(by_dir), ollama_name);
         chat_options o = chat_default_options();
         o.bos_token = ""; // ollama's prompts omit BOS
         o.eos_token = oc->eos;
         int ok = 0;
         for (size_t c = 0; c < 3; c++) {
-            char path[4200], *want, *got = NULL;
             snprintf(path, sizeof path, "%s/%s.gotmpl/%s", dir, oc->dir, convs[c].file);
-            want = slurp(path, NULL);
+            char *want = slurp(path, NULL);
             assert_non_null(want);
-            rs_error err = {0};
-            assert_int_equal(chat_render(f, convs[c].m, convs[c].n, &o, &got, &err), RS_OK);
             char what[256];
             snprintf(what, sizeof what, "ollama %s/%s (family %s)", oc->dir, convs[c].file,
-                     oc->family);
+                     ollama_name);
+            char *got = render_or_fail(of, convs[c].m, convs[c].n, &o, what);
+            if (same_or_report(what, got, want))
+                ok++;
+            else
+                failed = true;
+            free(got);
             if (oc->differs) {
+                // The HF-faithful family differs from ollama, exactly as documented.
+                snprintf(what, sizeof what, "ollama %s/%s (HF family %s)", oc->dir,
+                         convs[c].file, oc->family);
+                got = render_or_fail(hf, convs[c].m, convs[c].n, &o, what);
                 if (strcmp(got, want) == 0)
                     fail_msg("%s now matches ollama: update the table", what);
-                // Where the difference is mechanical, check it is the only one.
                 char *expl = ollama_difference(oc->dir, got);
                 if (expl && !same_or_report(what, expl, want))
                     fail_msg("%s: %s", what, oc->differs);
                 free(expl);
-            } else {
-                if (!same_or_report(what, got, want)) fail_msg("%s", what);
-                ok++;
+                free(got);
             }
             free(want);
-            free(got);
         }
-        if (oc->differs) {
-            fprintf(stderr, "ollama %-24s -> %-14s differs by design: %s\n", oc->dir, oc->family,
-                    oc->differs);
-            differ++;
-        } else {
-            fprintf(stderr, "ollama %-24s -> %-14s %d/3 match\n", oc->dir, oc->family, ok);
-            matched++;
+        fprintf(stderr, "%-24s %-14s %-18s %d/3%s%s\n", oc->dir, oc->family, ollama_name, ok,
+                oc->differs ? "  HF differs: " : "", oc->differs ? oc->differs : "");
+        if (oc->differs)
+            as_variant++;
+        else
+            as_hf++;
+    }
+    // Every directory present is in the table, so none goes unchecked.
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".gotmpl") != 0) continue;
+        bool known = false;
+        for (size_t k = 0; k < n_cases; k++)
+            known |= strlen(ollama_cases[k].dir) == len - 7 &&
+                     strncmp(ollama_cases[k].dir, e->d_name, len - 7) == 0;
+        if (!known) {
+            fprintf(stderr, "ollama %s: no family in the table\n", e->d_name);
+            failed = true;
         }
     }
-    fprintf(stderr, "ollama: %d families match byte for byte, %d follow the HF template instead\n",
-            matched, differ);
+    closedir(d);
+    fprintf(stderr,
+            "ollama: %d/%d templates present; all match byte for byte: %d with the HF family, "
+            "%d with the -ollama variant\n",
+            dirs, (int)n_cases, as_hf, as_variant);
+    assert_false(failed);
+}
+
+// Beyond ollama's three conversations: the -ollama families collate as
+// ollama's template.Execute does (a run of one role becomes one message
+// joined by a blank line; all system texts joined into .System), write
+// bos_token first (ollama's tokenizer adds BOS), and never trim.
+static void test_ollama_variants_collate(void **state)
+{
+    (void)state;
+    const chat_message conv[] = {{"system", "A"},  {"system", "B"}, {"user", " Q1"},
+                                 {"user", "Q2 "},  {"assistant", "R"}, {"system", "C"},
+                                 {"user", "Q3"}};
+    chat_options o = chat_default_options();
+    o.bos_token = "<s>";
+    static const struct {
+        const char *family;
+        const char *want;
+    } cases[] = {
+        // System texts wait for the next user turn; later turns get an empty block.
+        {"llama2-ollama", "<s>[INST] <<SYS>>\nA\n\nB\n<</SYS>>\n\n Q1\n\nQ2  [/INST] R</s><s>"
+                          "[INST] <<SYS>>\nC\n<</SYS>>\n\nQ3 [/INST]"},
+        {"command-r-ollama",
+         "<s><|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>A\n\nB\n\nC<|END_OF_TURN_TOKEN|>"
+         "<|START_OF_TURN_TOKEN|><|USER_TOKEN|> Q1\n\nQ2 <|END_OF_TURN_TOKEN|>"
+         "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>R<|END_OF_TURN_TOKEN|>"
+         "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>Q3<|END_OF_TURN_TOKEN|>"
+         "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>\n"},
+        {"gemma3-ollama", "<s><start_of_turn>user\nA\n\nB\n\nC\n\n Q1\n\nQ2 <end_of_turn>\n"
+                          "<start_of_turn>model\nR<end_of_turn>\n"
+                          "<start_of_turn>user\nQ3<end_of_turn>\n<start_of_turn>model\n\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = render_or_fail(chat_family_from_name(cases[i].family), conv, 7, &o,
+                                   cases[i].family);
+        if (!same_or_report(cases[i].family, got, cases[i].want)) fail_msg("%s", cases[i].family);
+        free(got);
+    }
+    // Without the generation prompt, command-r-ollama and gemma3-ollama stop
+    // after the last turn; llama2's prompt has none to drop.
+    o.add_generation_prompt = false;
+    const chat_message ua[] = {{"user", "Q"}, {"assistant", "R"}};
+    char *got = render_or_fail(CHAT_FAMILY_GEMMA3_OLLAMA, ua, 2, &o, "gemma3-ollama");
+    assert_string_equal(got, "<s><start_of_turn>user\nQ<end_of_turn>\n"
+                             "<start_of_turn>model\nR<end_of_turn>\n");
+    free(got);
+    got = render_or_fail(CHAT_FAMILY_LLAMA2_OLLAMA, ua, 2, &o, "llama2-ollama");
+    assert_string_equal(got, "<s>[INST] <<SYS>><</SYS>>\n\nQ [/INST] R</s><s>[INST] ");
+    free(got);
 }
 
 // ---- fixtures from transformers ----
@@ -496,6 +620,10 @@ static void test_detect_every_family(void **state)
         {"<|im_start|><end_of_utterance>", "smolvlm"},
         {"<role>ASSISTANT</role> 'HUMAN'", "bailing"},
         {"<|endofuserprompt|>", "dots1"},
+        // ollama's renderings are chosen by name, never detected from a template.
+        {"llama2-ollama", "llama2-ollama"},
+        {"command-r-ollama", "command-r-ollama"},
+        {"gemma3-ollama", "gemma3-ollama"},
     };
     bool seen[CHAT_FAMILY_COUNT] = {false};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -704,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_render_errors),
         cmocka_unit_test(test_qwen_defaults),
         cmocka_unit_test(test_ollama_testdata),
+        cmocka_unit_test(test_ollama_variants_collate),
         cmocka_unit_test(test_llama_cpp_templates),
         cmocka_unit_test(test_templates_jsonl),
         cmocka_unit_test(test_load),

@@ -981,6 +981,140 @@ static rs_status render_smolvlm(sb *b, const ctx *c)
     return RS_OK;
 }
 
+// ---- ollama's Go templates, where they differ from the real ones ----
+
+// ollama's template.Execute collates a conversation before its Go template
+// sees it: a run of consecutive messages of one role becomes one message,
+// the texts joined by a blank line, and the texts of all system messages,
+// joined the same way, are .System. The -ollama families render the
+// collated turns, as ollama does, instead of rejecting non-alternating roles.
+typedef struct collated {
+    chat_message *m; // [n] merged turns; each content is owned
+    size_t n;
+    sb system; // every system text joined by "\n\n"; len 0 when none
+} collated;
+
+static void collated_free(collated *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free((char *)t->m[i].content);
+    free(t->m);
+    free(t->system.s);
+}
+
+static rs_status ollama_collate(const ctx *c, collated *t, const char *family)
+{
+    *t = (collated){0};
+    t->m = calloc(c->n ? c->n : 1, sizeof *t->m);
+    if (!t->m) return rs_fail(c->err, RS_ERR_RUNTIME, "chat template %s: out of memory", family);
+    bool oom = false;
+    for (size_t i = 0; i < c->n;) {
+        const char *role = c->m[i].role;
+        sb run = {0};
+        sb_add(&run, "");
+        sb_add(&run, c->m[i].content);
+        for (i++; i < c->n && strcmp(c->m[i].role, role) == 0; i++)
+            CAT(&run, "\n\n", c->m[i].content);
+        t->m[t->n].role = role;
+        t->m[t->n].content = run.s;
+        t->n++;
+        oom |= run.oom;
+        if (strcmp(role, "system") == 0) {
+            if (t->system.len) sb_add(&t->system, "\n\n");
+            sb_add(&t->system, run.s);
+        }
+    }
+    if (oom || t->system.oom) {
+        collated_free(t);
+        return rs_fail(c->err, RS_ERR_RUNTIME, "chat template %s: out of memory", family);
+    }
+    return RS_OK;
+}
+
+// ollama's llama2-chat.gotmpl as its expected prompts show (ollama commit
+// fb30760): the prompt opens "[INST] "; system texts wait for the next user
+// turn, whose <<SYS>> block is written even when empty; an answer is
+// " answer</s><s>[INST] ". Content is not trimmed. Meta's template (llama2)
+// writes no empty <<SYS>> blocks.
+static rs_status render_llama2_ollama(sb *b, const ctx *c)
+{
+    collated t;
+    rs_status st = ollama_collate(c, &t, "llama2-ollama");
+    if (st != RS_OK) return st;
+    sb sys = {0}; // system text waiting for the next user turn
+    CAT(b, c->bos, "[INST] ");
+    for (size_t i = 0; i < t.n; i++) {
+        const chat_message *m = &t.m[i];
+        if (is_role(m, "system")) {
+            if (sys.len) sb_add(&sys, "\n\n");
+            sb_add(&sys, m->content);
+        } else if (is_role(m, "user")) {
+            sb_add(b, "<<SYS>>");
+            if (sys.len) CAT(b, "\n", sys.s, "\n");
+            CAT(b, "<</SYS>>\n\n", m->content, " [/INST]");
+            sys.len = 0;
+        } else {
+            CAT(b, " ", m->content, "</s><s>[INST] ");
+        }
+    }
+    bool oom = sys.oom;
+    free(sys.s);
+    collated_free(&t);
+    if (oom) return rs_fail(c->err, RS_ERR_RUNTIME, "chat template llama2-ollama: out of memory");
+    return RS_OK;
+}
+
+// ollama's command-r.gotmpl without tools: one system turn with .System, the
+// turns as given (not trimmed), and a generation prompt that closes the last
+// turn a second time and ends with a newline. Cohere's template (command-r)
+// does neither.
+static rs_status render_command_r_ollama(sb *b, const ctx *c)
+{
+    collated t;
+    rs_status st = ollama_collate(c, &t, "command-r-ollama");
+    if (st != RS_OK) return st;
+    sb_add(b, c->bos);
+    if (t.system.len)
+        CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", t.system.s, "<|END_OF_TURN_TOKEN|>");
+    for (size_t i = 0; i < t.n; i++) {
+        const chat_message *m = &t.m[i];
+        if (is_role(m, "system")) continue;
+        CAT(b, "<|START_OF_TURN_TOKEN|>", is_role(m, "user") ? "<|USER_TOKEN|>" : "<|CHATBOT_TOKEN|>",
+            m->content, "<|END_OF_TURN_TOKEN|>");
+    }
+    gen(b, c, "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>\n");
+    collated_free(&t);
+    return RS_OK;
+}
+
+// ollama's gemma3-instruct.gotmpl as its expected prompts show: Gemma 3's
+// turns, not trimmed, .System and a blank line opening the first user turn,
+// and a newline after the generation prompt, which Gemma 3's template
+// (gemma3) does not write.
+static rs_status render_gemma3_ollama(sb *b, const ctx *c)
+{
+    collated t;
+    rs_status st = ollama_collate(c, &t, "gemma3-ollama");
+    if (st != RS_OK) return st;
+    sb_add(b, c->bos);
+    bool first_user = true;
+    for (size_t i = 0; i < t.n; i++) {
+        const chat_message *m = &t.m[i];
+        if (is_role(m, "system")) continue;
+        if (is_role(m, "user")) {
+            sb_add(b, "<start_of_turn>user\n");
+            if (first_user && t.system.len) CAT(b, t.system.s, "\n\n");
+            first_user = false;
+        } else {
+            sb_add(b, "<start_of_turn>model\n");
+        }
+        CAT(b, m->content, "<end_of_turn>\n");
+    }
+    gen(b, c, "<start_of_turn>model\n\n");
+    collated_free(&t);
+    return RS_OK;
+}
+
 static rs_status render_family(sb *b, chat_family f, const ctx *c)
 {
     switch (f) {
@@ -1100,6 +1234,12 @@ static rs_status render_family(sb *b, chat_family f, const ctx *c)
         return render_turns(b, c, &fmt_bailing);
     case CHAT_FAMILY_DOTS1:
         return render_turns(b, c, &fmt_dots1);
+    case CHAT_FAMILY_LLAMA2_OLLAMA:
+        return render_llama2_ollama(b, c);
+    case CHAT_FAMILY_COMMAND_R_OLLAMA:
+        return render_command_r_ollama(b, c);
+    case CHAT_FAMILY_GEMMA3_OLLAMA:
+        return render_gemma3_ollama(b, c);
     case CHAT_FAMILY_UNKNOWN:
     case CHAT_FAMILY_COUNT:
         break;

@@ -67,9 +67,17 @@ static const struct family_name {
     {CHAT_FAMILY_SMOLVLM, "smolvlm"},
     {CHAT_FAMILY_BAILING, "bailing"},
     {CHAT_FAMILY_DOTS1, "dots1"},
+    {CHAT_FAMILY_LLAMA2_OLLAMA, "llama2-ollama"},
+    {CHAT_FAMILY_COMMAND_R_OLLAMA, "command-r-ollama"},
+    {CHAT_FAMILY_GEMMA3_OLLAMA, "gemma3-ollama"},
 };
 
 // Other names users type for a family (ollama's and llama.cpp's spellings).
+// An ollama template name (template/NAME.gotmpl in ollama) selects the family
+// that renders exactly what ollama renders for it: for llama2-chat and
+// gemma3-instruct that is the -ollama variant, not the model's real template.
+// ollama's "command-r" clashes with our name for Cohere's real template,
+// which keeps it; ollama's rendering is "command-r-ollama".
 static const struct family_name family_aliases[] = {
     {CHAT_FAMILY_QWEN2_5, "qwen2"},
     {CHAT_FAMILY_QWEN2_5, "qwen"},
@@ -78,10 +86,10 @@ static const struct family_name family_aliases[] = {
     {CHAT_FAMILY_MISTRAL_V3, "mistral"},
     {CHAT_FAMILY_GEMMA, "gemma2"},
     {CHAT_FAMILY_GEMMA, "gemma-instruct"},
-    {CHAT_FAMILY_GEMMA3, "gemma3-instruct"},
+    {CHAT_FAMILY_GEMMA3_OLLAMA, "gemma3-instruct"},
     {CHAT_FAMILY_LLAMA3, "llama3-instruct"},
     {CHAT_FAMILY_LLAMA3_1, "llama3.3"},
-    {CHAT_FAMILY_LLAMA2, "llama2-chat"},
+    {CHAT_FAMILY_LLAMA2_OLLAMA, "llama2-chat"},
     {CHAT_FAMILY_PHI3, "phi-3"},
     {CHAT_FAMILY_PHI4, "phi-4"},
     {CHAT_FAMILY_DEEPSEEK3, "deepseek3"},
@@ -149,6 +157,7 @@ const char *chat_family_turn_end(chat_family f, const char *eos)
         return "<|eot|>";
     case CHAT_FAMILY_GEMMA:
     case CHAT_FAMILY_GEMMA3:
+    case CHAT_FAMILY_GEMMA3_OLLAMA:
         return "<end_of_turn>";
     case CHAT_FAMILY_PHI3:
     case CHAT_FAMILY_PHI3_MINI:
@@ -161,6 +170,7 @@ const char *chat_family_turn_end(chat_family f, const char *eos)
     case CHAT_FAMILY_DEEPSEEK_R1_TOGGLE:
         return "<｜end▁of▁sentence｜>";
     case CHAT_FAMILY_COMMAND_R:
+    case CHAT_FAMILY_COMMAND_R_OLLAMA:
         return "<|END_OF_TURN_TOKEN|>";
     case CHAT_FAMILY_GRANITE:
         return "<|end_of_text|>";
@@ -194,6 +204,7 @@ const char *chat_family_turn_end(chat_family f, const char *eos)
     case CHAT_FAMILY_MISTRAL_V1:
     case CHAT_FAMILY_MISTRAL_V3:
     case CHAT_FAMILY_MISTRAL_V7:
+    case CHAT_FAMILY_LLAMA2_OLLAMA:
         return "</s>";
     default:
         return eos && *eos ? eos : NULL;

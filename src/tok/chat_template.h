@@ -76,6 +76,13 @@ typedef enum chat_family {
     CHAT_FAMILY_SMOLVLM,            // <|im_start|>User: ...<end_of_utterance>
     CHAT_FAMILY_BAILING,            // <role>HUMAN</role>
     CHAT_FAMILY_DOTS1,              // <|userprompt|>...<|endofuserprompt|>
+    // What ollama's own Go templates render where they differ from the
+    // model's real template (for prompts identical to ollama's). Chosen by
+    // name only (--chat-template llama2-ollama; ollama's names llama2-chat
+    // and gemma3-instruct are aliases), never detected from a template text.
+    CHAT_FAMILY_LLAMA2_OLLAMA,    // ollama llama2-chat: <<SYS>><</SYS>> in every user turn
+    CHAT_FAMILY_COMMAND_R_OLLAMA, // ollama command-r: last turn closed twice, final newline
+    CHAT_FAMILY_GEMMA3_OLLAMA,    // ollama gemma3-instruct: newline after the generation prompt
     CHAT_FAMILY_COUNT,
 } chat_family;
 
@@ -110,8 +117,11 @@ chat_family chat_family_detect(const char *template_text);
 // "unknown" for unrecognised text, "none" for NULL.
 const char *chat_template_family_name(const char *template_text);
 const char *chat_family_name(chat_family f);
-// Family from its name (also accepts a few aliases such as "mistral-nemo",
-// "qwen2", "gemma2"); CHAT_FAMILY_UNKNOWN when the name is not known.
+// Family from its name (also accepts aliases such as "mistral-nemo",
+// "qwen2", "gemma2" and ollama's template names: each ollama name renders what
+// ollama renders, except "command-r", which is our name for Cohere's real
+// template; ollama's is "command-r-ollama"; see docs/chat-templates.md);
+// CHAT_FAMILY_UNKNOWN when the name is not known.
 chat_family chat_family_from_name(const char *name);
 // All family names, comma separated, for usage messages.
 const char *chat_family_list(void);
