@@ -109,6 +109,46 @@ else
         grep -q "^last     prompt .* tok/s); answer [0-9]* tokens at .* tok/s" "$TMP/out"; then ok "/stats"; else bad "/stats"; fi
     if grep -q 'unknown command "/nosuch"' "$TMP/err" && ! grep -q "never read" "$TMP/out"; then
         ok "unknown command, /exit"; else bad "unknown command, /exit"; fi
+    # On a terminal (a pty, where python3 exists): libedit reads the line,
+    # Ctrl-C stops the answer and not the program, /stats and /exit follow.
+    if command -v python3 >/dev/null; then
+        python3 - "$BIN" "$SMOL" >"$TMP/pty" 2>&1 <<'PY'
+import os, pty, select, sys, time
+binp, model = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(binp, [binp, "chat", model, "--temp", "0", "--max-tokens", "3000"])
+out = b""
+def read_until(pred, sec):
+    global out
+    end = time.time() + sec
+    while time.time() < end and not pred():
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                return
+            if not d:
+                return
+            out += d
+read_until(lambda: b"> " in out, 60)
+os.write(fd, b"Tell me a long story about a dragon.\r")
+n = len(out)
+read_until(lambda: len(out) > n + 200, 60)  # the answer is streaming
+os.write(fd, b"\x03")
+read_until(lambda: b"[stopped]" in out, 30)
+os.write(fd, b"/stats\r")
+read_until(lambda: b"session" in out, 30)
+os.write(fd, b"/exit\r")
+read_until(lambda: False, 5)
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+print("\nEXIT", os.WEXITSTATUS(st) if os.WIFEXITED(st) else "signal %d" % os.WTERMSIG(st))
+PY
+        if grep -q "\[stopped\]" "$TMP/pty" && grep -q "^session " "$TMP/pty" && grep -q "^EXIT 0" "$TMP/pty"; then
+            ok "terminal: Ctrl-C stops the answer, the chat goes on"; else cp "$TMP/pty" "$TMP/out"; bad "terminal Ctrl-C"; fi
+    fi
     # stdout holds the transcript only: no speeds, no plan.
     if ! grep -q "rightsize chat:" "$TMP/out"; then ok "notices on stderr"; else bad "notices on stdout"; fi
 fi

@@ -527,6 +527,7 @@ int cmd_chat(int argc, char **argv)
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART; // reads and writes carry on; the flag is polled
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
     rc = chat_loop(&s, &a);
