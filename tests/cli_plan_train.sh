@@ -34,4 +34,12 @@ out=$("$bin" plan qwen2.5-7b --train lora --lora-targets q,x 2>&1); st=$?
 if [ $st -ne 2 ]; then echo "FAIL: bad --lora-targets should exit 2: $out"; fail=1; else echo "ok: bad targets"; fi
 out=$("$bin" plan qwen2.5-7b --train lora --seq 0 2>&1); st=$?
 if [ $st -ne 2 ]; then echo "FAIL: --seq 0 should exit 2: $out"; fail=1; else echo "ok: bad seq"; fi
+# Every readable output fits an 80-column terminal.
+for args in "llama-3.1-8b --train lora --gpu RTX4090" "qwen2.5-7b --train full" \
+    "llama-3.1-70b --train qlora --gpu H100x8 --zero 3" \
+    "deepseek-v3 --train full --gpu H100x8 --zero 3 --offload-optimizer"; do
+    # shellcheck disable=SC2086
+    wide=$("$bin" plan $args 2>&1 | awk 'length > 80')
+    if [ -n "$wide" ]; then echo "FAIL: plan $args: lines over 80 columns:"; echo "$wide"; fail=1; fi
+done
 exit $fail

@@ -211,17 +211,18 @@ static void print_text(const model_desc *m, const train_options *o, const train_
     printf("  %-34s %12s\n", "total", gib(a, mem->total));
     if (mem->cpu_ram) printf("  %-34s %12s\n", "CPU RAM (offloaded)", gib(a, mem->cpu_ram));
 
-    printf("\nRules of thumb: the seed's params x 2 x 3 = %s; accelerate estimate-memory = %s\n",
-           gib(a, train_seed_rule_bytes(m)),
+    printf("\nRules of thumb, for comparison\n");
+    printf("  %-34s %12s\n", "seed post (params x 2 bytes x 3)", gib(a, train_seed_rule_bytes(m)));
+    printf("  %-34s %12s\n", "accelerate estimate-memory (Adam)",
            gib(b, train_accelerate_rule_bytes(m, o->precision != TRAIN_PRECISION_FP32)));
 
     if (!capacity) {
-        printf("\nNo GPU here: %s. Plan for one with --gpu NAME (e.g. --gpu \"RTX 4090\").\n",
+        printf("\nNo GPU here: %s.\nPlan for one with --gpu NAME, e.g. --gpu \"RTX 4090\".\n",
                hw->nvml_note[0] ? hw->nvml_note : "none detected");
         return;
     }
     bool fits = mem->total <= capacity;
-    printf("\n%s: needs %s of %s available -> %s\n", where, gib(a, mem->total),
+    printf("\n%s\n  needs %s of %s available -> %s\n", where, gib(a, mem->total),
            gib(b, capacity), fits ? "fits" : "does not fit");
     if (mem->cpu_ram && hw->ram_available && mem->cpu_ram > hw->ram_available)
         printf("  CPU RAM: offloading needs %s, %s available -> does not fit\n",
