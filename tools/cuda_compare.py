@@ -14,6 +14,11 @@ transformers' own decode (generate, 128 tokens after the 512-token prompt,
 median of 3). PARTIAL = N also runs bf16 with the first N blocks on the GPU
 and the rest on the CPU (shorter: prompt 64, 32 tokens). One JSON object
 per line on stdout.
+
+Environment: RS_QUICK=1 trims the run to the decode figures (3 reps, no
+CPU reference, no fp32 reference, transformers' decode timed twice after a
+warm-up); RS_AB_OLD=1 also times each precision with the previous decode
+kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card.
 """
 import json
 import os
@@ -45,13 +50,20 @@ def main():
     log({"step": "make", "name": name, "params": sum(p.numel() for p in model.parameters()),
          "seconds": round(time.time() - t0, 1)})
 
-    def run_bench(prec, gpu_layers, n_prompt, n_decode, reps):
-        prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}")
+    quick = os.environ.get("RS_QUICK") == "1"
+
+    def run_bench(prec, gpu_layers, n_prompt, n_decode, reps, kernels="new"):
+        prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}-{kernels}")
         cmd = [bench, out_dir, prec, "cuda", str(gpu_layers), str(n_prompt), str(n_decode), str(reps), prefix]
+        env = dict(os.environ)
+        if kernels == "old":
+            env["RIGHTSIZE_CUDA_MV"] = "old"
+        else:
+            env.pop("RIGHTSIZE_CUDA_MV", None)
         t = time.time()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
-        res = {"step": "bench", "name": name, "rc": p.returncode, "wall_s": round(time.time() - t, 1),
-               "stderr": p.stderr[-600:]}
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
+        res = {"step": "bench", "name": name, "kernels": kernels, "rc": p.returncode,
+               "wall_s": round(time.time() - t, 1), "stderr": p.stderr[-600:]}
         if p.returncode == 0:
             res.update(json.loads(p.stdout.strip().splitlines()[-1]))
         log(res)
@@ -94,12 +106,20 @@ def main():
         log({"step": "compare", "name": name, "precision": prec, "against": "transformers bf16",
              **stats(ours, ref), "greedy_agree_first": agree_len(gen, toks), "greedy_compared": min(len(gen), len(toks), 64)})
 
-    cpu_ref = os.environ.get("RS_CPU_REF") == name
+    cpu_ref = os.environ.get("RS_CPU_REF") == name and not quick
 
     for prec in precisions:
-        prefix = run_bench(prec, -1, 512, 128, 5)
+        prefix = run_bench(prec, -1, 512, 128, 3 if quick else 5)
         if prefix:
             compare(prefix, prec, 64)
+        if os.environ.get("RS_AB_OLD") == "1":
+            old = run_bench(prec, -1, 512, 128, 3 if quick else 5, "old")
+            if old and prefix:
+                a = np.fromfile(prefix + ".logits", dtype=np.float32)
+                b = np.fromfile(old + ".logits", dtype=np.float32)
+                log({"step": "new_vs_old", "name": name, "precision": prec, **stats(a, b),
+                     "greedy_agree_first": agree_len(np.fromfile(old + ".tokens", dtype=np.int32),
+                                                     np.fromfile(prefix + ".tokens", dtype=np.int32))})
         if cpu_ref and prefix:
             # The CPU engine at the same precision: the kernels' own reference.
             cpre = os.path.join(work, f"{name}-{prec}-cpu")
@@ -125,7 +145,7 @@ def main():
     am = torch.ones_like(ids)
     rates = []
     with torch.no_grad():
-        for r in range(4):
+        for r in range(3 if quick else 4):
             torch.cuda.synchronize()
             a = time.time()
             model(ids)
@@ -140,6 +160,8 @@ def main():
     log({"step": "hf_decode", "name": name, "decode_tps": round(statistics.median(rates), 2),
          "runs": [round(x, 1) for x in rates], "prefill_tps": round(512 / (b - a), 1)})
 
+    if quick:
+        return
     # The fp32 model as the reference both bf16 engines are measured against:
     # "within bf16 tolerance" means rightsize is no further from it than
     # transformers' own bf16 run.

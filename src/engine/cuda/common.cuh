@@ -68,20 +68,71 @@ static inline bool cuda_type_supported(int t)
 
 enum { PRO_NONE = 0, PRO_RMSNORM = 1, PRO_SWIGLU = 2 };
 
+// Types whose decode matrix-vector product runs on int8 dot products (__dp4a)
+// against an input quantized once per product to int8 blocks of 32.
+static inline bool mv_int8(int t)
+{
+    return t == DTYPE_Q8_0 || t == DTYPE_Q4_0 || t == DTYPE_Q4_K || t == DTYPE_Q6_K;
+}
+
+// Device scratch of the decode matrix-vector products (n = the widest input).
+struct mv_scratch {
+    float *xf;   // (n) the prepared input (normed, or the SwiGLU product)
+    int8_t *xq;  // (n) the input as int8, blocks of 32
+    float2 *xds; // (n / 32) per block: scale d, and d * sum of its int8 values
+};
+
+// Bytes of an mv_scratch for inputs of up to n elements, and its carving.
+static inline uint64_t mv_scratch_bytes(int64_t n)
+{
+    return (uint64_t)n * 4 + (uint64_t)n + (uint64_t)(n / 32) * 8 + 512;
+}
+static inline mv_scratch mv_scratch_at(uint8_t *p, int64_t n)
+{
+    mv_scratch s;
+    s.xf = (float *)p;
+    s.xq = (int8_t *)(p + (((uint64_t)n * 4 + 255) & ~255ull));
+    s.xds = (float2 *)(p + (((uint64_t)n * 4 + 255) & ~255ull) + (((uint64_t)n + 255) & ~255ull));
+    return s;
+}
+
+// One decode matrix-vector product, as the forward pass issues it.
+struct mv_args {
+    const float *x;      // (n_in) input, or (2 n_in) gate | up for PRO_SWIGLU
+    int pro;             // PRO_*
+    const float *norm_w; // (n_in) for PRO_RMSNORM
+    const float *ss_in;  // sum of squares of x, already known (PRO_RMSNORM), or NULL
+    float eps;
+    float *y;            // (n_out), or (n_out / 2) with swiglu_out
+    bool accumulate;     // y += W x
+    float *ss_out;       // += sum of squares of the new y (for the next norm), or NULL
+    bool swiglu_out;     // W stacks gate (rows 0..n_out/2) and up: y = silu(gate) * up
+    bool q_ready;        // the scratch's xq/xds hold x already (attention's combine wrote them)
+};
+
 // ---- Launchers (kernels.cu); all asynchronous on stream s -------------------
 
-// y (n_out) = W x, or y += W x with accumulate. The input is prepared per
-// block: PRO_NONE x (n_in); PRO_RMSNORM rmsnorm(x) * norm_w; PRO_SWIGLU
-// silu(x[0:n_in]) * x[n_in:2 n_in].
+// y (n_out) = W x, or y += W x with accumulate. The input: PRO_NONE x (n_in);
+// PRO_RMSNORM rmsnorm(x) * norm_w; PRO_SWIGLU silu(x[0:n_in]) * x[n_in:2 n_in].
+// sc: scratch for the prepared input (any but the old kernels use it).
 void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
-                   const float *norm_w, float eps, cudaStream_t s);
+                   const float *norm_w, float eps, const mv_scratch &sc, cudaStream_t s);
+// Matrices sharing one input (q|k|v or gate|up parts, y + out_off[i] each):
+// the input is prepared at most once for all of them.
+void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const mv_args &a,
+                         const mv_scratch &sc, cudaStream_t s);
+// Whether the old kernels (input staged per block in shared memory) run:
+// RIGHTSIZE_CUDA_MV=old, for comparisons on the same card.
+bool matvec_old(void);
 // Dynamic shared memory limits for the matvec kernels (once per device).
 int matvec_setup(int64_t max_n_in, char *err, size_t errn);
 // Rows [r0, r0 + rows) of W as bf16 into dst (rows, n_in).
 void launch_dequant_bf16(const dweight &w, int64_t r0, int64_t rows, __nv_bfloat16 *dst,
                          cudaStream_t s);
-// x (n, n_embd) = rows tokens[t] of the embedding table.
-void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s);
+// x (n, n_embd) = rows tokens[t] of the embedding table; with ss, *ss = the
+// sum of squares of row 0 (decode: the first norm needs no pass of its own).
+void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s,
+                  float *ss = NULL);
 // out (n, d) = rmsnorm of each row of x (n, d) times w.
 void launch_rmsnorm_rows(const float *x, const float *w, float *out, int64_t n, int64_t d,
                          float eps, cudaStream_t s);
@@ -115,6 +166,8 @@ struct attn_args {
     float *o_part;         // (n, H, n_split, hd) unnormalized
     float *ml_part;        // (n, H, n_split, 2) running max and sum
     float *out;            // (n, H hd)
+    int8_t *xq;            // NULL, or out as int8 blocks of 32 (needs hd % 32 == 0, n == 1)
+    float2 *xds;           // their scales and sums (mv_scratch)
 };
 // Causal attention of n queries (positions pos..pos+n-1) over the cache, the
 // keys split across n_split blocks per head (flash-decoding), then combined.

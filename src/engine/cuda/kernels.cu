@@ -3,22 +3,16 @@
 // prefill helpers, rotary embedding with the KV write, and attention.
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "engine/cuda/common.cuh"
+#include "engine/cuda/dot_int8.cuh"
 
 // ---------------------------------------------------------------------------
 // Dequantization: chunk c (32 consecutive elements) of row r, into registers.
 // The hot loop of decode: every weight byte passes through one of these.
 
-__device__ __forceinline__ float h2f(uint16_t h)
-{
-    return __half2float(__ushort_as_half(h));
-}
-
-__device__ __forceinline__ uint16_t ld_u16(const uint8_t *p)
-{
-    return *(const uint16_t *)p;
-}
 
 __device__ __forceinline__ void bytes16(const uint8_t *p, uint8_t b[16])
 {
@@ -335,6 +329,7 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn)
     int dev = 0;
     CU(cudaGetDevice(&dev));
     CU(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
+    matvec_old();
     const int bytes = (int)(max_n_in * 4);
     if (bytes <= 48 * 1024) return 0;
     MV_SETUP(DTYPE_F32);
@@ -350,8 +345,8 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn)
     return 0;
 }
 
-void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
-                   const float *norm_w, float eps, cudaStream_t s)
+static void launch_matvec_old(const dweight &w, const float *x, float *y, bool accumulate, int pro,
+                              const float *norm_w, float eps, cudaStream_t s)
 {
     const int sms = g_sm_count > 0 ? g_sm_count : 132;
     const int64_t rows_per_block = MV_WARPS * MV_ROWS;
@@ -375,6 +370,386 @@ void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, 
         matvec_kernel<T, PRO_NONE><<<grid, MV_WARPS * 32, shm, s>>>(w, x, y, accumulate, NULL, eps);
     DISPATCH_TYPE(w.type, MV_LAUNCH)
 #undef MV_LAUNCH
+}
+
+// ---------------------------------------------------------------------------
+// Matrix-vector product for decode, second version. The old kernel above
+// staged the whole input in shared memory in every block (a prologue per
+// block, and occupancy limited by the input's size) and walked the rows with
+// a grid stride (whole blocks idle at the tail). Here:
+// - the input is read from global memory (L1/L2 hold it): when it needs
+//   preparing (SwiGLU, a norm whose sum of squares is not known, int8
+//   quantization) one small kernel (mv_prep_kernel) does it once for all the
+//   matrices that share it; an RMSNorm whose sum of squares the previous
+//   product accumulated (ss_out) is applied on the fly;
+// - a block of MV2_WARPS warps takes R rows (MV2_R, MV2_RQ for the int8
+//   kernels, whose rows are fewer bytes), its warps splitting the row
+//   (128 lanes over the row, then one reduction): many short blocks, so the
+//   hardware balances them over the SMs;
+// - BF16/F16 rows are read with 16-byte loads, whole warps on contiguous
+//   bytes, MV2_U loads per row in flight per lane;
+// - Q8_0, Q4_0, Q4_K and Q6_K take int8 dot products (__dp4a) against the
+//   input quantized to int8 blocks of 32 (as llama.cpp's mmvq and the CPU
+//   engine do), with the block sums for the offsets (Q4_0's -8, Q4_K's mins);
+// - the epilogue adds into y (residual), sums the squares of the new y for
+//   the next norm, or, for gate|up stacked, writes silu(gate) * up.
+
+#define MV2_WARPS 4
+#define MV2_R 2
+#define MV2_RQ 4
+#define MV2_U 4
+#define PREP_THREADS 1024
+
+static bool g_mv_old_init, g_mv_old;
+
+bool matvec_old(void)
+{
+    if (!g_mv_old_init) {
+        const char *e = getenv("RIGHTSIZE_CUDA_MV");
+        g_mv_old = e && strcmp(e, "old") == 0;
+        g_mv_old_init = true;
+    }
+    return g_mv_old;
+}
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ int warp_sum_i(int v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// xf = the prepared input (when xf), and it quantized into xq/xds (when
+// xq): per 32 elements d = max |v| / 127, q = round(v / d). One warp per 32
+// elements; for the norm, every block sums the squares of x itself (inputs
+// of a few thousand elements) unless ss_in has the sum already.
+template <int PRO>
+__global__ void __launch_bounds__(PREP_THREADS)
+mv_prep_kernel(const float *__restrict__ x, int64_t n, const float *__restrict__ norm_w, float eps,
+               const float *__restrict__ ss_in, float *__restrict__ xf, int8_t *__restrict__ xq,
+               float2 *__restrict__ xds)
+{
+    __shared__ float red[PREP_THREADS / 32];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    float scale = 1.0f;
+    if (PRO == PRO_RMSNORM && ss_in) {
+        scale = rsqrtf(*ss_in / (float)n + eps);
+    } else if (PRO == PRO_RMSNORM) {
+        float ss = 0;
+        for (int64_t i = tid; i < n; i += PREP_THREADS)
+            ss = fmaf(x[i], x[i], ss);
+        ss = warp_sum(ss);
+        if (lane == 0) red[warp] = ss;
+        __syncthreads();
+        if (warp == 0) {
+            ss = warp_sum(red[lane]);
+            if (lane == 0) red[0] = ss;
+        }
+        __syncthreads();
+        scale = rsqrtf(red[0] / (float)n + eps);
+    }
+    for (int64_t b = (int64_t)blockIdx.x * (PREP_THREADS / 32) + warp; b < (n >> 5);
+         b += (int64_t)gridDim.x * (PREP_THREADS / 32)) {
+        const int64_t i = (b << 5) + lane;
+        float v = x[i];
+        if (PRO == PRO_RMSNORM) v = v * scale * norm_w[i];
+        else if (PRO == PRO_SWIGLU) v = v / (1.0f + expf(-v)) * x[n + i];
+        if (xf) xf[i] = v;
+        if (xq) { // the same for the whole warp
+            const float amax = warp_max(fabsf(v));
+            const float d = amax / 127.0f;
+            const int q = amax > 0.0f ? __float2int_rn(v / d) : 0;
+            xq[i] = (int8_t)q;
+            const int qs = warp_sum_i(q);
+            if (lane == 0) xds[b] = make_float2(d, d * (float)qs);
+        }
+    }
+}
+
+// How a float kernel reads its input: x, times rsqrt(*ss / n + eps) * norm_w
+// when norm_w.
+struct mv_in {
+    const float *x, *norm_w, *ss;
+    float eps;
+};
+
+struct mv_out {
+    float *y, *ss_out;
+    int accumulate, swiglu;
+};
+
+// The rows of block b: b R .. b R + R - 1; with swiglu, gate rows
+// b R/2 .. b R/2 + R/2 - 1 then the up rows n_out/2 further on. A row past
+// its half (or past n_out) reads row 0 and its result is dropped.
+template <int R>
+__device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t rows[R], int64_t safe[R])
+{
+    const int64_t b = blockIdx.x, half = n_out >> 1;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (o.swiglu) {
+            const int64_t g = b * (R / 2) + (r % (R / 2));
+            rows[r] = g < half ? g + (r < R / 2 ? 0 : half) : n_out;
+        } else {
+            rows[r] = b * R + r;
+        }
+        safe[r] = rows[r] < n_out ? rows[r] : 0;
+    }
+}
+
+template <int R>
+__device__ __forceinline__ void mv_finish(float acc[R], const int64_t rows[R], int64_t n_out,
+                                          const mv_out &o)
+{
+    __shared__ float red[MV2_WARPS][R];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const float a = warp_sum(acc[r]);
+        if (lane == 0) red[warp][r] = a;
+    }
+    __syncthreads();
+    if (tid != 0) return;
+    float v[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        v[r] = 0;
+#pragma unroll
+        for (int k = 0; k < MV2_WARPS; k++)
+            v[r] += red[k][r];
+    }
+    if (o.swiglu) { // v[p] gate and v[p + R/2] up of output rows[p]
+#pragma unroll
+        for (int p = 0; p < R / 2; p++)
+            if (rows[p] < n_out) o.y[rows[p]] = v[p] / (1.0f + expf(-v[p])) * v[p + R / 2];
+        return;
+    }
+    float ss = 0;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (rows[r] >= n_out) continue;
+        const float t = o.accumulate ? o.y[rows[r]] + v[r] : v[r];
+        o.y[rows[r]] = t;
+        ss = fmaf(t, t, ss);
+    }
+    if (o.ss_out) atomicAdd(o.ss_out, ss);
+}
+
+__device__ __forceinline__ float4 mv_in_load(const mv_in &in, int64_t i4, float scale)
+{
+    float4 t = ((const float4 *)in.x)[i4];
+    if (in.norm_w) {
+        const float4 g = ((const float4 *)in.norm_w)[i4];
+        t.x = t.x * scale * g.x, t.y = t.y * scale * g.y;
+        t.z = t.z * scale * g.z, t.w = t.w * scale * g.w;
+    }
+    return t;
+}
+
+template <int T>
+__device__ __forceinline__ float dot8(uint4 w, float4 a, float4 b)
+{
+    const uint32_t u[4] = {w.x, w.y, w.z, w.w};
+    const float xs[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+    float s = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        float lo, hi;
+        if (T == DTYPE_BF16) {
+            lo = __uint_as_float(u[i] << 16);
+            hi = __uint_as_float(u[i] & 0xFFFF0000u);
+        } else {
+            const float2 f = __half22float2(*(const __half2 *)&u[i]);
+            lo = f.x, hi = f.y;
+        }
+        s = fmaf(lo, xs[2 * i], s);
+        s = fmaf(hi, xs[2 * i + 1], s);
+    }
+    return s;
+}
+
+template <int T>
+__global__ void __launch_bounds__(MV2_WARPS * 32) mv_half_kernel(dweight w, mv_in in, mv_out o)
+{
+    int64_t rows[MV2_R], safe[MV2_R];
+    mv_rows<MV2_R>(o, w.n_out, rows, safe);
+    const int64_t n8 = w.n_in >> 3;
+    const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
+    const uint4 *wr[MV2_R];
+#pragma unroll
+    for (int r = 0; r < MV2_R; r++)
+        wr[r] = (const uint4 *)(w.payload + safe[r] * w.payload_row);
+    float acc[MV2_R];
+#pragma unroll
+    for (int r = 0; r < MV2_R; r++)
+        acc[r] = 0;
+    for (int64_t i0 = threadIdx.x; i0 < n8; i0 += MV2_WARPS * 32 * MV2_U) {
+        uint4 wv[MV2_U][MV2_R];
+        float4 xa[MV2_U], xb[MV2_U];
+#pragma unroll
+        for (int u = 0; u < MV2_U; u++) {
+            const int64_t i = i0 + u * MV2_WARPS * 32;
+            if (i < n8) {
+#pragma unroll
+                for (int r = 0; r < MV2_R; r++)
+                    wv[u][r] = __ldg(wr[r] + i);
+                xa[u] = mv_in_load(in, 2 * i, scale);
+                xb[u] = mv_in_load(in, 2 * i + 1, scale);
+            } else {
+#pragma unroll
+                for (int r = 0; r < MV2_R; r++)
+                    wv[u][r] = make_uint4(0, 0, 0, 0);
+                xa[u] = xb[u] = make_float4(0, 0, 0, 0);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < MV2_U; u++)
+#pragma unroll
+            for (int r = 0; r < MV2_R; r++)
+                acc[r] += dot8<T>(wv[u][r], xa[u], xb[u]);
+    }
+    mv_finish<MV2_R>(acc, rows, w.n_out, o);
+}
+
+// Any float-dequantized type, one 32-element chunk per lane (dq32).
+template <int T>
+__global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_in in, mv_out o)
+{
+    int64_t rows[MV2_R], safe[MV2_R];
+    mv_rows<MV2_R>(o, w.n_out, rows, safe);
+    const int64_t nc = w.n_in >> 5;
+    const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
+    float acc[MV2_R];
+#pragma unroll
+    for (int r = 0; r < MV2_R; r++)
+        acc[r] = 0;
+    for (int64_t c = threadIdx.x; c < nc; c += MV2_WARPS * 32) {
+        float xv[32];
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const float4 t = mv_in_load(in, c * 8 + k, scale);
+            xv[4 * k] = t.x, xv[4 * k + 1] = t.y, xv[4 * k + 2] = t.z, xv[4 * k + 3] = t.w;
+        }
+#pragma unroll
+        for (int r = 0; r < MV2_R; r++) {
+            float v[32];
+            dq32<T>(w, safe[r], c, v);
+#pragma unroll
+            for (int j = 0; j < 32; j++)
+                acc[r] = fmaf(v[j], xv[j], acc[r]);
+        }
+    }
+    mv_finish<MV2_R>(acc, rows, w.n_out, o);
+}
+
+template <int T>
+__global__ void __launch_bounds__(MV2_WARPS * 32)
+mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict__ xds, mv_out o)
+{
+    int64_t rows[MV2_RQ], safe[MV2_RQ];
+    mv_rows<MV2_RQ>(o, w.n_out, rows, safe);
+    const int64_t nc = w.n_in >> 5;
+    float acc[MV2_RQ];
+#pragma unroll
+    for (int r = 0; r < MV2_RQ; r++)
+        acc[r] = 0;
+#pragma unroll 2
+    for (int64_t c = threadIdx.x; c < nc; c += MV2_WARPS * 32) {
+        const int4 *xp = (const int4 *)(xq + (c << 5));
+        const int4 x0 = xp[0], x1 = xp[1];
+        const int xi[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+        const float2 ds = xds[c];
+#pragma unroll
+        for (int r = 0; r < MV2_RQ; r++)
+            acc[r] += dotq<T>(w, safe[r], c, xi, ds);
+    }
+    mv_finish<MV2_RQ>(acc, rows, w.n_out, o);
+}
+
+template <int T>
+static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc, const mv_out &o,
+                        cudaStream_t s)
+{
+    constexpr int R = T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K ? MV2_RQ : MV2_R;
+    const int64_t blocks = o.swiglu ? (w.n_out / 2 + R / 2 - 1) / (R / 2) : (w.n_out + R - 1) / R;
+    if constexpr (T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K)
+        mv_q8_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
+    else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16)
+        mv_half_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, in, o);
+    else
+        mv_chunk_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, in, o);
+}
+
+static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w, float eps,
+                        const float *ss_in, float *xf, int8_t *xq, float2 *xds, cudaStream_t s)
+{
+    const int64_t per_block = PREP_THREADS; // 32 warps of 32 elements
+    int64_t blocks = (n + per_block - 1) / per_block;
+    if (blocks > 64) blocks = 64;
+    const unsigned g = (unsigned)blocks;
+    if (pro == PRO_RMSNORM)
+        mv_prep_kernel<PRO_RMSNORM><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, ss_in, xf, xq, xds);
+    else if (pro == PRO_SWIGLU)
+        mv_prep_kernel<PRO_SWIGLU><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, NULL, xf, xq, xds);
+    else
+        mv_prep_kernel<PRO_NONE><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, NULL, xf, xq, xds);
+}
+
+void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const mv_args &a,
+                         const mv_scratch &sc, cudaStream_t s)
+{
+    bool any_q = false, any_f = false;
+    for (int i = 0; i < n; i++) {
+        if (mv_int8(ws[i].type)) any_q = true;
+        else any_f = true;
+    }
+    // Float kernels read x itself unless it needs the SwiGLU or a norm whose
+    // sum of squares nobody counted.
+    const bool direct = a.pro == PRO_NONE || (a.pro == PRO_RMSNORM && a.ss_in);
+    const bool prep_f = any_f && !direct, prep_q = any_q && !a.q_ready;
+    if (prep_q || prep_f)
+        launch_prep(a.pro, a.x, ws[0].n_in, a.norm_w, a.eps, a.ss_in, prep_f ? sc.xf : NULL,
+                    prep_q ? sc.xq : NULL, sc.xds, s);
+    mv_in in;
+    if (prep_f) in = {sc.xf, NULL, NULL, a.eps};
+    else in = {a.x, a.pro == PRO_RMSNORM ? a.norm_w : NULL, a.ss_in, a.eps};
+    for (int i = 0; i < n; i++) {
+        const mv_out o = {a.y + out_off[i], a.ss_out, a.accumulate ? 1 : 0, a.swiglu_out ? 1 : 0};
+#define MV2_LAUNCH(T) mv_launch_t<T>(ws[i], in, sc, o, s)
+        DISPATCH_TYPE(ws[i].type, MV2_LAUNCH)
+#undef MV2_LAUNCH
+    }
+}
+
+void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, int pro,
+                   const float *norm_w, float eps, const mv_scratch &sc, cudaStream_t s)
+{
+    if (matvec_old()) {
+        launch_matvec_old(w, x, y, accumulate, pro, norm_w, eps, s);
+        return;
+    }
+    mv_args a;
+    a.x = x, a.pro = pro, a.norm_w = norm_w, a.ss_in = NULL, a.eps = eps;
+    a.y = y, a.accumulate = accumulate, a.ss_out = NULL, a.swiglu_out = false, a.q_ready = false;
+    const int64_t off = 0;
+    launch_matvec_group(&w, &off, 1, a, sc, s);
 }
 
 // ---------------------------------------------------------------------------
@@ -414,22 +789,33 @@ void launch_dequant_bf16(const dweight &w, int64_t r0, int64_t rows, __nv_bfloat
 #undef DQ_LAUNCH
 }
 
-template <int T> __global__ void embed_kernel(dweight w, const int32_t *tokens, float *x)
+template <int T> __global__ void embed_kernel(dweight w, const int32_t *tokens, float *x, float *ss)
 {
+    __shared__ float red[4];
     const int64_t t = blockIdx.x, nc = w.n_in >> 5;
     const int64_t row = tokens[t];
+    float sq = 0;
     for (int64_t c = threadIdx.x; c < nc; c += blockDim.x) {
         float v[32];
         dq32<T>(w, row, c, v);
 #pragma unroll
-        for (int j = 0; j < 32; j++)
+        for (int j = 0; j < 32; j++) {
             x[t * w.n_in + c * 32 + j] = v[j];
+            sq = fmaf(v[j], v[j], sq);
+        }
+    }
+    if (ss && t == 0) { // the same for the whole block
+        sq = warp_sum(sq);
+        if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = sq;
+        __syncthreads();
+        if (threadIdx.x == 0) *ss = red[0] + red[1] + red[2] + red[3];
     }
 }
 
-void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s)
+void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s,
+                  float *ss)
 {
-#define EMB_LAUNCH(T) embed_kernel<T><<<(unsigned)n, 128, 0, s>>>(w, tokens, x)
+#define EMB_LAUNCH(T) embed_kernel<T><<<(unsigned)n, 128, 0, s>>>(w, tokens, x, ss)
     DISPATCH_TYPE(w.type, EMB_LAUNCH)
 #undef EMB_LAUNCH
 }
@@ -691,7 +1077,17 @@ __global__ void attn_combine_kernel(attn_args a)
             num += f * a.o_part[(th * a.n_split + s) * a.hd + d];
             den += f * ml[2 * s + 1];
         }
-        a.out[th * a.hd + d] = num / den;
+        const float v = num / den;
+        a.out[th * a.hd + d] = v;
+        if (a.xq) { // head_dim % 32 == 0: whole warps, one int8 block each
+            const int64_t i = th * a.hd + d;
+            const float amax = warp_max(fabsf(v));
+            const float dq = amax / 127.0f;
+            const int q = amax > 0.0f ? __float2int_rn(v / dq) : 0;
+            a.xq[i] = (int8_t)q;
+            const int qs = warp_sum_i(q);
+            if ((threadIdx.x & 31) == 0) a.xds[i >> 5] = make_float2(dq, dq * (float)qs);
+        }
     }
 }
 

@@ -62,6 +62,9 @@ struct rs_cuda_ctx {
     float *ml_part;
     void *act;     // (B, max(D, QD, F)) bf16/f16 GEMM input
     __nv_bfloat16 *deq; // DEQ_SCRATCH_BYTES of dequantized rows
+    uint8_t *mvs_buf; // mv_scratch_bytes(widest input)
+    float *ss;      // (2 n_layer + 2) sums of squares of x, one per norm of a decode step
+    mv_scratch mvs;
     int32_t *tokens; // (B)
     int *pos;
     int32_t *h_io; // pinned: pos, then B tokens
@@ -382,7 +385,9 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
                                (uint64_t)B * widest * 2,
                                needs_deq(m) ? DEQ_SCRATCH_BYTES : 0,
                                (uint64_t)B * 4,
-                               256};
+                               256,
+                               mv_scratch_bytes(widest),
+                               (uint64_t)(2 * m.n_layer + 2) * 4};
         uint64_t need = 0;
         for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
             need += align256(sz[i]);
@@ -399,9 +404,10 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
                          (void **)&c->att,    (void **)&c->hb,     (void **)&c->hb2,
                          (void **)&c->logits, (void **)&c->o_part, (void **)&c->ml_part,
                          (void **)&c->act,    (void **)&c->deq,    (void **)&c->tokens,
-                         (void **)&c->pos};
+                         (void **)&c->pos,    (void **)&c->mvs_buf, (void **)&c->ss};
         for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
             *ptrs[i] = cv.take(sz[i]);
+        c->mvs = mv_scratch_at(c->mvs_buf, widest);
         if (matvec_setup(F > widest ? F : widest, err, errn)) goto done;
     }
     if (cudaMallocHost(&c->h_io, (size_t)(m.n_batch + 1) * 4) != cudaSuccess ||
@@ -474,10 +480,21 @@ static void matvec_group(rs_cuda_ctx *c, const dgroup &g, const float *x, float 
                          const float *norm_w)
 {
     for (int i = 0; i < g.n_parts; i++)
-        launch_matvec(g.part[i], x, y + g.out_off[i], false, pro, norm_w, c->m.norm_eps, c->st);
+        launch_matvec(g.part[i], x, y + g.out_off[i], false, pro, norm_w, c->m.norm_eps, c->mvs,
+                      c->st);
 }
 
-static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode)
+static mv_args mv(const float *x, int pro, const float *norm_w, const float *ss_in, float *y,
+                  bool accumulate, float *ss_out, bool swiglu_out, float eps)
+{
+    mv_args a;
+    a.x = x, a.pro = pro, a.norm_w = norm_w, a.ss_in = ss_in, a.eps = eps;
+    a.y = y, a.accumulate = accumulate, a.ss_out = ss_out, a.swiglu_out = swiglu_out;
+    a.q_ready = false;
+    return a;
+}
+
+static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool quant_out = false)
 {
     const rs_cuda_model &m = c->m;
     const int64_t cache_layer = m.n_head_kv * m.n_ctx * m.head_dim;
@@ -500,6 +517,8 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode)
     a.o_part = c->o_part;
     a.ml_part = c->ml_part;
     a.out = c->att;
+    a.xq = quant_out ? c->mvs.xq : NULL;
+    a.xds = quant_out ? c->mvs.xds : NULL;
     launch_attention(a, c->st);
 }
 
@@ -529,7 +548,7 @@ static void rope_kv(rs_cuda_ctx *c, int64_t l, int64_t n)
 
 // One token: every launch reads the position and token from device memory,
 // so the sequence can be captured once and replayed.
-static void decode_step(rs_cuda_ctx *c)
+static void decode_step_old(rs_cuda_ctx *c)
 {
     const rs_cuda_model &m = c->m;
     if (m.with_embd) launch_embed(c->embd, c->tokens, 1, c->x, c->st);
@@ -538,12 +557,69 @@ static void decode_step(rs_cuda_ctx *c)
         matvec_group(c, L.qkv, c->x, c->qkv, PRO_RMSNORM, L.attn_norm);
         rope_kv(c, l, 1);
         attention(c, l, 1, true);
-        launch_matvec(L.wo, c->att, c->x, true, PRO_NONE, NULL, m.norm_eps, c->st);
+        launch_matvec(L.wo, c->att, c->x, true, PRO_NONE, NULL, m.norm_eps, c->mvs, c->st);
         matvec_group(c, L.gate_up, c->x, c->hb, PRO_RMSNORM, L.ffn_norm);
-        launch_matvec(L.down, c->hb, c->x, true, PRO_SWIGLU, NULL, m.norm_eps, c->st);
+        launch_matvec(L.down, c->hb, c->x, true, PRO_SWIGLU, NULL, m.norm_eps, c->mvs, c->st);
     }
     if (m.with_output)
-        launch_matvec(c->out, c->x, c->logits, false, PRO_RMSNORM, c->out_norm, m.norm_eps, c->st);
+        launch_matvec(c->out, c->x, c->logits, false, PRO_RMSNORM, c->out_norm, m.norm_eps, c->mvs,
+                      c->st);
+}
+
+// The decode step of the second matrix-vector kernels: each product that
+// writes the residual stream (the embedding, o, down) also sums the squares
+// of what it wrote into a slot of c->ss, so the RMSNorm of the next product
+// costs no pass of its own; gate|up write silu(gate) * up directly.
+static void decode_step(rs_cuda_ctx *c)
+{
+    const rs_cuda_model &m = c->m;
+    if (matvec_old()) {
+        decode_step_old(c);
+        return;
+    }
+    const float eps = m.norm_eps;
+    const int64_t zero = 0;
+    cudaMemsetAsync(c->ss, 0, (size_t)(2 * m.n_layer + 2) * sizeof(float), c->st);
+    const float *ss_cur = NULL; // without the embedding, the first norm has its own pass
+    if (m.with_embd) {
+        launch_embed(c->embd, c->tokens, 1, c->x, c->st, c->ss);
+        ss_cur = c->ss;
+    }
+    for (int64_t l = 0; l < m.n_layer; l++) {
+        const dlayer &L = c->layers[l];
+        float *ss_attn = c->ss + 2 * l + 1, *ss_ffn = c->ss + 2 * l + 2;
+        launch_matvec_group(L.qkv.part, L.qkv.out_off, L.qkv.n_parts,
+                            mv(c->x, PRO_RMSNORM, L.attn_norm, ss_cur, c->qkv, false, NULL, false, eps),
+                            c->mvs, c->st);
+        rope_kv(c, l, 1);
+        // An int8 o projection takes its input quantized by the attention's
+        // last kernel rather than by a launch of its own.
+        const bool att_q = mv_int8(L.wo.type) && m.head_dim % 32 == 0;
+        attention(c, l, 1, true, att_q);
+        mv_args ao = mv(c->att, PRO_NONE, NULL, NULL, c->x, true, ss_attn, false, eps);
+        ao.q_ready = att_q;
+        launch_matvec_group(&L.wo, &zero, 1, ao, c->mvs, c->st);
+        if (L.gate_up.n_parts == 1) {
+            launch_matvec_group(L.gate_up.part, L.gate_up.out_off, 1,
+                                mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb2, false, NULL, true, eps),
+                                c->mvs, c->st);
+            launch_matvec_group(&L.down, &zero, 1,
+                                mv(c->hb2, PRO_NONE, NULL, NULL, c->x, true, ss_ffn, false, eps),
+                                c->mvs, c->st);
+        } else {
+            launch_matvec_group(L.gate_up.part, L.gate_up.out_off, L.gate_up.n_parts,
+                                mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb, false, NULL, false, eps),
+                                c->mvs, c->st);
+            launch_matvec_group(&L.down, &zero, 1,
+                                mv(c->hb, PRO_SWIGLU, NULL, NULL, c->x, true, ss_ffn, false, eps),
+                                c->mvs, c->st);
+        }
+        ss_cur = ss_ffn;
+    }
+    if (m.with_output)
+        launch_matvec_group(&c->out, &zero, 1,
+                            mv(c->x, PRO_RMSNORM, c->out_norm, ss_cur, c->logits, false, NULL, false, eps),
+                            c->mvs, c->st);
 }
 
 static int prefill_step(rs_cuda_ctx *c, int64_t n, int64_t logits_rows, char *err, size_t errn)
@@ -569,7 +645,7 @@ static int prefill_step(rs_cuda_ctx *c, int64_t n, int64_t logits_rows, char *er
             if (gemm(c, c->out, c->xb, n, c->logits, m.n_vocab, 0.0f, err, errn)) return 1;
         } else {
             launch_matvec(c->out, c->x + (n - 1) * D, c->logits, false, PRO_RMSNORM, c->out_norm,
-                          m.norm_eps, c->st);
+                          m.norm_eps, c->mvs, c->st);
         }
     }
     return 0;
@@ -720,6 +796,8 @@ static int test_op_run(rs_cuda_ctx *c, int op, const rs_cuda_weight *w, const fl
     c->xb = nd;
     CU(cudaMalloc(&c->act, (size_t)(n > 0 ? n : 1) * w->n_in * 2));
     CU(cudaMalloc(&c->deq, DEQ_SCRATCH_BYTES));
+    CU(cudaMalloc(&c->mvs_buf, mv_scratch_bytes(w->n_in)));
+    c->mvs = mv_scratch_at(c->mvs_buf, w->n_in);
     dweight dw;
     if (upload_stack(w, 1, wd, &dw, err, errn)) return 1;
     CU(cudaMemcpy(xd, x, (size_t)xin * 4, cudaMemcpyHostToDevice));
@@ -731,9 +809,13 @@ static int test_op_run(rs_cuda_ctx *c, int op, const rs_cuda_weight *w, const fl
     }
     cublasSetStream(c->blas, c->st);
     switch (op) {
-    case RS_CUDA_OP_MATVEC: launch_matvec(dw, xd, yd, false, PRO_NONE, NULL, 1e-5f, c->st); break;
-    case RS_CUDA_OP_MATVEC_NORM: launch_matvec(dw, xd, yd, false, PRO_RMSNORM, nd, 1e-5f, c->st); break;
-    case RS_CUDA_OP_MATVEC_SWIGLU: launch_matvec(dw, xd, yd, false, PRO_SWIGLU, NULL, 1e-5f, c->st); break;
+    case RS_CUDA_OP_MATVEC: launch_matvec(dw, xd, yd, false, PRO_NONE, NULL, 1e-5f, c->mvs, c->st); break;
+    case RS_CUDA_OP_MATVEC_NORM:
+        launch_matvec(dw, xd, yd, false, PRO_RMSNORM, nd, 1e-5f, c->mvs, c->st);
+        break;
+    case RS_CUDA_OP_MATVEC_SWIGLU:
+        launch_matvec(dw, xd, yd, false, PRO_SWIGLU, NULL, 1e-5f, c->mvs, c->st);
+        break;
     case RS_CUDA_OP_GEMM:
         if (gemm(c, dw, xd, n, yd, w->n_out, 0.0f, err, errn)) return 1;
         break;
@@ -763,6 +845,7 @@ static int api_test_op(int op, const rs_cuda_weight *w, const float *x, const fl
     cudaFree(c.xb);
     cudaFree(c.act);
     cudaFree(c.deq);
+    cudaFree(c.mvs_buf);
     return rc;
 }
 

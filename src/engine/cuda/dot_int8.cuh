@@ -1,0 +1,149 @@
+#ifndef RS_ENGINE_CUDA_DOT_INT8_CUH
+#define RS_ENGINE_CUDA_DOT_INT8_CUH
+
+// The int8 dot products of the decode matrix-vector kernels (kernels.cu):
+// one 32-element chunk of a Q8_0, Q4_0, Q4_K or Q6_K row (device layout,
+// common.cuh's dweight) against the input quantized to int8. Host-callable
+// too, so that tests/cuda/dot_check.cu checks the bit handling against
+// quant.c on a machine without a GPU.
+
+#include "engine/cuda/common.cuh"
+
+#define RS_HD __host__ __device__ __forceinline__
+
+#ifdef __CUDA_ARCH__
+#define RS_LDG(p) __ldg(p)
+#define RS_UNROLL _Pragma("unroll")
+#else
+#define RS_LDG(p) (*(p))
+#define RS_UNROLL
+#endif
+
+RS_HD int rs_dp4a(int a, int b, int c)
+{
+#ifdef __CUDA_ARCH__
+    return __dp4a(a, b, c);
+#else
+    for (int i = 0; i < 4; i++)
+        c += (int)(int8_t)(uint8_t)((unsigned)a >> (8 * i)) * (int)(int8_t)(uint8_t)((unsigned)b >> (8 * i));
+    return c;
+#endif
+}
+
+// Per byte a - b, signed, saturated.
+RS_HD unsigned rs_vsubss4(unsigned a, unsigned b)
+{
+#ifdef __CUDA_ARCH__
+    return __vsubss4(a, b);
+#else
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = (int)(int8_t)(uint8_t)(a >> (8 * i)) - (int)(int8_t)(uint8_t)(b >> (8 * i));
+        d = d < -128 ? -128 : d > 127 ? 127 : d;
+        r |= (unsigned)(uint8_t)(int8_t)d << (8 * i);
+    }
+    return r;
+#endif
+}
+
+RS_HD float h2f(uint16_t h)
+{
+    return __half2float(__ushort_as_half(h));
+}
+
+RS_HD uint16_t ld_u16(const uint8_t *p)
+{
+    return *(const uint16_t *)p;
+}
+
+// Chunk c (32 elements) of row r against the int8 input xi (element 4k + i
+// in byte i of xi[k]) with ds = (d, d * sum of the int8 values).
+template <int T>
+RS_HD float dotq(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds);
+
+template <>
+RS_HD float dotq<DTYPE_Q8_0>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+{
+    const uint4 *p = (const uint4 *)(w.payload + r * w.payload_row + c * 32);
+    const uint4 a = RS_LDG(p), b = RS_LDG(p + 1);
+    const int q[8] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w, (int)b.x, (int)b.y, (int)b.z, (int)b.w};
+    int s = 0;
+RS_UNROLL
+    for (int k = 0; k < 8; k++)
+        s = rs_dp4a(q[k], xi[k], s);
+    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
+    return d * ds.x * (float)s;
+}
+
+template <>
+RS_HD float dotq<DTYPE_Q4_0>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+{
+    // Byte i: element i in the low nibble, element i + 16 in the high one.
+    const uint4 a = RS_LDG((const uint4 *)(w.payload + r * w.payload_row + c * 16));
+    const int q[4] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w};
+    int s = 0;
+RS_UNROLL
+    for (int k = 0; k < 4; k++) {
+        s = rs_dp4a(q[k] & 0x0F0F0F0F, xi[k], s);
+        s = rs_dp4a((q[k] >> 4) & 0x0F0F0F0F, xi[k + 4], s);
+    }
+    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
+    return d * (ds.x * (float)s - 8.0f * ds.y);
+}
+
+template <>
+RS_HD float dotq<DTYPE_Q4_K>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+{
+    const uint8_t *blk = w.payload + r * w.payload_row + (c >> 3) * 144;
+    const int sub = (int)(c & 7), j = sub >> 1, shift = (sub & 1) * 4;
+    // scale_min_k4 on the header's words, without an indexed byte array
+    // (which would live in local memory).
+    const uint4 hv = RS_LDG((const uint4 *)blk);
+    const float d = h2f((uint16_t)(hv.x & 0xFFFF)), dmin = h2f((uint16_t)(hv.x >> 16));
+    const int k = (sub & 3) * 8;
+    int sc, m;
+    if (sub < 4) {
+        sc = (int)((hv.y >> k) & 63);
+        m = (int)((hv.z >> k) & 63);
+    } else {
+        sc = (int)(((hv.w >> k) & 0xF) | (((hv.y >> k) >> 6 & 3) << 4));
+        m = (int)(((hv.w >> k) >> 4 & 0xF) | (((hv.z >> k) >> 6 & 3) << 4));
+    }
+    const uint4 *p = (const uint4 *)(blk + 16 + 32 * j);
+    const uint4 a = RS_LDG(p), b = RS_LDG(p + 1);
+    const int q[8] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w, (int)b.x, (int)b.y, (int)b.z, (int)b.w};
+    int s = 0;
+RS_UNROLL
+    for (int k = 0; k < 8; k++)
+        s = rs_dp4a((q[k] >> shift) & 0x0F0F0F0F, xi[k], s);
+    return d * (float)sc * ds.x * (float)s - dmin * (float)m * ds.y;
+}
+
+template <>
+RS_HD float dotq<DTYPE_Q6_K>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+{
+    const int64_t b = c >> 3;
+    const int sub = (int)(c & 7), n = sub >> 2, quarter = sub & 3;
+    const uint8_t *p = w.payload + r * w.payload_row + b * 192;
+    const uint8_t *h = w.header + r * w.header_row + b * 18;
+    const uint4 *pl = (const uint4 *)(p + n * 64 + (quarter & 1) * 32);
+    const uint4 *ph = (const uint4 *)(p + 128 + n * 32);
+    const uint4 l0 = RS_LDG(pl), l1 = RS_LDG(pl + 1), h0 = RS_LDG(ph), h1 = RS_LDG(ph + 1);
+    const int ql[8] = {(int)l0.x, (int)l0.y, (int)l0.z, (int)l0.w, (int)l1.x, (int)l1.y, (int)l1.z, (int)l1.w};
+    const int qh[8] = {(int)h0.x, (int)h0.y, (int)h0.z, (int)h0.w, (int)h1.x, (int)h1.y, (int)h1.z, (int)h1.w};
+    const int shift = quarter >= 2 ? 4 : 0;
+    int s0 = 0, s1 = 0;
+RS_UNROLL
+    for (int k = 0; k < 8; k++) {
+        const int lo = (ql[k] >> shift) & 0x0F0F0F0F;
+        const int hi = ((qh[k] >> (2 * quarter)) & 0x03030303) << 4;
+        const int q = (int)rs_vsubss4((unsigned)(lo | hi), 0x20202020u); // q - 32 per byte
+        if (k < 4) s0 = rs_dp4a(q, xi[k], s0);
+        else s1 = rs_dp4a(q, xi[k], s1);
+    }
+    const float d = h2f(ld_u16(h + 16));
+    return d * ds.x * ((float)(int8_t)h[n * 8 + 2 * quarter] * (float)s0 +
+                       (float)(int8_t)h[n * 8 + 2 * quarter + 1] * (float)s1);
+}
+
+#endif
