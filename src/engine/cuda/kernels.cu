@@ -397,6 +397,7 @@ static void launch_matvec_old(const dweight &w, const float *x, float *y, bool a
 #define MV2_WARPS 4
 #define MV2_R 2
 #define MV2_RQ 4
+#define MV2_MANY_ROWS 16384
 #define MV2_U 4
 #define PREP_THREADS 1024
 
@@ -504,11 +505,12 @@ __device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t 
     const int64_t b = blockIdx.x, half = n_out >> 1;
 #pragma unroll
     for (int r = 0; r < R; r++) {
-        if (o.swiglu) {
-            const int64_t g = b * (R / 2) + (r % (R / 2));
-            rows[r] = g < half ? g + (r < R / 2 ? 0 : half) : n_out;
-        } else {
-            rows[r] = b * R + r;
+        rows[r] = b * R + r;
+        if constexpr (R >= 2) { // swiglu takes R >= 2 (mv_launch_t)
+            if (o.swiglu) {
+                const int64_t g = b * (R / 2) + (r % (R / 2));
+                rows[r] = g < half ? g + (r < R / 2 ? 0 : half) : n_out;
+            }
         }
         safe[r] = rows[r] < n_out ? rows[r] : 0;
     }
@@ -585,36 +587,36 @@ __device__ __forceinline__ float dot8(uint4 w, float4 a, float4 b)
     return s;
 }
 
-template <int T>
+template <int T, int R>
 __global__ void __launch_bounds__(MV2_WARPS * 32) mv_half_kernel(dweight w, mv_in in, mv_out o)
 {
-    int64_t rows[MV2_R], safe[MV2_R];
-    mv_rows<MV2_R>(o, w.n_out, rows, safe);
+    int64_t rows[R], safe[R];
+    mv_rows<R>(o, w.n_out, rows, safe);
     const int64_t n8 = w.n_in >> 3;
     const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
-    const uint4 *wr[MV2_R];
+    const uint4 *wr[R];
 #pragma unroll
-    for (int r = 0; r < MV2_R; r++)
+    for (int r = 0; r < R; r++)
         wr[r] = (const uint4 *)(w.payload + safe[r] * w.payload_row);
-    float acc[MV2_R];
+    float acc[R];
 #pragma unroll
-    for (int r = 0; r < MV2_R; r++)
+    for (int r = 0; r < R; r++)
         acc[r] = 0;
     for (int64_t i0 = threadIdx.x; i0 < n8; i0 += MV2_WARPS * 32 * MV2_U) {
-        uint4 wv[MV2_U][MV2_R];
+        uint4 wv[MV2_U][R];
         float4 xa[MV2_U], xb[MV2_U];
 #pragma unroll
         for (int u = 0; u < MV2_U; u++) {
             const int64_t i = i0 + u * MV2_WARPS * 32;
             if (i < n8) {
 #pragma unroll
-                for (int r = 0; r < MV2_R; r++)
+                for (int r = 0; r < R; r++)
                     wv[u][r] = __ldg(wr[r] + i);
                 xa[u] = mv_in_load(in, 2 * i, scale);
                 xb[u] = mv_in_load(in, 2 * i + 1, scale);
             } else {
 #pragma unroll
-                for (int r = 0; r < MV2_R; r++)
+                for (int r = 0; r < R; r++)
                     wv[u][r] = make_uint4(0, 0, 0, 0);
                 xa[u] = xb[u] = make_float4(0, 0, 0, 0);
             }
@@ -622,10 +624,10 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_half_kernel(dweight w, mv_i
 #pragma unroll
         for (int u = 0; u < MV2_U; u++)
 #pragma unroll
-            for (int r = 0; r < MV2_R; r++)
+            for (int r = 0; r < R; r++)
                 acc[r] += dot8<T>(wv[u][r], xa[u], xb[u]);
     }
-    mv_finish<MV2_R>(acc, rows, w.n_out, o);
+    mv_finish<R>(acc, rows, w.n_out, o);
 }
 
 // Any float-dequantized type, one 32-element chunk per lane (dq32).
@@ -659,16 +661,16 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_
     mv_finish<MV2_R>(acc, rows, w.n_out, o);
 }
 
-template <int T>
+template <int T, int R>
 __global__ void __launch_bounds__(MV2_WARPS * 32)
 mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict__ xds, mv_out o)
 {
-    int64_t rows[MV2_RQ], safe[MV2_RQ];
-    mv_rows<MV2_RQ>(o, w.n_out, rows, safe);
+    int64_t rows[R], safe[R];
+    mv_rows<R>(o, w.n_out, rows, safe);
     const int64_t nc = w.n_in >> 5;
-    float acc[MV2_RQ];
+    float acc[R];
 #pragma unroll
-    for (int r = 0; r < MV2_RQ; r++)
+    for (int r = 0; r < R; r++)
         acc[r] = 0;
 #pragma unroll 2
     for (int64_t c = threadIdx.x; c < nc; c += MV2_WARPS * 32) {
@@ -677,24 +679,37 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
         const int xi[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
         const float2 ds = xds[c];
 #pragma unroll
-        for (int r = 0; r < MV2_RQ; r++)
+        for (int r = 0; r < R; r++)
             acc[r] += dotq<T>(w, safe[r], c, xi, ds);
     }
-    mv_finish<MV2_RQ>(acc, rows, w.n_out, o);
+    mv_finish<R>(acc, rows, w.n_out, o);
 }
 
 template <int T>
 static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc, const mv_out &o,
                         cudaStream_t s)
 {
-    constexpr int R = T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K ? MV2_RQ : MV2_R;
+    // Several rows per block only where the blocks are many (gate|up, the
+    // head): elsewhere one row per block, so that the last wave of blocks
+    // over the SMs is a small part of the whole (1,800 blocks of two long
+    // rows of a 7B's down projection would leave most SMs idle in the last
+    // of 2.3 waves).
+    const bool many = o.swiglu || w.n_out >= MV2_MANY_ROWS;
+    const int R = T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K
+                      ? (many ? MV2_RQ : 1)
+                  : T == DTYPE_BF16 || T == DTYPE_F16 ? (many ? MV2_R : 1)
+                                                      : MV2_R;
     const int64_t blocks = o.swiglu ? (w.n_out / 2 + R / 2 - 1) / (R / 2) : (w.n_out + R - 1) / R;
-    if constexpr (T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K)
-        mv_q8_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
-    else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16)
-        mv_half_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, in, o);
-    else
-        mv_chunk_kernel<T><<<(unsigned)blocks, MV2_WARPS * 32, 0, s>>>(w, in, o);
+    const unsigned g = (unsigned)blocks;
+    if constexpr (T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K) {
+        if (many) mv_q8_kernel<T, MV2_RQ><<<g, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
+        else mv_q8_kernel<T, 1><<<g, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
+    } else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16) {
+        if (many) mv_half_kernel<T, MV2_R><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
+        else mv_half_kernel<T, 1><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
+    } else {
+        mv_chunk_kernel<T><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
+    }
 }
 
 static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w, float eps,
