@@ -18,7 +18,9 @@ per line on stdout.
 Environment: RS_QUICK=1 trims the run to the decode figures (3 reps, no
 CPU reference, no fp32 reference, transformers' decode timed twice after a
 warm-up); RS_AB_OLD=1 also times each precision with the previous decode
-kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card.
+kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card;
+RS_AB_PDL=1 also times the new kernels without programmatic dependent
+launch (RIGHTSIZE_CUDA_PDL=0).
 """
 import json
 import os
@@ -56,10 +58,12 @@ def main():
         prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}-{kernels}")
         cmd = [bench, out_dir, prec, "cuda", str(gpu_layers), str(n_prompt), str(n_decode), str(reps), prefix]
         env = dict(os.environ)
+        env.pop("RIGHTSIZE_CUDA_MV", None)
+        env.pop("RIGHTSIZE_CUDA_PDL", None)
         if kernels == "old":
             env["RIGHTSIZE_CUDA_MV"] = "old"
-        else:
-            env.pop("RIGHTSIZE_CUDA_MV", None)
+        elif kernels == "nopdl":
+            env["RIGHTSIZE_CUDA_PDL"] = "0"
         t = time.time()
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
         res = {"step": "bench", "name": name, "kernels": kernels, "rc": p.returncode,
@@ -112,6 +116,8 @@ def main():
         prefix = run_bench(prec, -1, 512, 128, 3 if quick else 5)
         if prefix:
             compare(prefix, prec, 64)
+        if os.environ.get("RS_AB_PDL") == "1":
+            run_bench(prec, -1, 512, 128, 3 if quick else 5, "nopdl")
         if os.environ.get("RS_AB_OLD") == "1":
             old = run_bench(prec, -1, 512, 128, 3 if quick else 5, "old")
             if old and prefix:

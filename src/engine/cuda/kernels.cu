@@ -313,6 +313,9 @@ matvec_kernel(dweight w, const float *__restrict__ x, float *__restrict__ y, int
 }
 
 static int g_sm_count;
+// Programmatic dependent launch for the decode matrix-vector kernels (sm_90
+// and later; RIGHTSIZE_CUDA_PDL=0 turns it off): see mv_pdl_begin.
+static bool g_pdl;
 
 #define MV_SETUP(T)                                                                                \
     do {                                                                                           \
@@ -329,6 +332,10 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn)
     int dev = 0;
     CU(cudaGetDevice(&dev));
     CU(cudaDeviceGetAttribute(&g_sm_count, cudaDevAttrMultiProcessorCount, dev));
+    int major = 0;
+    CU(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    const char *pdl = getenv("RIGHTSIZE_CUDA_PDL");
+    g_pdl = major >= 9 && !(pdl && strcmp(pdl, "0") == 0);
     matvec_old();
     const int bytes = (int)(max_n_in * 4);
     if (bytes <= 48 * 1024) return 0;
@@ -437,6 +444,32 @@ __device__ __forceinline__ float warp_max(float v)
     return v;
 }
 
+// Programmatic dependent launch: a decode matrix-vector kernel is launched
+// while the kernel before it still runs (mv_launch), lets the kernel after
+// it do the same at once (launch_dependents), fetches what does not depend
+// on its predecessor (the first weights of its rows, into L2), and only
+// then waits for the predecessor's completion and memory (wait), before
+// reading anything another kernel wrote. Without the launch attribute both
+// instructions return at once.
+__device__ __forceinline__ void mv_pdl_begin()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void mv_pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void prefetch_l2(const void *p)
+{
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+
 // xf = the prepared input (when xf), and it quantized into xq/xds (when
 // xq): per 32 elements d = max |v| / 127, q = round(v / d). One warp per 32
 // elements; for the norm, every block sums the squares of x itself (inputs
@@ -449,6 +482,8 @@ mv_prep_kernel(const float *__restrict__ x, int64_t n, const float *__restrict__
 {
     __shared__ float red[PREP_THREADS / 32];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    mv_pdl_begin();
+    mv_pdl_wait();
     float scale = 1.0f;
     if (PRO == PRO_RMSNORM && ss_in) {
         scale = rsqrtf(*ss_in / (float)n + eps);
@@ -592,12 +627,21 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_half_kernel(dweight w, mv_i
 {
     int64_t rows[R], safe[R];
     mv_rows<R>(o, w.n_out, rows, safe);
+    mv_pdl_begin();
     const int64_t n8 = w.n_in >> 3;
-    const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     const uint4 *wr[R];
 #pragma unroll
     for (int r = 0; r < R; r++)
         wr[r] = (const uint4 *)(w.payload + safe[r] * w.payload_row);
+#pragma unroll
+    for (int u = 0; u < MV2_U; u++) {
+        const int64_t i = threadIdx.x + u * MV2_WARPS * 32;
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            if (i < n8) prefetch_l2(wr[r] + i);
+    }
+    mv_pdl_wait();
+    const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -636,6 +680,8 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_
 {
     int64_t rows[MV2_R], safe[MV2_R];
     mv_rows<MV2_R>(o, w.n_out, rows, safe);
+    mv_pdl_begin();
+    mv_pdl_wait();
     const int64_t nc = w.n_in >> 5;
     const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     float acc[MV2_R];
@@ -667,7 +713,15 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
 {
     int64_t rows[R], safe[R];
     mv_rows<R>(o, w.n_out, rows, safe);
+    mv_pdl_begin();
     const int64_t nc = w.n_in >> 5;
+    if (threadIdx.x < nc) { // the first chunk's quants, all types alike: the row's bytes there
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            prefetch_l2(w.payload + safe[r] * w.payload_row +
+                        threadIdx.x * (w.payload_row / nc));
+    }
+    mv_pdl_wait();
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -683,6 +737,27 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
             acc[r] += dotq<T>(w, safe[r], c, xi, ds);
     }
     mv_finish<R>(acc, rows, w.n_out, o);
+}
+
+// Launches a decode kernel, with programmatic dependent launch when on.
+template <typename... P, typename... A>
+static void mv_launch(void (*k)(P...), unsigned grid, unsigned block, cudaStream_t s, A... args)
+{
+    if (!g_pdl) {
+        k<<<grid, block, 0, s>>>(args...);
+        return;
+    }
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(grid);
+    cfg.blockDim = dim3(block);
+    cfg.dynamicSmemBytes = 0;
+    cfg.stream = s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    cudaLaunchKernelEx(&cfg, k, args...);
 }
 
 template <int T>
@@ -701,14 +776,16 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
                                                       : MV2_R;
     const int64_t blocks = o.swiglu ? (w.n_out / 2 + R / 2 - 1) / (R / 2) : (w.n_out + R - 1) / R;
     const unsigned g = (unsigned)blocks;
+    const int8_t *xq = sc.xq;
+    const float2 *xds = sc.xds;
     if constexpr (T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K) {
-        if (many) mv_q8_kernel<T, MV2_RQ><<<g, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
-        else mv_q8_kernel<T, 1><<<g, MV2_WARPS * 32, 0, s>>>(w, sc.xq, sc.xds, o);
+        if (many) mv_launch(mv_q8_kernel<T, MV2_RQ>, g, MV2_WARPS * 32, s, w, xq, xds, o);
+        else mv_launch(mv_q8_kernel<T, 1>, g, MV2_WARPS * 32, s, w, xq, xds, o);
     } else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16) {
-        if (many) mv_half_kernel<T, MV2_R><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
-        else mv_half_kernel<T, 1><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
+        if (many) mv_launch(mv_half_kernel<T, MV2_R>, g, MV2_WARPS * 32, s, w, in, o);
+        else mv_launch(mv_half_kernel<T, 1>, g, MV2_WARPS * 32, s, w, in, o);
     } else {
-        mv_chunk_kernel<T><<<g, MV2_WARPS * 32, 0, s>>>(w, in, o);
+        mv_launch(mv_chunk_kernel<T>, g, MV2_WARPS * 32, s, w, in, o);
     }
 }
 
@@ -719,12 +796,13 @@ static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w,
     int64_t blocks = (n + per_block - 1) / per_block;
     if (blocks > 64) blocks = 64;
     const unsigned g = (unsigned)blocks;
+    const float *none = NULL;
     if (pro == PRO_RMSNORM)
-        mv_prep_kernel<PRO_RMSNORM><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, ss_in, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_RMSNORM>, g, PREP_THREADS, s, x, n, norm_w, eps, ss_in, xf, xq, xds);
     else if (pro == PRO_SWIGLU)
-        mv_prep_kernel<PRO_SWIGLU><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, NULL, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_SWIGLU>, g, PREP_THREADS, s, x, n, norm_w, eps, none, xf, xq, xds);
     else
-        mv_prep_kernel<PRO_NONE><<<g, PREP_THREADS, 0, s>>>(x, n, norm_w, eps, NULL, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_NONE>, g, PREP_THREADS, s, x, n, norm_w, eps, none, xf, xq, xds);
 }
 
 void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const mv_args &a,
@@ -1079,6 +1157,7 @@ __global__ void __launch_bounds__(ATT_THREADS) attn_split_kernel(attn_args a)
 
 __global__ void attn_combine_kernel(attn_args a)
 {
+    mv_pdl_begin(); // the o projection after it may start fetching its weights
     const int64_t th = blockIdx.x; // t * H + h
     const float *ml = a.ml_part + th * a.n_split * 2;
     float M = -INFINITY;
