@@ -18,9 +18,10 @@ per line on stdout.
 Environment: RS_QUICK=1 trims the run to the decode figures (3 reps, no
 CPU reference, no fp32 reference, transformers' decode timed twice after a
 warm-up); RS_AB_OLD=1 also times each precision with the previous decode
-kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card;
+kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card
+(the default run sets RIGHTSIZE_CUDA_MV=new);
 RS_AB_PDL=1 also times the new kernels without programmatic dependent
-launch (RIGHTSIZE_CUDA_PDL=0).
+launch (the "new" runs set RIGHTSIZE_CUDA_PDL=1, "nopdl" 0).
 """
 import json
 import os
@@ -62,6 +63,10 @@ def main():
         env.pop("RIGHTSIZE_CUDA_PDL", None)
         if kernels == "old":
             env["RIGHTSIZE_CUDA_MV"] = "old"
+        else:
+            env["RIGHTSIZE_CUDA_MV"] = "new"
+        if kernels == "new":
+            env["RIGHTSIZE_CUDA_PDL"] = "1"
         elif kernels == "nopdl":
             env["RIGHTSIZE_CUDA_PDL"] = "0"
         t = time.time()

@@ -122,8 +122,11 @@ void launch_matvec(const dweight &w, const float *x, float *y, bool accumulate, 
 void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const mv_args &a,
                          const mv_scratch &sc, cudaStream_t s);
 // Whether the old kernels (input staged per block in shared memory) run:
-// RIGHTSIZE_CUDA_MV=old, for comparisons on the same card.
+// the default; RIGHTSIZE_CUDA_MV=new picks the second kernels (kernels.cu).
 bool matvec_old(void);
+// Whether the second kernels use programmatic dependent launch
+// (RIGHTSIZE_CUDA_PDL=1; set by matvec_setup).
+bool matvec_pdl(void);
 // Dynamic shared memory limits for the matvec kernels (once per device).
 int matvec_setup(int64_t max_n_in, char *err, size_t errn);
 // Rows [r0, r0 + rows) of W as bf16 into dst (rows, n_in).
@@ -168,6 +171,7 @@ struct attn_args {
     float *out;            // (n, H hd)
     int8_t *xq;            // NULL, or out as int8 blocks of 32 (needs hd % 32 == 0, n == 1)
     float2 *xds;           // their scales and sums (mv_scratch)
+    int trigger;           // let a programmatic dependent launch go early (matvec_pdl)
 };
 // Causal attention of n queries (positions pos..pos+n-1) over the cache, the
 // keys split across n_split blocks per head (flash-decoding), then combined.

@@ -519,6 +519,7 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool qu
     a.out = c->att;
     a.xq = quant_out ? c->mvs.xq : NULL;
     a.xds = quant_out ? c->mvs.xds : NULL;
+    a.trigger = decode && !matvec_old() && matvec_pdl();
     launch_attention(a, c->st);
 }
 
