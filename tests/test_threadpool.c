@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/cpu/threadpool.h"
 
@@ -83,12 +84,49 @@ static void test_null_pool_and_scratch(void **state)
     thread_pool_free(NULL);
 }
 
+// Jobs of alternating sizes back to back, more threads than cores here: a
+// worker that looks late at a finished small job must not take a task of it
+// against the next big job's n_tasks (this hung the engine before the
+// ticket was closed first).
+typedef struct {
+    int n;
+    _Atomic int bad;
+    _Atomic int count;
+} sized_job;
+
+static void sized_task(void *arg, int task, int thread)
+{
+    (void)thread;
+    sized_job *j = arg;
+    if (task < 0 || task >= j->n) atomic_store(&j->bad, 1);
+    atomic_fetch_add(&j->count, 1);
+}
+
+static void test_pool_alternating_jobs(void **state)
+{
+    (void)state;
+    alarm(120); // a regression hangs: fail in minutes, not at CTest's timeout
+    thread_pool *pool = thread_pool_init(3);
+    static sized_job jobs[2];
+    for (int k = 0; k < 300000; k++) {
+        sized_job *j = &jobs[k & 1];
+        j->n = (k & 1) ? 64 : 2;
+        atomic_store(&j->count, 0);
+        thread_pool_run(pool, sized_task, j, j->n);
+        assert_int_equal(atomic_load(&j->bad), 0);
+        assert_int_equal(atomic_load(&j->count), j->n);
+    }
+    thread_pool_free(pool);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_sizes),
         cmocka_unit_test(test_pool_after_sleep),
         cmocka_unit_test(test_null_pool_and_scratch),
+        cmocka_unit_test(test_pool_alternating_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

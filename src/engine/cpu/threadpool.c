@@ -70,9 +70,11 @@ static void run_tasks(thread_pool *pool, uint64_t gen, int thread)
     uint64_t t = atomic_load_explicit(&pool->ticket, memory_order_acquire);
     for (;;) {
         if ((uint32_t)(t >> 32) != tag) return;
-        // n_tasks may already belong to a later job here; then the exchange
-        // below fails, as the ticket has moved on too.
-        if ((uint32_t)t >= (uint32_t)atomic_load_explicit(&pool->n_tasks, memory_order_relaxed))
+        // n_tasks may already belong to the next job here (its caller set it
+        // up while we looked at an exhausted ticket of ours). Then the
+        // caller had closed our ticket before writing n_tasks (release; we
+        // acquire), so the exchange below sees the closed ticket and fails.
+        if ((uint32_t)t >= (uint32_t)atomic_load_explicit(&pool->n_tasks, memory_order_acquire))
             return;
         if (!atomic_compare_exchange_weak_explicit(&pool->ticket, &t, t + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
@@ -192,11 +194,17 @@ void thread_pool_run(thread_pool *pool, void (*fn)(void *arg, int task, int thre
         for (int t = 0; t < n_tasks; t++) fn(arg, t, 0);
         return;
     }
+    const uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
+    // Close the last job's ticket first: a late worker that still holds its
+    // exhausted value must not claim "one more" task against the new
+    // n_tasks (that task would run past the last job and count in this
+    // one's done, which then never equals n_tasks).
+    atomic_store_explicit(&pool->ticket, ((uint64_t)(uint32_t)gen << 32) | UINT32_MAX,
+                          memory_order_relaxed);
     pool->fn = fn;
     pool->arg = arg;
-    atomic_store_explicit(&pool->n_tasks, n_tasks, memory_order_relaxed);
+    atomic_store_explicit(&pool->n_tasks, n_tasks, memory_order_release);
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
-    const uint64_t gen = atomic_load_explicit(&pool->generation, memory_order_relaxed) + 1;
     atomic_store_explicit(&pool->ticket, (uint64_t)(uint32_t)gen << 32, memory_order_release);
     pthread_mutex_lock(&pool->mu);
     atomic_store_explicit(&pool->generation, gen, memory_order_release);
