@@ -303,16 +303,16 @@ static void test_q8_K(void **state)
     }
 }
 
-// The AVX2 Q4_K search must give the scalar reference's bytes exactly,
-// including on the edge cases of the search: flat sub-blocks, all-positive
-// ones (min clamps to 0), zeros, tiny and huge magnitudes.
-static void test_q4_K_simd_matches_scalar(void **state)
+// The SIMD K-quant searches (Q4_K: AVX2/AVX-512, Q6_K: AVX-512) must give
+// the scalar reference's bytes exactly, including on the edge cases of the
+// searches: flat sub-blocks, all-positive ones (min clamps to 0), zeros,
+// tiny and huge magnitudes.
+static void kquant_simd_matches_scalar(dtype t)
 {
-    (void)state;
-    if (!quant_have_avx2()) skip();
-    enum { NB = 63, N = NB * 256 }; // odd: the AVX-512 path's AVX2 tail runs too
+    enum { NB = 63, N = NB * 256 }; // odd: the AVX-512 Q4_K path's AVX2 tail runs too
+    const int64_t bb = dtype_block_bytes(t);
     float *x = malloc(N * sizeof(float));
-    uint8_t *a = malloc((size_t)NB * 144), *b = malloc((size_t)NB * 144);
+    uint8_t *a = malloc((size_t)(NB * bb)), *b = malloc((size_t)(NB * bb));
     for (int i = 0; i < N; i++) x[i] = rand_normal();
     for (int i = 0; i < 32; i++) x[i] = 0.5f;                  // flat sub-block
     for (int i = 32; i < 64; i++) x[i] = fabsf(x[i]) + 1.0f;   // all positive
@@ -322,15 +322,32 @@ static void test_q4_K_simd_matches_scalar(void **state)
     for (int i = 1024; i < 1056; i++) x[i] = -fabsf(x[i]);     // all negative
     for (int i = 1100; i < 1300; i += 3) x[i] = 0.0f;          // sprinkled zeros
     for (int i = 1300; i < 1310; i++) x[i] = 30.0f;            // outliers
+    for (int i = 1536; i < 1552; i++) x[i] = 0.0f;             // one zero 16-group
     quant_force_scalar(true);
-    quant_quantize_row(DTYPE_Q4_K, x, a, N);
+    quant_quantize_row(t, x, a, N);
     quant_force_scalar(false);
-    quant_quantize_row(DTYPE_Q4_K, x, b, N);
-    for (int i = 0; i < NB * 144; i++)
-        if (a[i] != b[i]) fail_msg("super-block %d byte %d: scalar 0x%02x, avx2 0x%02x", i / 144, i % 144, a[i], b[i]);
+    quant_quantize_row(t, x, b, N);
+    for (int64_t i = 0; i < NB * bb; i++)
+        if (a[i] != b[i])
+            fail_msg("%s super-block %lld byte %lld: scalar 0x%02x, simd 0x%02x", dtype_name(t),
+                     (long long)(i / bb), (long long)(i % bb), a[i], b[i]);
     free(x);
     free(a);
     free(b);
+}
+
+static void test_q4_K_simd_matches_scalar(void **state)
+{
+    (void)state;
+    if (!quant_have_avx2()) skip();
+    kquant_simd_matches_scalar(DTYPE_Q4_K);
+}
+
+static void test_q6_K_simd_matches_scalar(void **state)
+{
+    (void)state;
+    if (!quant_have_avx512()) skip();
+    kquant_simd_matches_scalar(DTYPE_Q6_K);
 }
 
 // Q8_0 with AVX2 rounds half away from zero like the reference's roundf,
@@ -425,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_kquant_nearest_level),
         cmocka_unit_test(test_q8_K),
         cmocka_unit_test(test_q4_K_simd_matches_scalar),
+        cmocka_unit_test(test_q6_K_simd_matches_scalar),
         cmocka_unit_test(test_q8_0_simd_matches_scalar),
         cmocka_unit_test(test_f16_simd_matches_scalar),
         cmocka_unit_test(test_unsupported),

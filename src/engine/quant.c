@@ -625,60 +625,69 @@ static float make_qx_quants(int n, int nmax, const float *x, int8_t *L)
     return scale;
 }
 
+void quant_q6_K_finish(const float *x, const float scales[16], int8_t L[QK_K], block_q6_K *y)
+{
+    float max_scale = 0;
+    float max_abs_scale = 0;
+    for (int ib = 0; ib < QK_K / 16; ++ib) {
+        const float abs_scale = fabsf(scales[ib]);
+        if (abs_scale > max_abs_scale) {
+            max_abs_scale = abs_scale;
+            max_scale = scales[ib];
+        }
+    }
+
+    if (max_abs_scale < GROUP_MAX_EPS) {
+        memset(y, 0, sizeof(block_q6_K));
+        return;
+    }
+
+    float iscale = -128.f / max_scale;
+    y->d = f32_to_fp16(1 / iscale);
+    for (int ib = 0; ib < QK_K / 16; ++ib)
+        y->scales[ib] = (int8_t)QMIN(127, nearest_int(iscale * scales[ib]));
+
+    for (int j = 0; j < QK_K / 16; ++j) {
+        float d = fp16_to_f32(y->d) * y->scales[j];
+        if (!d) continue;
+        for (int ii = 0; ii < 16; ++ii) {
+            int l = nearest_int(x[16 * j + ii] / d);
+            l = QMAX(-32, QMIN(31, l));
+            L[16 * j + ii] = (int8_t)(l + 32);
+        }
+    }
+
+    uint8_t *ql = y->ql;
+    uint8_t *qh = y->qh;
+    for (int j = 0; j < QK_K; j += 128) {
+        for (int l = 0; l < 32; ++l) {
+            const uint8_t q1 = L[j + l + 0] & 0xF;
+            const uint8_t q2 = L[j + l + 32] & 0xF;
+            const uint8_t q3 = L[j + l + 64] & 0xF;
+            const uint8_t q4 = L[j + l + 96] & 0xF;
+            ql[l + 0] = (uint8_t)(q1 | (q3 << 4));
+            ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
+            qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
+                              ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+        }
+        ql += 64;
+        qh += 32;
+    }
+}
+
 static void quant_q6_K(const float *x, block_q6_K *y, int64_t nb)
 {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!q_scalar_only && quant_have_avx512()) {
+        quant_q6_K_avx512(x, y, nb);
+        return;
+    }
+#endif
     int8_t L[QK_K];
     float scales[QK_K / 16];
-
     for (int64_t i = 0; i < nb; i++, x += QK_K) {
-        float max_scale = 0;
-        float max_abs_scale = 0;
-        for (int ib = 0; ib < QK_K / 16; ++ib) {
-            const float scale = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
-            scales[ib] = scale;
-            const float abs_scale = fabsf(scale);
-            if (abs_scale > max_abs_scale) {
-                max_abs_scale = abs_scale;
-                max_scale = scale;
-            }
-        }
-
-        if (max_abs_scale < GROUP_MAX_EPS) {
-            memset(&y[i], 0, sizeof(block_q6_K));
-            continue;
-        }
-
-        float iscale = -128.f / max_scale;
-        y[i].d = f32_to_fp16(1 / iscale);
-        for (int ib = 0; ib < QK_K / 16; ++ib)
-            y[i].scales[ib] = (int8_t)QMIN(127, nearest_int(iscale * scales[ib]));
-
-        for (int j = 0; j < QK_K / 16; ++j) {
-            float d = fp16_to_f32(y[i].d) * y[i].scales[j];
-            if (!d) continue;
-            for (int ii = 0; ii < 16; ++ii) {
-                int l = nearest_int(x[16 * j + ii] / d);
-                l = QMAX(-32, QMIN(31, l));
-                L[16 * j + ii] = (int8_t)(l + 32);
-            }
-        }
-
-        uint8_t *ql = y[i].ql;
-        uint8_t *qh = y[i].qh;
-        for (int j = 0; j < QK_K; j += 128) {
-            for (int l = 0; l < 32; ++l) {
-                const uint8_t q1 = L[j + l + 0] & 0xF;
-                const uint8_t q2 = L[j + l + 32] & 0xF;
-                const uint8_t q3 = L[j + l + 64] & 0xF;
-                const uint8_t q4 = L[j + l + 96] & 0xF;
-                ql[l + 0] = (uint8_t)(q1 | (q3 << 4));
-                ql[l + 32] = (uint8_t)(q2 | (q4 << 4));
-                qh[l] = (uint8_t)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) |
-                                  ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-            }
-            ql += 64;
-            qh += 32;
-        }
+        for (int ib = 0; ib < QK_K / 16; ++ib) scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib);
+        quant_q6_K_finish(x, scales, L, &y[i]);
     }
 }
 

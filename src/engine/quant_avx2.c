@@ -19,6 +19,7 @@
 
 #define AVX2_EXACT __attribute__((target("avx2")))
 #define AVX512_EXACT __attribute__((target("avx512f,avx2")))
+#define GROUP_MAX_EPS_Q 1e-15f // ggml's GROUP_MAX_EPS
 
 // ggml's nearest_int, lane-wise: round to nearest even through the float
 // adder, for |v| < 2^22.
@@ -237,6 +238,83 @@ AVX512_EXACT void quant_q4_K_avx512(const float *x, void *dst, int64_t nb)
         quant_q4_K_finish(x + QK_K, scales + 8, mins + 8, L[1], &y[i + 1]);
     }
     if (i < nb) quant_q4_K_avx2(x, &y[i], nb - i);
+}
+
+// make_qx_quants(16, 32, x, L, rmse_type 1, no weights) on the 16
+// sub-blocks of a Q6_K super-block at once, lane j = sub-block j, in the
+// reference's order of operations.
+AVX512_EXACT static __m512 qx_x16(const __m512 x[16], __m512i L[16])
+{
+    const int n = 16, nmax = 32;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000);
+    __m512 max = zero, amax = zero;
+    for (int i = 0; i < n; ++i) {
+        const __m512 ax = _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(x[i])));
+        const __mmask16 gt = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
+        amax = _mm512_mask_blend_ps(gt, amax, ax);
+        max = _mm512_mask_blend_ps(gt, max, x[i]);
+    }
+    const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(GROUP_MAX_EPS_Q), _CMP_LT_OQ);
+    __m512 iscale = _mm512_div_ps(_mm512_set1_ps((float)-nmax), max);
+    __m512 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        const __m512i l = clamp16(nearest_int16(_mm512_mul_ps(iscale, x[i])), -nmax, nmax - 1);
+        L[i] = _mm512_add_epi32(l, _mm512_set1_epi32(nmax));
+        const __m512 lf = _mm512_cvtepi32_ps(l);
+        const __m512 w = _mm512_mul_ps(x[i], x[i]);
+        sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, x[i]), lf));
+        suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, lf), lf));
+    }
+    const __mmask16 l2nz = _mm512_cmp_ps_mask(suml2, zero, _CMP_NEQ_UQ);
+    __m512 scale = _mm512_maskz_div_ps(l2nz, sumlx, suml2);
+    __m512 best = _mm512_mul_ps(scale, sumlx);
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0) continue;
+        const float num = -(nmax + 0.1f * is); // as the reference computes it
+        iscale = _mm512_div_ps(_mm512_set1_ps(num), max);
+        __m512 slx = zero, sl2 = zero;
+        __m512i Lc[16];
+        for (int i = 0; i < n; ++i) {
+            const __m512i l = clamp16(nearest_int16(_mm512_mul_ps(iscale, x[i])), -nmax, nmax - 1);
+            Lc[i] = l;
+            const __m512 lf = _mm512_cvtepi32_ps(l);
+            const __m512 w = _mm512_mul_ps(x[i], x[i]);
+            slx = _mm512_add_ps(slx, _mm512_mul_ps(_mm512_mul_ps(w, x[i]), lf));
+            sl2 = _mm512_add_ps(sl2, _mm512_mul_ps(_mm512_mul_ps(w, lf), lf));
+        }
+        const __mmask16 better = _mm512_cmp_ps_mask(sl2, zero, _CMP_GT_OQ) &
+                                 _mm512_cmp_ps_mask(_mm512_mul_ps(slx, slx), _mm512_mul_ps(best, sl2), _CMP_GT_OQ);
+        if (!better) continue;
+        for (int i = 0; i < n; ++i)
+            L[i] = _mm512_mask_blend_epi32(better, L[i], _mm512_add_epi32(Lc[i], _mm512_set1_epi32(nmax)));
+        scale = _mm512_mask_blend_ps(better, scale, _mm512_div_ps(slx, sl2));
+        best = _mm512_mask_blend_ps(better, best, _mm512_mul_ps(scale, slx));
+    }
+    // All-zero sub-blocks: levels 0 and scale 0, as the reference returns early.
+    for (int i = 0; i < n; ++i) L[i] = _mm512_maskz_mov_epi32((__mmask16)~tiny, L[i]);
+    return _mm512_mask_blend_ps(tiny, scale, zero);
+}
+
+AVX512_EXACT void quant_q6_K_avx512(const float *x, void *dst, int64_t nb)
+{
+    block_q6_K *y = dst;
+    int8_t L[QK_K];
+    float scales[16];
+    const __m512i lane_off = _mm512_setr_epi32(0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192,
+                                               208, 224, 240);
+    for (int64_t i = 0; i < nb; i++, x += QK_K) {
+        __m512 xv[16];
+        for (int l = 0; l < 16; l++) xv[l] = _mm512_i32gather_ps(lane_off, x + l, 4);
+        __m512i Lv[16];
+        _mm512_storeu_ps(scales, qx_x16(xv, Lv));
+        for (int l = 0; l < 16; l++) {
+            int32_t lanes[16];
+            _mm512_storeu_si512(lanes, Lv[l]);
+            for (int j = 0; j < 16; j++) L[16 * j + l] = (int8_t)lanes[j];
+        }
+        quant_q6_K_finish(x, scales, L, &y[i]);
+    }
 }
 
 // Q8_0: the block maximum, then x * (1/d) rounded half away from zero (C's

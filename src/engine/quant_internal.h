@@ -27,6 +27,11 @@ void quant_q4_K_finish(const float *x, const float scales[8], const float mins[8
 // nb super-blocks of Q4_K with AVX2, the same bytes as the scalar path;
 // only call where the CPU has AVX2.
 void quant_q4_K_avx2(const float *x, void *dst, int64_t nb);
+// The tail of quantize_row_q6_K_ref for one super-block, given the 16
+// sub-block scales make_qx_quants found and their levels L.
+void quant_q6_K_finish(const float *x, const float scales[16], int8_t L[QK_K], block_q6_K *y);
+void quant_q6_K_avx512(const float *x, void *dst, int64_t nb); // needs AVX-512F
+
 void quant_q4_K_avx512(const float *x, void *dst, int64_t nb); // needs AVX-512F
 bool quant_have_avx512(void);
 void quant_q8_0_avx2(const float *x, void *dst, int64_t nb);
