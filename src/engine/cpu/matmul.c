@@ -132,7 +132,8 @@ static bool cpu_has_avx512(void)
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq"); // the tile reduces with vextractf32x8
 #else
     return false;
 #endif
