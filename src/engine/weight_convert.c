@@ -9,6 +9,9 @@
 
 #include "engine/quant.h"
 
+// Source bytes converted between two releases of the source pages.
+#define WEIGHT_CONVERT_CHUNK ((int64_t)8 << 20)
+
 rs_status weight_converter_init(weight_converter *c, int n_threads, int64_t max_in, rs_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -70,6 +73,7 @@ typedef struct convert_job {
     const uint8_t *src;
     uint8_t *dst;
     int64_t n_in, n_out, src_row, dst_row, rows_per_task;
+    int64_t row_begin, row_end; // the chunk of rows being converted
     double *err2, *ref2; // (n_tasks) squared error and reference, summed per task
     bool measure;        // compute the round-trip error (costs a dequantization per row)
     int failed;
@@ -80,8 +84,8 @@ static void convert_task(void *arg, int task, int thread)
     convert_job *j = arg;
     float *row = j->c->scratch + (size_t)thread * 2 * (size_t)j->c->max_in; // (n_in)
     float *back = row + j->c->max_in;                                      // (n_in)
-    int64_t r0 = (int64_t)task * j->rows_per_task;
-    int64_t r1 = r0 + j->rows_per_task < j->n_out ? r0 + j->rows_per_task : j->n_out;
+    int64_t r0 = j->row_begin + (int64_t)task * j->rows_per_task;
+    int64_t r1 = r0 + j->rows_per_task < j->row_end ? r0 + j->rows_per_task : j->row_end;
     double e2 = 0, s2 = 0;
     for (int64_t r = r0; r < r1; r++) {
         if (convert_row_to_f32(j->from, j->src + r * j->src_row, row, j->n_in, NULL) != RS_OK) {
@@ -119,9 +123,16 @@ rs_status weight_convert(weight_converter *c, thread_pool *pool, dtype from, con
     if (!out)
         return rs_fail(err, RS_ERR_RUNTIME, "out of memory converting to %s (%lld bytes)",
                        dtype_name(to), (long long)bytes);
-    // Enough tasks to balance uneven threads, few enough to keep the
-    // per-task sums small.
+    // Convert in chunks of about WEIGHT_CONVERT_CHUNK source bytes and drop
+    // each chunk's source pages once it is done: otherwise the whole source
+    // of a large tensor (a 136M-weight embedding is 272 MB of bf16) stays
+    // resident beside its converted copy, and the load peaks above the
+    // plan. Enough tasks per chunk to balance uneven threads, few enough to
+    // keep the per-task sums small.
+    int64_t chunk_rows = WEIGHT_CONVERT_CHUNK / src_row;
+    if (chunk_rows < 1) chunk_rows = 1;
     int n_tasks = c->n_threads * 8;
+    if (n_tasks > chunk_rows) n_tasks = (int)chunk_rows;
     if (n_tasks > n_out) n_tasks = (int)n_out;
     if (n_tasks < 1) n_tasks = 1;
     double *sums = calloc((size_t)n_tasks * 2, sizeof *sums);
@@ -138,15 +149,23 @@ rs_status weight_convert(weight_converter *c, thread_pool *pool, dtype from, con
                      .n_out = n_out,
                      .src_row = src_row,
                      .dst_row = dst_row,
-                     .rows_per_task = (n_out + n_tasks - 1) / n_tasks,
                      .err2 = sums,
                      .ref2 = sums + n_tasks,
                      .measure = rel_rms != NULL};
-    thread_pool_run(pool, convert_task, &j, n_tasks);
     double e2 = 0, s2 = 0;
-    for (int i = 0; i < n_tasks; i++) {
-        e2 += j.err2[i];
-        s2 += j.ref2[i];
+    for (int64_t r = 0; r < n_out && !j.failed; r += chunk_rows) {
+        j.row_begin = r;
+        j.row_end = r + chunk_rows < n_out ? r + chunk_rows : n_out;
+        j.rows_per_task = (j.row_end - j.row_begin + n_tasks - 1) / n_tasks;
+        int tasks = (int)((j.row_end - j.row_begin + j.rows_per_task - 1) / j.rows_per_task);
+        memset(sums, 0, (size_t)n_tasks * 2 * sizeof *sums);
+        thread_pool_run(pool, convert_task, &j, tasks);
+        for (int t = 0; t < tasks; t++) {
+            e2 += j.err2[t];
+            s2 += j.ref2[t];
+        }
+        weight_convert_release_source(j.src + j.row_begin * src_row,
+                                      (uint64_t)((j.row_end - j.row_begin) * src_row));
     }
     free(sums);
     if (j.failed) {
