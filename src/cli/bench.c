@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/load_plan.h"
 #include "plan/memory.h"
@@ -58,17 +59,6 @@ static void usage(FILE *out)
             "  --verbose          per-tensor conversion error while loading\n");
 }
 
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, bench_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -91,15 +81,15 @@ static int parse_args(int argc, char **argv, bench_args *a)
         else if (strcmp(o, "--device") == 0)
             a->device = v, ok = v;
         else if (strcmp(o, "--gpu-layers") == 0)
-            ok = parse_int(v, 1, 1 << 20, &a->gpu_layers);
+            ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--ctx") == 0)
-            ok = parse_int(v, 2, 1 << 24, &a->n_ctx);
+            ok = cli_parse_int(v, 2, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--prompt") == 0)
-            ok = parse_int(v, 1, 1 << 20, &a->n_prompt);
+            ok = cli_parse_int(v, 1, 1 << 20, &a->n_prompt);
         else if (strcmp(o, "--gen") == 0)
-            ok = parse_int(v, 1, 1 << 20, &a->n_gen);
+            ok = cli_parse_int(v, 1, 1 << 20, &a->n_gen);
         else if (strcmp(o, "--threads") == 0) {
-            ok = parse_int(v, 1, 1024, &n);
+            ok = cli_parse_int(v, 1, 1024, &n);
             a->n_threads = (int)n;
         } else {
             takes = false;

@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
@@ -63,27 +64,6 @@ static void usage(FILE *out)
             "  --verbose             per-tensor conversion error and memory on stderr\n");
 }
 
-static bool parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_float(const char *s, double lo, double hi, float *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || !(v >= lo && v <= hi)) return false;
-    *out = (float)v;
-    return true;
-}
-
 // Returns 0 on success, 2 on bad usage (after a message).
 static int parse_args(int argc, char **argv, run_args *a)
 {
@@ -111,26 +91,26 @@ static int parse_args(int argc, char **argv, run_args *a)
             if (ok) a->stop[a->n_stop++] = v;
         }
         else if (strcmp(o, "-n") == 0 || strcmp(o, "--n-predict") == 0)
-            ok = parse_int(v, 0, 1 << 24, &a->n_predict);
-        else if (strcmp(o, "--ctx") == 0) ok = parse_int(v, 1, 1 << 24, &a->n_ctx);
+            ok = cli_parse_int(v, 0, 1 << 24, &a->n_predict);
+        else if (strcmp(o, "--ctx") == 0) ok = cli_parse_int(v, 1, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--threads") == 0) {
-            ok = parse_int(v, 1, 1024, &n);
+            ok = cli_parse_int(v, 1, 1024, &n);
             a->n_threads = (int)n;
-        } else if (strcmp(o, "--temp") == 0) ok = parse_float(v, 0, 100, &a->sp.temperature);
+        } else if (strcmp(o, "--temp") == 0) ok = cli_parse_float(v, 0, 100, &a->sp.temperature);
         else if (strcmp(o, "--top-k") == 0) {
-            ok = parse_int(v, 0, 1 << 24, &n);
+            ok = cli_parse_int(v, 0, 1 << 24, &n);
             a->sp.top_k = (int)n;
-        } else if (strcmp(o, "--top-p") == 0) ok = parse_float(v, 0, 1, &a->sp.top_p);
-        else if (strcmp(o, "--min-p") == 0) ok = parse_float(v, 0, 1, &a->sp.min_p);
+        } else if (strcmp(o, "--top-p") == 0) ok = cli_parse_float(v, 0, 1, &a->sp.top_p);
+        else if (strcmp(o, "--min-p") == 0) ok = cli_parse_float(v, 0, 1, &a->sp.min_p);
         else if (strcmp(o, "--repeat-penalty") == 0)
-            ok = parse_float(v, 0.01, 100, &a->sp.repeat_penalty);
+            ok = cli_parse_float(v, 0.01, 100, &a->sp.repeat_penalty);
         else if (strcmp(o, "--seed") == 0) {
-            ok = parse_int(v, 0, INT64_MAX, &n);
+            ok = cli_parse_int(v, 0, INT64_MAX, &n);
             a->sp.seed = (uint64_t)n;
         } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v;
         else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
         else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
-        else if (strcmp(o, "--gpu-layers") == 0) ok = parse_int(v, -1, 1 << 20, &a->gpu_layers);
+        else if (strcmp(o, "--gpu-layers") == 0) ok = cli_parse_int(v, -1, 1 << 20, &a->gpu_layers);
         else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
