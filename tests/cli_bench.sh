@@ -74,8 +74,15 @@ if [ -n "$SMOL" ] && [ -f "$SMOL" ]; then
         grep -q "stored .* GB/s .* for later plans" "$TMP/out" &&
         grep -q '"cpu_bandwidth_gbs"' "$TMP/cache/rightsize/measured.json"; then
         ok "calibration stored"; else bad "calibration stored (rc=$rc)"; fi
+    if grep -q '"cpu_gflops"' "$TMP/cache/rightsize/measured.json" &&
+        grep -q "prefill: [0-9]* GFLOPS" "$TMP/out"; then
+        ok "prefill GFLOPS stored"; else bad "prefill GFLOPS stored"; fi
     "$BIN" bench "$SMOL" --prompt 32 --gen 16 --json >"$TMP/out" 2>"$TMP/err"
     if grep -q '"bandwidth_measured":true' "$TMP/out"; then ok "next bench predicts from it"; else bad "calibrated prediction"; fi
+    # The second prefill is predicted from the stored GFLOPS: within 2x of
+    # the measurement (the uncalibrated estimate was 3-4x low).
+    if python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); e=j["error_pct"]["prefill"]; sys.exit(0 if -50 < e < 100 else 1)' "$TMP/out" 2>/dev/null ||
+        ! command -v python3 >/dev/null; then ok "prefill predicted from the calibration"; else bad "prefill calibration"; fi
     "$BIN" plan "$SMOL" >"$TMP/out" 2>"$TMP/err"
     if grep -q "(measured" "$TMP/out"; then ok "plan reads it"; else bad "plan reads the calibration"; fi
 else

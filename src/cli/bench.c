@@ -157,6 +157,7 @@ typedef struct bench_result {
     uint64_t decode_bytes; // bytes the speed model reads per decode step
     double bandwidth_gbs;  // decode_bytes x decode tok/s, effective
     double calibrated_gbs; // stored: effective / the planner's efficiency
+    double calibrated_gflops; // stored: the CPU GFLOPS that predicts the prefill just measured
     double plan_bw_gbs;    // the effective bandwidth the prediction used
     bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
@@ -259,6 +260,7 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
         cJSON_AddNumberToObject(e, "memory", em);
     cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved);
     if (r->saved) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
+    if (r->calibrated_gflops > 0) cJSON_AddNumberToObject(j, "gflops_saved", r->calibrated_gflops);
     char *s = cJSON_PrintUnformatted(j);
     if (s) printf("%s\n", s);
     free(s);
@@ -392,6 +394,19 @@ int cmd_bench(int argc, char **argv)
         } else {
             snprintf(r.save_note, sizeof r.save_note, "not stored: %.150s", e2.msg);
         }
+    }
+    // The same for prefill: scale the GFLOPS the plan assumed by measured /
+    // predicted, so that later plans predict this prefill rate.
+    double gflops_used = plan_device_flops(&lp.hw, -1) / (PLAN_EFF_CPU_PREFILL * 1e9);
+    if (r.saved && a.n_prompt >= 32 && r.plan_prefill_tps > 0 && r.prefill_tps > 0) {
+        r.calibrated_gflops = gflops_used * r.prefill_tps / r.plan_prefill_tps;
+        rs_error e3 = {0};
+        size_t len = strlen(r.save_note);
+        if (hw_cache_store_cpu_gflops(&lp.hw, r.calibrated_gflops, &e3) == RS_OK)
+            snprintf(r.save_note + len, sizeof r.save_note - len, "; prefill: %.0f GFLOPS",
+                     r.calibrated_gflops);
+        else
+            r.calibrated_gflops = 0;
     }
     if (a.json)
         print_json(&a, &lp, &r);

@@ -80,6 +80,14 @@ double hw_cached_cpu_bandwidth(const hw_info *hw)
     return v;
 }
 
+double hw_cached_cpu_gflops(const hw_info *hw)
+{
+    cJSON *root = cache_read();
+    double v = number_at(machine_entry(root, hw), "cpu_gflops");
+    cJSON_Delete(root);
+    return v;
+}
+
 double hw_cached_gpu_bandwidth(const hw_info *hw, const char *gpu_name)
 {
     cJSON *root = cache_read();
@@ -131,23 +139,29 @@ static void set_now(cJSON *o, const char *key)
     cJSON_AddStringToObject(o, key, stamp);
 }
 
-// Reads the cache, sets this machine's CPU (gpu_name NULL) or GPU figure, writes it
-// back through a temporary file and rename, so a reader never sees half.
-static rs_status cache_update(const hw_info *hw, const char *gpu_name, double gbs, rs_error *err)
+// Reads the cache, sets one of this machine's figures, writes it back
+// through a temporary file and rename, so a reader never sees half: the CPU's
+// bandwidth (gpu_name NULL, cpu_key NULL), another CPU figure (cpu_key, e.g.
+// "cpu_gflops"), or a GPU's bandwidth.
+static rs_status cache_update_key(const hw_info *hw, const char *gpu_name, const char *cpu_key,
+                                  double gbs, rs_error *err)
 {
     char path[4096];
     if (!hw_cache_path(path, sizeof path)[0])
         return rs_fail(err, RS_ERR_RUNTIME,
                        "measurement cache: neither XDG_CACHE_HOME nor HOME is set");
     if (!(gbs > 0) || gbs > 1e6)
-        return rs_fail(err, RS_ERR_INPUT, "%s: bandwidth %g GB/s is not plausible", path, gbs);
+        return rs_fail(err, RS_ERR_INPUT, "%s: %s %g is not plausible", path,
+                       cpu_key ? cpu_key : "bandwidth (GB/s)", gbs);
     cJSON *root = cache_read();
     if (!root) root = cJSON_CreateObject();
     char key[256];
     machine_key(hw, key, sizeof key);
     cJSON *machines = root ? get_or_add_object(root, "machines") : NULL;
     cJSON *m = machines ? get_or_add_object(machines, key) : NULL;
-    if (m && !gpu_name) {
+    if (m && !gpu_name && cpu_key) {
+        set_number(m, cpu_key, gbs);
+    } else if (m && !gpu_name) {
         set_number(m, "cpu_bandwidth_gbs", gbs);
         set_now(m, "cpu_measured_at");
     } else if (m) {
@@ -177,9 +191,19 @@ static rs_status cache_update(const hw_info *hw, const char *gpu_name, double gb
     return st;
 }
 
+static rs_status cache_update(const hw_info *hw, const char *gpu_name, double gbs, rs_error *err)
+{
+    return cache_update_key(hw, gpu_name, NULL, gbs, err);
+}
+
 rs_status hw_cache_store_cpu_bandwidth(const hw_info *hw, double gbs, rs_error *err)
 {
     return cache_update(hw, NULL, gbs, err);
+}
+
+rs_status hw_cache_store_cpu_gflops(const hw_info *hw, double gflops, rs_error *err)
+{
+    return cache_update_key(hw, NULL, "cpu_gflops", gflops, err);
 }
 
 rs_status hw_cache_store_gpu_bandwidth(const hw_info *hw, const char *gpu_name, double gbs,

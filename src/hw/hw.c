@@ -14,6 +14,11 @@ rs_status hw_probe(hw_info *out, rs_error *err)
     if (st != RS_OK) return st;
     hw_probe_nvidia(out);
     out->cpu_bandwidth_gbs = hw_cached_cpu_bandwidth(out);
+    double gflops = hw_cached_cpu_gflops(out);
+    if (gflops > 0) {
+        out->cpu_gflops = gflops;
+        out->cpu_gflops_measured = true;
+    }
     for (int i = 0; i < out->n_gpus; i++)
         out->gpus[i].bandwidth_measured_gbs = hw_cached_gpu_bandwidth(out, out->gpus[i].name);
     return RS_OK;

@@ -31,7 +31,8 @@ typedef struct hw_info {
     int cpu_threads; // logical CPUs available to this process
     bool has_avx2, has_fma, has_avx512f, has_avx512bw, has_avx512vnni, has_avx512bf16, has_neon;
     double cpu_bandwidth_gbs; // measured or estimated; 0 when unknown
-    double cpu_gflops;        // estimated peak f32 GFLOPS
+    double cpu_gflops;        // peak f32 GFLOPS: estimated, or calibrated by `bench` (below)
+    bool cpu_gflops_measured; // cpu_gflops came from the measurement cache
 
     uint64_t ram_total;     // physical RAM
     uint64_t ram_available; // MemAvailable, capped by the cgroup limit
@@ -74,6 +75,9 @@ double hw_cached_cpu_bandwidth(const hw_info *hw);
 // by the GPU's name on this machine.
 double hw_cached_gpu_bandwidth(const hw_info *hw, const char *gpu_name);
 rs_status hw_cache_store_cpu_bandwidth(const hw_info *hw, double gbs, rs_error *err);
+// The CPU's prefill GFLOPS that `rightsize bench` calibrated (0 if never).
+double hw_cached_cpu_gflops(const hw_info *hw);
+rs_status hw_cache_store_cpu_gflops(const hw_info *hw, double gflops, rs_error *err);
 rs_status hw_cache_store_gpu_bandwidth(const hw_info *hw, const char *gpu_name, double gbs,
                                        rs_error *err);
 // Path of the cache file (for messages); "" when neither XDG_CACHE_HOME nor HOME is set.
