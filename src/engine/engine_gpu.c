@@ -67,6 +67,7 @@ rs_status engine_gpu_open(const model_desc *m, const forward_config *cfg, const 
     cm.n_vocab = cfg->n_vocab;
     cm.rope_dim = cfg->rope_dim;
     cm.rope_interleaved = cfg->rope_interleaved;
+    cm.rope_attn_factor = cfg->rope_attn_factor;
     cm.norm_eps = cfg->norm_eps;
     cm.sliding_window = cfg->sliding_window;
     cm.layer_swa = cfg->layer_swa;

@@ -110,6 +110,10 @@ static double check(const rs_cuda_api *api, const char *name, const dtype types[
     cfg.n_layer = L, cfg.n_embd = D, cfg.n_head = H, cfg.n_head_kv = KVH, cfg.head_dim = HD;
     cfg.n_ff = F, cfg.n_vocab = V, cfg.rope_dim = HD, cfg.norm_eps = 1e-5f;
     cfg.sliding_window = mixed ? 100 : 0;
+    // forward.c scales cos and sin by it (YaRN, since commit 5ecc778): a
+    // zeroed config made the CPU reference drop every rotation, the failure
+    // of runs 4-5. The mixed model takes a YaRN-like factor to check the GPU's.
+    cfg.rope_attn_factor = mixed ? 1.2f : 1.0f;
     model_weights w;
     memset(&w, 0, sizeof w);
     w.n_layer = L;
@@ -159,7 +163,8 @@ static double check(const rs_cuda_api *api, const char *name, const dtype types[
     }
     rs_cuda_model cm = {.device = 0, .n_layer = L, .n_embd = D, .n_head = H, .n_head_kv = KVH,
                         .head_dim = HD, .n_ff = F, .n_vocab = V, .rope_dim = HD,
-                        .norm_eps = cfg.norm_eps, .sliding_window = cfg.sliding_window,
+                        .rope_attn_factor = cfg.rope_attn_factor, .norm_eps = cfg.norm_eps,
+                        .sliding_window = cfg.sliding_window,
                         .inv_freq = s.inv_freq, .n_ctx = CTX, .n_batch = BATCH, .with_embd = 1,
                         .with_output = 1, .tok_embd = cw(&w.tok_embd), .output = cw(&w.output),
                         .out_norm = w.out_norm, .layers = cl};

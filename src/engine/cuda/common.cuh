@@ -153,6 +153,7 @@ struct rope_kv_args {
     const int *pos;      // device: position of token 0
     int64_t n, H, KVH, hd, rope_dim, n_ctx;
     int interleaved;
+    float attn_factor; // scales cos and sin (YaRN)
     float eps;
 };
 // Bias, per-head norms, rotary embedding of q and k (q in place), k and v

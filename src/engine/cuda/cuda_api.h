@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define RS_CUDA_API_VERSION 1
+#define RS_CUDA_API_VERSION 2 // 2: rope_attn_factor
 
 // One weight matrix as the core holds it: n_out rows of n_in elements of a
 // util/dtype.h type, in host memory (the file mapping or converted copies).
@@ -39,6 +39,7 @@ typedef struct rs_cuda_model {
     int64_t layer_first, n_layer;
     int64_t n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, rope_dim;
     int rope_interleaved;
+    float rope_attn_factor;   // scales cos and sin (YaRN's mscale); 1 otherwise, never 0
     float norm_eps;
     int64_t sliding_window;   // 0: none
     const uint8_t *layer_swa; // (n_layer) for this device's blocks, or NULL (all slide)

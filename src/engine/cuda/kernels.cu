@@ -1025,7 +1025,7 @@ __global__ void rope_kv_kernel(rope_kv_args a)
                 i = d < half ? d : d - half, d0 = i, d1 = i + half;
             }
             const float angle = (float)p * a.inv_freq[i];
-            const float c = cosf(angle), s = sinf(angle);
+            const float c = cosf(angle) * a.attn_factor, s = sinf(angle) * a.attn_factor;
             const float x0 = sh[d0], x1 = sh[d1];
             x = d == d0 ? x0 * c - x1 * s : x1 * c + x0 * s;
         }

@@ -278,6 +278,12 @@ static int check_model(const rs_cuda_model &m, char *err, size_t errn)
                  (long long)m.head_dim, (long long)m.n_head, (long long)m.n_head_kv);
         return 1;
     }
+    if (!(m.rope_attn_factor > 0.0f) || !isfinite(m.rope_attn_factor)) {
+        // 0 is what a zeroed struct holds: refuse it rather than zero every rotation.
+        snprintf(err, errn, "rope_attn_factor %g: must be positive (1 without YaRN)",
+                 (double)m.rope_attn_factor);
+        return 1;
+    }
     for (int64_t l = 0; l < m.n_layer; l++) {
         const rs_cuda_layer &L = m.layers[l];
         const rs_cuda_weight *ws[] = {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down};
@@ -543,6 +549,7 @@ static void rope_kv(rs_cuda_ctx *c, int64_t l, int64_t n)
     a.rope_dim = m.rope_dim;
     a.n_ctx = m.n_ctx;
     a.interleaved = m.rope_interleaved;
+    a.attn_factor = m.rope_attn_factor;
     a.eps = m.norm_eps;
     launch_rope_kv(a, c->st);
 }
