@@ -87,13 +87,14 @@ static void print_text(const hw_info *hw)
             strcat(simd, flags[i].name);
         }
     printf("         SIMD:%s\n", simd[0] ? simd : " none of avx2/fma/avx512/neon");
+    const char *gflops_how = hw->cpu_gflops_measured ? "bench" : "est.";
     if (hw->cpu_bandwidth_gbs > 0)
-        printf("         memory bandwidth %.1f GB/s (measured), peak f32 ~%.0f GFLOPS (est.)\n",
-               hw->cpu_bandwidth_gbs, hw->cpu_gflops);
+        printf("         memory bandwidth %.1f GB/s (measured), f32 ~%.0f GFLOPS (%s)\n",
+               hw->cpu_bandwidth_gbs, hw->cpu_gflops, gflops_how);
     else
-        printf("         memory bandwidth not measured (rightsize hw --measure), peak f32\n"
-               "         ~%.0f GFLOPS (estimate)\n",
-               hw->cpu_gflops);
+        printf("         memory bandwidth not measured (rightsize hw --measure), f32\n"
+               "         ~%.0f GFLOPS (%s)\n",
+               hw->cpu_gflops, gflops_how);
 
     printf("RAM      %s total, %s available%s\n", format_bytes(a, sizeof a, hw->ram_total),
            format_bytes(b, sizeof b, hw->ram_available),
