@@ -33,7 +33,8 @@ typedef struct bench_args {
     const char *model;
     const char *precision;
     const char *device; // --device: NULL = cpu
-    int64_t gpu_layers; // --gpu-layers: 0 (absent) = all
+    int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
+    int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
     const char *kv_type;
     int64_t n_ctx, n_prompt, n_gen;
     int n_threads;
@@ -53,7 +54,8 @@ static void usage(FILE *out)
             "  --kv-type T        f16 (default) or q8_0\n"
             "  --threads N        worker threads (default: one per core)\n"
             "  --device D         cpu (default), cuda or cuda:N\n"
-            "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default all)\n"
+            "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default: the plan's)\n"
+            "  --gpu-mem SIZE     with --device cuda: plan as if the GPU had at most SIZE free (10G)\n"
             "  --no-save          do not store the measured bandwidth for later plans\n"
             "  --json             one JSON object on stdout\n"
             "  --verbose          per-tensor conversion error while loading\n");
@@ -82,6 +84,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             a->device = v, ok = v;
         else if (strcmp(o, "--gpu-layers") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
+        else if (strcmp(o, "--gpu-mem") == 0)
+            ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
         else if (strcmp(o, "--ctx") == 0)
             ok = cli_parse_int(v, 2, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--prompt") == 0)
@@ -317,6 +321,7 @@ int cmd_bench(int argc, char **argv)
     rq.n_threads = a.n_threads;
     rq.device = a.device;
     rq.n_gpu_layers = a.gpu_layers;
+    rq.gpu_mem = (uint64_t)a.gpu_mem;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);

@@ -31,7 +31,8 @@
 typedef struct chat_args {
     const char *model;
     const char *device;
-    int64_t gpu_layers; // --gpu-layers: 0 (absent) = all
+    int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
+    int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
     const char *precision;
     const char *system;
     const char *chat_template;
@@ -52,7 +53,8 @@ static void usage(FILE *out)
         "  MODEL                 HF folder or GGUF file\n"
         "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a "
         "GPU)\n"
-        "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
+        "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default: the plan's)\n"
+        "  --gpu-mem SIZE        with --device cuda: plan as if the GPU had at most SIZE free (10G)\n"
         "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
         "                        (default: the plan's pick for this machine)\n"
         "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"
@@ -95,6 +97,8 @@ static int parse_args(int argc, char **argv, chat_args *a)
             a->device = v, ok = v;
         else if (strcmp(o, "--gpu-layers") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
+        else if (strcmp(o, "--gpu-mem") == 0)
+            ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
         else if (strcmp(o, "--precision") == 0)
             a->precision = v, ok = v;
         else if (strcmp(o, "--system") == 0)
@@ -445,6 +449,7 @@ int cmd_chat(int argc, char **argv)
     rq.n_threads = a.n_threads;
     rq.device = a.device;
     rq.n_gpu_layers = a.gpu_layers;
+    rq.gpu_mem = (uint64_t)a.gpu_mem;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);

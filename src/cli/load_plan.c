@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/backend_cuda.h"
 #include "util/format.h"
 
 static double now_s(void)
@@ -40,10 +41,31 @@ rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error
         o.force_precision = true;
     }
     if ((st = hw_probe(&lp->hw, err)) != RS_OK) return st;
-    if (lp->hw.n_gpus > 0) {
+    int cuda = -1;
+    if (rq->device && backend_device_parse(rq->device, &cuda) != 0)
+        return rs_fail(err, RS_ERR_INPUT, "--device \"%s\": want cpu, cuda or cuda:N", rq->device);
+    if (rq->gpu_mem > 0 && cuda < 0)
+        return rs_fail(err, RS_ERR_INPUT, "--gpu-mem needs --device cuda (or cuda:N)");
+    lp->gpu_plan = false;
+    if (cuda >= 0) {
+        int at = -1;
+        for (int i = 0; i < lp->hw.n_gpus; i++)
+            if (lp->hw.gpus[i].index == cuda) at = i;
+        if (at >= 0) {
+            // The engine runs on this one GPU: plan for it alone.
+            lp->hw.gpus[0] = lp->hw.gpus[at];
+            lp->hw.n_gpus = 1;
+            load_plan_cap_gpu_mem(&lp->hw, rq->gpu_mem);
+            lp->gpu_plan = true;
+        } else {
+            fprintf(stderr, "rightsize %s: no CUDA device %d found%s%s; planning for the CPU\n",
+                    rq->cmd, cuda, lp->hw.nvml_note[0] ? ": " : "", lp->hw.nvml_note);
+            hw_set_cpu_only(&lp->hw);
+        }
+    } else if (lp->hw.n_gpus > 0) {
         fprintf(stderr,
-                "rightsize %s: %d GPU(s) found, but this build's engine runs on the CPU; "
-                "planning for the CPU\n",
+                "rightsize %s: %d GPU(s) found; planning for the CPU (--device cuda runs on "
+                "the GPU)\n",
                 rq->cmd, lp->hw.n_gpus);
         hw_set_cpu_only(&lp->hw);
     }
@@ -96,6 +118,23 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         eo.n_threads = rq->n_threads;
         eo.device = rq->device;
         eo.n_gpu_layers = rq->n_gpu_layers > 0 ? rq->n_gpu_layers : -1;
+        if (lp->gpu_plan && rq->n_gpu_layers <= 0) {
+            // As planned: all blocks, the split's GPU share, or the CPU.
+            if (row->layout.placement == PLAN_PLACE_SPLIT && row->layout.n_gpu_layers > 0)
+                eo.n_gpu_layers = row->layout.n_gpu_layers;
+            else if (row->layout.placement != PLAN_PLACE_GPU)
+                eo.device = "cpu";
+            char where[96];
+            if (eo.device && strcmp(eo.device, "cpu") == 0)
+                snprintf(where, sizeof where, "every block on the CPU");
+            else if (eo.n_gpu_layers < 0)
+                snprintf(where, sizeof where, "every block on the GPU");
+            else
+                snprintf(where, sizeof where, "%lld of %lld blocks on the GPU, the rest on the CPU",
+                         (long long)eo.n_gpu_layers, (long long)lp->m->n_layer);
+            fprintf(stderr, "rightsize %s: loading %s with %s\n", rq->cmd,
+                    plan_precision_name(row->precision), where);
+        }
         eo.progress = rq->progress;
         eo.verbose = rq->verbose;
         double t0 = now_s();
@@ -124,6 +163,22 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         rs_error_clear(err);
         lp->row = next;
     }
+}
+
+void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes)
+{
+    if (bytes == 0) return;
+    for (int i = 0; i < hw->n_gpus; i++) {
+        hw_gpu *g = &hw->gpus[i];
+        if (g->mem_free > bytes) g->mem_free = bytes;
+        if (g->mem_total > bytes) g->mem_total = bytes;
+        g->mem_used = 0;
+    }
+}
+
+bool load_plan_on_gpu(const load_plan *lp)
+{
+    return lp->gpu_plan;
 }
 
 void load_plan_free(load_plan *lp)

@@ -17,9 +17,13 @@
 // machine's free memory moved, or the plan was wrong), the next smaller plan
 // that fits is tried, and the user is told.
 //
-// The plan is made for the CPU: a GPU found by the probe is named and set
-// aside. --device cuda (--gpu-layers N) then puts the loaded blocks on the
-// GPU through the engine (engine_gpu.h), the CPU plan's precision kept.
+// With --device cuda (cuda:N) and that GPU found, the plan is made for it
+// (the other GPUs set aside: the engine runs on one), its free memory capped
+// by --gpu-mem when given, and the engine loads as planned: every block on
+// the GPU, the plan's split (its n_gpu_layers on the GPU, the rest on the
+// CPU), or the CPU. Otherwise the plan is made for the CPU and a GPU found
+// by the probe is named and set aside. --gpu-layers N overrides the plan's
+// number of GPU blocks.
 
 typedef struct load_plan_request {
     const char *cmd;       // "chat", "bench": prefixes the messages
@@ -30,7 +34,8 @@ typedef struct load_plan_request {
     dtype kv_type;         // DTYPE_F16 or DTYPE_Q8_0
     int n_threads;         // <= 0: one per core
     const char *device;    // NULL/"cpu", "cuda", "cuda:N" (engine_options.device)
-    int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: all
+    int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: the plan's
+    uint64_t gpu_mem;      // --gpu-mem: plan as if the GPU had at most this free; 0: as found
     bool verbose;
     bool progress; // progress bar while converting weights
     // The loader; NULL: engine_load. Tests pass one that fails for memory
@@ -46,6 +51,7 @@ typedef struct load_plan {
     engine_options eo; // what the engine was loaded with
     engine *e;
     double load_s; // wall seconds of engine_load
+    bool gpu_plan; // planned for the GPU of --device cuda[:N] (hw holds it alone)
 } load_plan;
 
 // Opens the model (a catalog name is refused: it has no weights). Called by
@@ -65,6 +71,14 @@ void load_plan_free(load_plan *lp);
 // candidate row that fits with fewer weight bytes than the failed one and
 // was not tried yet (tried: bit i set for row i); -1 when none is left.
 int load_plan_next_row(const plan_result *r, int failed, uint32_t tried);
+
+// --gpu-mem: every GPU of hw as if it had at most `bytes` free (and in
+// total). 0 leaves hw as it is.
+void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes);
+
+// Whether the plan of lp was made for a GPU (--device cuda with one found),
+// and the GPU blocks its chosen row puts there (-1: all; 0: none, the CPU).
+bool load_plan_on_gpu(const load_plan *lp);
 
 // Peak resident memory of this process (VmHWM) and the current one
 // (VmRSS), bytes; 0 where /proc/self/status cannot be read.

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/load_plan.h"
 #include "cli/plan_print.h"
 #include "cli/plan_train.h"
 #include "hw/gpu_table.h"
@@ -30,6 +31,7 @@ static void usage(FILE *out)
             "  --gpu NAME          what-if GPUs from the table: \"RTX 4090\", \"H100x8\"\n"
             "  --gpus all          for every GPU of the table: does it run the model, how\n"
             "  --ram SIZE          what-if RAM available: 64G\n"
+            "  --gpu-mem SIZE      each GPU as if it had at most SIZE free: 10G\n"
             "  --cpu-only          ignore GPUs\n"
             "  --prefer quality|speed   the highest precision that fits (default) or the\n"
             "                      fastest predicted plan\n"
@@ -67,6 +69,7 @@ typedef struct plan_cli {
     const char *gpu;
     bool gpus_all, cpu_only, json;
     int64_t ram; // -1: detected
+    int64_t gpu_mem; // --gpu-mem: each GPU as if it had at most this free; 0: as found
     plan_options opts;
 } plan_cli;
 
@@ -124,6 +127,10 @@ static int parse_args(int argc, char **argv, plan_cli *c)
             NEED_VALUE();
             c->ram = parse_bytes(v);
             if (c->ram <= 0) return bad("--ram \"%s\": want a size such as 64G or 512M", v);
+        } else if (strcmp(a, "--gpu-mem") == 0) {
+            NEED_VALUE();
+            c->gpu_mem = parse_bytes(v);
+            if (c->gpu_mem <= 0) return bad("--gpu-mem \"%s\": want a size such as 10G", v);
         } else if (strcmp(a, "--prefer") == 0) {
             NEED_VALUE();
             if (strcmp(v, "quality") == 0) c->opts.prefer = PLAN_PREFER_QUALITY;
@@ -164,6 +171,7 @@ static int machine(const plan_cli *c, hw_info *hw)
         hw->ram_hypothetical = true;
     }
     if (c->cpu_only) hw->n_gpus = 0;
+    load_plan_cap_gpu_mem(hw, (uint64_t)(c->gpu_mem > 0 ? c->gpu_mem : 0));
     return 0;
 }
 

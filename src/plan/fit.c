@@ -540,6 +540,19 @@ rs_status plan_fit_cached(const model_desc *m, plan_cache *cache, const hw_info 
             }
         }
         if (best == 99) r->chosen = -1;
+        if (best == 1) {
+            // Nothing fits on the GPU(s) alone. A split decodes at the pace
+            // of its CPU blocks, so the precision that leaves the CPU the
+            // fewest blocks wins (the earlier, higher precision on a tie):
+            // int4 with 4 of 28 blocks on a 2 GiB card rather than int8
+            // with 1, which runs at nearly CPU-only speed.
+            for (int i = 0; i < r->n_rows; i++) {
+                const plan_row *row = &r->rows[i];
+                if (row->candidate && tier(row) == 1 &&
+                    row->layout.n_gpu_layers > r->rows[r->chosen].layout.n_gpu_layers)
+                    r->chosen = i;
+            }
+        }
     }
     explain(m, hw, r);
     return RS_OK;
