@@ -19,6 +19,7 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/load_plan.h"
+#include "engine/engine_gpu.h"
 #include "plan/memory.h"
 #include "plan/speed.h"
 #include "tok/tokenizer.h"
@@ -166,7 +167,77 @@ typedef struct bench_result {
     bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
     char save_note[800];
+    // The GPU share (engine_gpu.h), when the engine runs blocks on one.
+    bool on_gpu;
+    engine_gpu_info gpu;
+    uint64_t gpu_free_start; // NVML's free memory before the process touched the GPU (0: unknown)
+    uint64_t gpu_free_end;   // cudaMemGetInfo after the run (0: unknown)
 } bench_result;
+
+// Measured GPU use: the engine's allocations as cudaMemGetInfo saw them from
+// the CUDA context's creation to the end of the run (cuBLAS workspace and
+// graphs included); the context itself: NVML's free memory before the
+// process started on the GPU less the free memory once the context existed.
+static uint64_t gpu_used(const bench_result *r)
+{
+    return r->gpu_free_end && r->gpu.free_before > r->gpu_free_end
+               ? r->gpu.free_before - r->gpu_free_end
+               : 0;
+}
+static uint64_t gpu_context(const bench_result *r)
+{
+    return r->gpu_free_start > r->gpu.free_before ? r->gpu_free_start - r->gpu.free_before : 0;
+}
+
+static void print_gpu_text(const bench_result *r)
+{
+    char b1[32], b2[32];
+    const engine_gpu_info *g = &r->gpu;
+    const uint64_t plan_alloc = g->plan_weights + g->plan_kv + g->plan_compute;
+    printf("GPU %d      %s: %lld blocks%s\n", g->device, g->name, (long long)g->n_gpu_layers,
+           g->plan_weights ? "" : "");
+    printf("                      measured      planned    error\n");
+    printf("  weights       %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, g->weights),
+           format_bytes(b2, sizeof b2, g->plan_weights),
+           err_pct((double)g->weights, (double)g->plan_weights));
+    printf("  KV cache      %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, g->kv),
+           format_bytes(b2, sizeof b2, g->plan_kv), err_pct((double)g->kv, (double)g->plan_kv));
+    printf("  compute       %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, g->compute),
+           format_bytes(b2, sizeof b2, g->plan_compute),
+           err_pct((double)g->compute, (double)g->plan_compute));
+    printf("  in use        %10s  %11s  %+6.1f%%   (cudaMemGetInfo: context created -> end)\n",
+           format_bytes(b1, sizeof b1, gpu_used(r)), format_bytes(b2, sizeof b2, plan_alloc),
+           err_pct((double)gpu_used(r), (double)plan_alloc));
+    printf("  context       %10s  %11s  %+6.1f%%   (NVML free before -> context created)\n",
+           format_bytes(b1, sizeof b1, gpu_context(r)),
+           format_bytes(b2, sizeof b2, g->plan_overhead),
+           err_pct((double)gpu_context(r), (double)g->plan_overhead));
+    printf("  total         %10s  %11s  %+6.1f%%\n",
+           format_bytes(b1, sizeof b1, gpu_used(r) + gpu_context(r)),
+           format_bytes(b2, sizeof b2, plan_alloc + g->plan_overhead),
+           err_pct((double)(gpu_used(r) + gpu_context(r)), (double)(plan_alloc + g->plan_overhead)));
+}
+
+static void add_gpu_json(cJSON *j, const bench_result *r)
+{
+    const engine_gpu_info *g = &r->gpu;
+    cJSON *o = cJSON_AddObjectToObject(j, "gpu");
+    if (!o) return;
+    cJSON_AddNumberToObject(o, "device", g->device);
+    cJSON_AddStringToObject(o, "name", g->name);
+    cJSON_AddNumberToObject(o, "n_gpu_layers", (double)g->n_gpu_layers);
+    cJSON *m = cJSON_AddObjectToObject(o, "measured");
+    cJSON_AddNumberToObject(m, "weights_bytes", (double)g->weights);
+    cJSON_AddNumberToObject(m, "kv_bytes", (double)g->kv);
+    cJSON_AddNumberToObject(m, "compute_bytes", (double)g->compute);
+    cJSON_AddNumberToObject(m, "in_use_bytes", (double)gpu_used(r));
+    cJSON_AddNumberToObject(m, "context_bytes", (double)gpu_context(r));
+    cJSON *p = cJSON_AddObjectToObject(o, "planned");
+    cJSON_AddNumberToObject(p, "weights_bytes", (double)g->plan_weights);
+    cJSON_AddNumberToObject(p, "kv_bytes", (double)g->plan_kv);
+    cJSON_AddNumberToObject(p, "compute_bytes", (double)g->plan_compute);
+    cJSON_AddNumberToObject(p, "overhead_bytes", (double)g->plan_overhead);
+}
 
 static void print_text(const bench_args *a, const load_plan *lp, const bench_result *r)
 {
@@ -205,6 +276,7 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
     printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
+    if (r->on_gpu) print_gpu_text(r);
 }
 
 static void print_json(const bench_args *a, const load_plan *lp, const bench_result *r)
@@ -262,6 +334,7 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
         cJSON_AddNullToObject(e, "memory");
     else
         cJSON_AddNumberToObject(e, "memory", em);
+    if (r->on_gpu) add_gpu_json(j, r);
     cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved);
     if (r->saved) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
     if (r->calibrated_gflops > 0) cJSON_AddNumberToObject(j, "gflops_saved", r->calibrated_gflops);
@@ -375,6 +448,18 @@ int cmd_bench(int argc, char **argv)
     r.prefill_tps = t_prefill > 0 ? (double)a.n_prompt / t_prefill : 0;
     r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
     r.peak_rss = load_plan_peak_rss();
+    r.on_gpu = engine_on_gpu(lp.e, &r.gpu);
+    if (r.on_gpu) {
+        uint64_t tb = 0;
+        rs_error e3 = {0};
+        if (engine_gpu_device_memory(r.gpu.device, &r.gpu_free_end, &tb, &e3) != RS_OK)
+            r.gpu_free_end = 0;
+        if (lp.gpu_plan && lp.hw.gpus[0].index == r.gpu.device)
+            r.gpu_free_start = lp.gpu_free_probed;
+        // The plan's speed for its placement (GPU, or the split), not the CPU's.
+        r.plan_decode_tps = lp.plan->rows[lp.row].speed.decode_tps;
+        r.plan_prefill_tps = lp.plan->rows[lp.row].speed.prefill_tps;
+    }
     r.bandwidth_gbs = (double)r.decode_bytes * r.decode_tps / 1e9;
 
     // Calibration: the bandwidth that, at the planner's decode efficiency,
@@ -384,6 +469,9 @@ int cmd_bench(int argc, char **argv)
     hw_cache_path(path, sizeof path);
     if (!a.save) {
         snprintf(r.save_note, sizeof r.save_note, "not stored (--no-save)");
+    } else if (r.on_gpu) {
+        snprintf(r.save_note, sizeof r.save_note,
+                 "not stored: blocks ran on the GPU, not a CPU measurement");
     } else if (r.decode_bytes < BENCH_MIN_CALIBRATION_BYTES) {
         char b[32];
         snprintf(r.save_note, sizeof r.save_note,

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli/commands.h"
+#include "engine/engine_gpu.h"
 #include "hw/gpu_table.h"
 #include "hw/hw.h"
 #include "util/format.h"
@@ -16,7 +17,8 @@ static void hw_usage(FILE *out)
     fprintf(out, "usage: rightsize hw [--json] [--measure] [--list-gpus]\n"
                  "                    [--gpu NAME[xN]] [--ram SIZE] [--cpu-only]\n\n"
                  "  --json        machine-readable output (schema: docs/hw-json.md)\n"
-                 "  --measure     measure the CPU's memory bandwidth and cache it for plans\n"
+                 "  --measure     measure the CPU's memory bandwidth and each GPU's device-to-device\n"
+                 "                copy bandwidth, and cache them for plans\n"
                  "  --list-gpus   the GPU table used for what-if plans\n"
                  "  --gpu NAME    show a hypothetical machine: \"RTX 4090x2\", \"H100x8\"\n"
                  "  --ram SIZE    hypothetical RAM: 64G\n"
@@ -198,6 +200,22 @@ int cmd_hw(int argc, char **argv)
         if (!json)
             fprintf(stderr, "measured %.1f GB/s, saved in %s\n", gbs,
                     hw_cache_path(path, sizeof path));
+        // Each GPU's device-to-device copy (read + write counted), through
+        // the CUDA engine, which stores it in the same cache for the plan.
+        for (int i = 0; i < hw.n_gpus; i++) {
+            hw_gpu *g = &hw.gpus[i];
+            if (g->hypothetical) continue;
+            double ggbs = 0;
+            rs_error gerr = {0};
+            if (engine_gpu_measure_bandwidth(g->index, &ggbs, &gerr) != RS_OK) {
+                fprintf(stderr, "GPU %d: not measured: %s\n", g->index, gerr.msg);
+                continue;
+            }
+            g->bandwidth_measured_gbs = ggbs;
+            if (!json)
+                fprintf(stderr, "GPU %d (%s): device-to-device copy %.1f GB/s, saved\n",
+                        g->index, g->name, ggbs);
+        }
     }
     if (json)
         print_json(hw_to_json(&hw));

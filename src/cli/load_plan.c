@@ -55,6 +55,7 @@ rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error
             // The engine runs on this one GPU: plan for it alone.
             lp->hw.gpus[0] = lp->hw.gpus[at];
             lp->hw.n_gpus = 1;
+            lp->gpu_free_probed = lp->hw.gpus[0].mem_free;
             load_plan_cap_gpu_mem(&lp->hw, rq->gpu_mem);
             lp->gpu_plan = true;
         } else {

@@ -52,6 +52,7 @@ typedef struct load_plan {
     engine *e;
     double load_s; // wall seconds of engine_load
     bool gpu_plan; // planned for the GPU of --device cuda[:N] (hw holds it alone)
+    uint64_t gpu_free_probed; // its free memory as NVML found it, before --gpu-mem
 } load_plan;
 
 // Opens the model (a catalog name is refused: it has no weights). Called by

@@ -12,6 +12,7 @@
 
 #include "cli/cli_args.h"
 #include "cli/commands.h"
+#include "cli/load_plan.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "model/model.h"
@@ -31,6 +32,8 @@ typedef struct run_args {
     const char *precision;
     const char *device;  // --device: NULL = cpu
     int64_t gpu_layers;  // --gpu-layers: -1 = all
+    int64_t gpu_mem;     // --gpu-mem: plan precision and GPU blocks for this much; 0: no plan
+    bool precision_set;  // --precision given
     const char *kv_type;
     int64_t n_predict;
     int64_t n_ctx;
@@ -60,6 +63,8 @@ static void usage(FILE *out)
             "  --threads N           worker threads (default: one per core)\n"
             "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
             "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
+            "  --gpu-mem SIZE        with --device cuda: plan the precision and the GPU blocks as if\n"
+            "                        the GPU had at most SIZE free (10G), and load as planned\n"
             "  --json                one JSON object on stdout: text, ids, timings\n"
             "  --verbose             per-tensor conversion error and memory on stderr\n");
 }
@@ -107,10 +112,11 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(o, "--seed") == 0) {
             ok = cli_parse_int(v, 0, INT64_MAX, &n);
             a->sp.seed = (uint64_t)n;
-        } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v;
+        } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v, a->precision_set = true;
         else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
         else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
         else if (strcmp(o, "--gpu-layers") == 0) ok = cli_parse_int(v, -1, 1 << 20, &a->gpu_layers);
+        else if (strcmp(o, "--gpu-mem") == 0) ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
         else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
@@ -398,7 +404,35 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     double t0 = now_s();
-    if ((st = engine_load(m, &eo, &e, &err)) != RS_OK) goto done;
+    if (a.gpu_mem > 0) {
+        // Auto-fit: the planner picks the precision (unless --precision) and
+        // the GPU blocks for a GPU of at most --gpu-mem free, as chat does.
+        load_plan_request rq = {0};
+        rq.cmd = "run";
+        rq.model = a.model;
+        rq.precision = a.precision_set ? a.precision : NULL;
+        rq.n_ctx = eo.n_ctx;
+        rq.kv_type = eo.kv_type;
+        rq.n_threads = a.n_threads;
+        rq.device = a.device;
+        rq.n_gpu_layers = a.gpu_layers > 0 ? a.gpu_layers : 0;
+        rq.gpu_mem = (uint64_t)a.gpu_mem;
+        rq.verbose = a.verbose;
+        rq.progress = eo.progress;
+        load_plan lp = {0};
+        lp.m = m; // ours: taken back below
+        st = load_plan_prepare(&rq, &lp, &err);
+        if (st == RS_OK) st = load_plan_load(&rq, &lp, &err);
+        if (st == RS_OK) {
+            e = lp.e, eo = lp.eo;
+            lp.e = NULL;
+        }
+        lp.m = NULL;
+        load_plan_free(&lp);
+        if (st != RS_OK) goto done;
+    } else if ((st = engine_load(m, &eo, &e, &err)) != RS_OK) {
+        goto done;
+    }
     double t_load = now_s() - t0;
     if (a.verbose) {
         engine_memory mem;

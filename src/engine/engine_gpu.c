@@ -155,6 +155,16 @@ void engine_gpu_info_get(const engine_gpu *g, engine_gpu_info *out)
     *out = g->info;
 }
 
+rs_status engine_gpu_device_memory(int device, uint64_t *free_b, uint64_t *total_b, rs_error *err)
+{
+    char note[600] = "", cerr[512] = "", name[96] = "";
+    const rs_cuda_api *api = backend_cuda_open(note, sizeof note);
+    if (!api) return rs_fail(err, RS_ERR_RUNTIME, "%s", note);
+    if (api->device_info(device, name, sizeof name, free_b, total_b, cerr, sizeof cerr) != 0)
+        return rs_fail(err, RS_ERR_RUNTIME, "CUDA device %d: %s", device, cerr);
+    return RS_OK;
+}
+
 rs_status engine_gpu_measure_bandwidth(int device, double *gbs, rs_error *err)
 {
     char note[600] = "", cerr[512] = "", name[96] = "";

@@ -52,6 +52,10 @@ rs_status engine_gpu_forward(engine_gpu *g, const forward_config *cfg, const mod
 
 void engine_gpu_info_get(const engine_gpu *g, engine_gpu_info *out);
 
+// Free and total memory of a CUDA device now (cudaMemGetInfo), for the
+// planned-vs-measured figures after a run (bench).
+rs_status engine_gpu_device_memory(int device, uint64_t *free_b, uint64_t *total_b, rs_error *err);
+
 // Device-to-device copy bandwidth of a CUDA device (GB/s, read + write
 // counted), stored in the hw cache (hw_cache_store_gpu_bandwidth) for the
 // speed model.
