@@ -239,11 +239,12 @@ static double rel_err_d(const float *a, const double *ref, int64_t n)
 
 // Whether the decode kernels of type t take int8 dot products against an
 // input rounded to int8 blocks of 32 (src/engine/cuda/common.cuh, mv_int8):
-// with the second kernels (RIGHTSIZE_CUDA_MV=new) only.
+// the default kernels since run 5; RIGHTSIZE_CUDA_MV=old picks the float
+// ones (kernels.cu, matvec_old).
 static int int8_input(dtype t)
 {
     const char *e = getenv("RIGHTSIZE_CUDA_MV");
-    if (!e || strcmp(e, "new") != 0) return 0;
+    if (e && strcmp(e, "old") == 0) return 0;
     return t == DTYPE_Q8_0 || t == DTYPE_Q4_0 || t == DTYPE_Q4_K || t == DTYPE_Q6_K;
 }
 
