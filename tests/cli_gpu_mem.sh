@@ -54,4 +54,13 @@ XDG_CACHE_HOME=$TMP "$BIN" bench "$STORIES" --prompt 16 --gen 4 --device cuda --
 rc=$?
 [ $rc -eq 0 ] && grep -q '"decode_tok_s"' "$TMP/b" && grep -q "loading .* with every block on the GPU" "$TMP/err" &&
     ok "bench --device cuda --gpu-mem 1G" || fail "bench --gpu-mem (rc=$rc): $(head -c 600 "$TMP/err")"
+# --split A,B (blocks per GPU): bad lists exit 2; without a GPU the CPU runs.
+for bad in 0,2 a 2,,2 1,2,3,4,5,6,7,8,9; do
+    "$BIN" run "$STORIES" --prompt-ids 1 -n 2 --split "$bad" >/dev/null 2>&1
+    [ $? -eq 2 ] || fail "--split $bad accepted"
+done
+"$BIN" run "$STORIES" --prompt-ids 1 -n 8 --json --split 2,2 >"$TMP/split" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(ids "$TMP/cpu")" = "$(ids "$TMP/split")" ] && ok "--split 2,2: the CPU's tokens" ||
+    fail "--split 2,2 (rc=$rc): $(head -c 600 "$TMP/err")"
 exit $((fails > 0))

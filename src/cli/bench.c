@@ -36,6 +36,8 @@ typedef struct bench_args {
     const char *device; // --device: NULL = cpu
     int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
     int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
+    int n_split;        // --split A,B: blocks per GPU (engine.h)
+    int64_t split[8];
     const char *kv_type;
     int64_t n_ctx, n_prompt, n_gen;
     int n_threads;
@@ -56,6 +58,7 @@ static void usage(FILE *out)
             "  --threads N        worker threads (default: one per core)\n"
             "  --device D         cpu (default), cuda or cuda:N\n"
             "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default: the plan's)\n"
+            "  --split A,B        A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...\n"
             "  --gpu-mem SIZE     with --device cuda: plan as if the GPU had at most SIZE free (10G)\n"
             "  --no-save          do not store the measured bandwidth for later plans\n"
             "  --json             one JSON object on stdout\n"
@@ -87,6 +90,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
             ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--gpu-mem") == 0)
             ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
+        else if (strcmp(o, "--split") == 0)
+            ok = load_plan_parse_split(v, a->split, &a->n_split);
         else if (strcmp(o, "--ctx") == 0)
             ok = cli_parse_int(v, 2, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--prompt") == 0)
@@ -167,35 +172,42 @@ typedef struct bench_result {
     bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
     char save_note[800];
-    // The GPU share (engine_gpu.h), when the engine runs blocks on one.
+    // The GPU shares (engine_gpu.h), when the engine runs blocks on GPUs.
     bool on_gpu;
-    engine_gpu_info gpu;
-    uint64_t gpu_free_start; // NVML's free memory before the process touched the GPU (0: unknown)
-    uint64_t gpu_free_end;   // cudaMemGetInfo after the run (0: unknown)
+    int n_gpu;
+    engine_gpu_info gpus[ENGINE_GPU_MAX];
+    uint64_t gpu_free_starts[ENGINE_GPU_MAX]; // NVML's free memory before the process (0: unknown)
+    uint64_t gpu_free_ends[ENGINE_GPU_MAX];   // cudaMemGetInfo after the run (0: unknown)
 } bench_result;
+
+// One GPU's figures, as the printers below read them.
+typedef struct gpu_view {
+    engine_gpu_info gpu;
+    uint64_t gpu_free_start, gpu_free_end;
+} gpu_view;
 
 // Measured GPU use: the engine's allocations as cudaMemGetInfo saw them from
 // the CUDA context's creation to the end of the run (cuBLAS workspace and
 // graphs included); the context itself: NVML's free memory before the
 // process started on the GPU less the free memory once the context existed.
-static uint64_t gpu_used(const bench_result *r)
+static uint64_t gpu_used(const gpu_view *r)
 {
     return r->gpu_free_end && r->gpu.free_before > r->gpu_free_end
                ? r->gpu.free_before - r->gpu_free_end
                : 0;
 }
-static uint64_t gpu_context(const bench_result *r)
+static uint64_t gpu_context(const gpu_view *r)
 {
     return r->gpu_free_start > r->gpu.free_before ? r->gpu_free_start - r->gpu.free_before : 0;
 }
 
-static void print_gpu_text(const bench_result *r)
+static void print_gpu_text(const gpu_view *r)
 {
     char b1[32], b2[32];
     const engine_gpu_info *g = &r->gpu;
     const uint64_t plan_alloc = g->plan_weights + g->plan_kv + g->plan_compute;
-    printf("GPU %d      %s: %lld blocks%s\n", g->device, g->name, (long long)g->n_gpu_layers,
-           g->plan_weights ? "" : "");
+    printf("GPU %d      %s: blocks %lld-%lld\n", g->device, g->name, (long long)g->layer_first,
+           (long long)(g->layer_first + g->n_gpu_layers - 1));
     printf("                      measured      planned    error\n");
     printf("  weights       %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, g->weights),
            format_bytes(b2, sizeof b2, g->plan_weights),
@@ -218,12 +230,14 @@ static void print_gpu_text(const bench_result *r)
            err_pct((double)(gpu_used(r) + gpu_context(r)), (double)(plan_alloc + g->plan_overhead)));
 }
 
-static void add_gpu_json(cJSON *j, const bench_result *r)
+static void add_gpu_json(cJSON *arr, const gpu_view *r)
 {
     const engine_gpu_info *g = &r->gpu;
-    cJSON *o = cJSON_AddObjectToObject(j, "gpu");
+    cJSON *o = cJSON_CreateObject();
     if (!o) return;
+    cJSON_AddItemToArray(arr, o);
     cJSON_AddNumberToObject(o, "device", g->device);
+    cJSON_AddNumberToObject(o, "layer_first", (double)g->layer_first);
     cJSON_AddStringToObject(o, "name", g->name);
     cJSON_AddNumberToObject(o, "n_gpu_layers", (double)g->n_gpu_layers);
     cJSON *m = cJSON_AddObjectToObject(o, "measured");
@@ -276,7 +290,10 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
     printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
-    if (r->on_gpu) print_gpu_text(r);
+    for (int i = 0; i < r->n_gpu; i++) {
+        gpu_view v = {r->gpus[i], r->gpu_free_starts[i], r->gpu_free_ends[i]};
+        print_gpu_text(&v);
+    }
 }
 
 static void print_json(const bench_args *a, const load_plan *lp, const bench_result *r)
@@ -334,7 +351,13 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
         cJSON_AddNullToObject(e, "memory");
     else
         cJSON_AddNumberToObject(e, "memory", em);
-    if (r->on_gpu) add_gpu_json(j, r);
+    if (r->on_gpu) {
+        cJSON *arr = cJSON_AddArrayToObject(j, "gpus");
+        for (int i = 0; arr && i < r->n_gpu; i++) {
+            gpu_view v = {r->gpus[i], r->gpu_free_starts[i], r->gpu_free_ends[i]};
+            add_gpu_json(arr, &v);
+        }
+    }
     cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved);
     if (r->saved) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
     if (r->calibrated_gflops > 0) cJSON_AddNumberToObject(j, "gflops_saved", r->calibrated_gflops);
@@ -395,6 +418,9 @@ int cmd_bench(int argc, char **argv)
     rq.device = a.device;
     rq.n_gpu_layers = a.gpu_layers;
     rq.gpu_mem = (uint64_t)a.gpu_mem;
+    rq.n_split = a.n_split;
+    for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
+    if (a.n_split > 0 && !rq.device) rq.device = "cuda";
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);
@@ -448,14 +474,17 @@ int cmd_bench(int argc, char **argv)
     r.prefill_tps = t_prefill > 0 ? (double)a.n_prompt / t_prefill : 0;
     r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
     r.peak_rss = load_plan_peak_rss();
-    r.on_gpu = engine_on_gpu(lp.e, &r.gpu);
-    if (r.on_gpu) {
+    r.n_gpu = engine_gpu_devices(lp.e, r.gpus, ENGINE_GPU_MAX);
+    r.on_gpu = r.n_gpu > 0;
+    for (int i = 0; i < r.n_gpu; i++) {
         uint64_t tb = 0;
         rs_error e3 = {0};
-        if (engine_gpu_device_memory(r.gpu.device, &r.gpu_free_end, &tb, &e3) != RS_OK)
-            r.gpu_free_end = 0;
-        if (lp.gpu_plan && lp.hw.gpus[0].index == r.gpu.device)
-            r.gpu_free_start = lp.gpu_free_probed;
+        if (engine_gpu_device_memory(r.gpus[i].device, &r.gpu_free_ends[i], &tb, &e3) != RS_OK)
+            r.gpu_free_ends[i] = 0;
+        for (int k = 0; k < lp.n_probed; k++)
+            if (lp.probed_index[k] == r.gpus[i].device) r.gpu_free_starts[i] = lp.probed_free[k];
+    }
+    if (r.on_gpu) {
         // The plan's speed for its placement (GPU, or the split), not the CPU's.
         r.plan_decode_tps = lp.plan->rows[lp.row].speed.decode_tps;
         r.plan_prefill_tps = lp.plan->rows[lp.row].speed.prefill_tps;

@@ -33,6 +33,8 @@ typedef struct chat_args {
     const char *device;
     int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
     int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
+    int n_split;        // --split A,B: blocks per GPU (engine.h)
+    int64_t split[8];
     const char *precision;
     const char *system;
     const char *chat_template;
@@ -54,6 +56,7 @@ static void usage(FILE *out)
         "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a "
         "GPU)\n"
         "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default: the plan's)\n"
+        "  --split A,B           A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...\n"
         "  --gpu-mem SIZE        with --device cuda: plan as if the GPU had at most SIZE free (10G)\n"
         "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
         "                        (default: the plan's pick for this machine)\n"
@@ -99,6 +102,8 @@ static int parse_args(int argc, char **argv, chat_args *a)
             ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--gpu-mem") == 0)
             ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
+        else if (strcmp(o, "--split") == 0)
+            ok = load_plan_parse_split(v, a->split, &a->n_split);
         else if (strcmp(o, "--precision") == 0)
             a->precision = v, ok = v;
         else if (strcmp(o, "--system") == 0)
@@ -450,6 +455,9 @@ int cmd_chat(int argc, char **argv)
     rq.device = a.device;
     rq.n_gpu_layers = a.gpu_layers;
     rq.gpu_mem = (uint64_t)a.gpu_mem;
+    rq.n_split = a.n_split;
+    for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
+    if (a.n_split > 0 && !rq.device) rq.device = "cuda";
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
     int kv = plan_kv_type_parse(a.kv_type);

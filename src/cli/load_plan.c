@@ -1,5 +1,6 @@
 #include "cli/load_plan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,11 @@ rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error
     if (rq->gpu_mem > 0 && cuda < 0)
         return rs_fail(err, RS_ERR_INPUT, "--gpu-mem needs --device cuda (or cuda:N)");
     lp->gpu_plan = false;
+    lp->n_probed = lp->hw.n_gpus;
+    for (int i = 0; i < lp->hw.n_gpus; i++) {
+        lp->probed_index[i] = lp->hw.gpus[i].index;
+        lp->probed_free[i] = lp->hw.gpus[i].mem_free;
+    }
     if (cuda >= 0) {
         int at = -1;
         for (int i = 0; i < lp->hw.n_gpus; i++)
@@ -119,7 +125,9 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         eo.n_threads = rq->n_threads;
         eo.device = rq->device;
         eo.n_gpu_layers = rq->n_gpu_layers > 0 ? rq->n_gpu_layers : -1;
-        if (lp->gpu_plan && rq->n_gpu_layers <= 0) {
+        eo.n_split = rq->n_split;
+        for (int i = 0; i < rq->n_split && i < 8; i++) eo.split[i] = rq->split[i];
+        if (lp->gpu_plan && rq->n_gpu_layers <= 0 && rq->n_split == 0) {
             // As planned: all blocks, the split's GPU share, or the CPU.
             if (row->layout.placement == PLAN_PLACE_SPLIT && row->layout.n_gpu_layers > 0)
                 eo.n_gpu_layers = row->layout.n_gpu_layers;
@@ -174,6 +182,22 @@ void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes)
         if (g->mem_free > bytes) g->mem_free = bytes;
         if (g->mem_total > bytes) g->mem_total = bytes;
         g->mem_used = 0;
+    }
+}
+
+bool load_plan_parse_split(const char *s, int64_t *split, int *n_split)
+{
+    *n_split = 0;
+    if (!s || !*s) return false;
+    for (;;) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || v < 1 || v > (1 << 20) || *n_split == 8) return false;
+        split[(*n_split)++] = v;
+        if (*end == 0) return true;
+        if (*end != ',') return false;
+        s = end + 1;
     }
 }
 

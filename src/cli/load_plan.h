@@ -36,6 +36,8 @@ typedef struct load_plan_request {
     const char *device;    // NULL/"cpu", "cuda", "cuda:N" (engine_options.device)
     int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: the plan's
     uint64_t gpu_mem;      // --gpu-mem: plan as if the GPU had at most this free; 0: as found
+    int n_split;           // --split A,B: blocks per GPU from the --device one on (engine.h)
+    int64_t split[8];
     bool verbose;
     bool progress; // progress bar while converting weights
     // The loader; NULL: engine_load. Tests pass one that fails for memory
@@ -53,6 +55,9 @@ typedef struct load_plan {
     double load_s; // wall seconds of engine_load
     bool gpu_plan; // planned for the GPU of --device cuda[:N] (hw holds it alone)
     uint64_t gpu_free_probed; // its free memory as NVML found it, before --gpu-mem
+    int n_probed;             // every GPU the probe found: CUDA index, free memory
+    int probed_index[HW_MAX_GPUS];
+    uint64_t probed_free[HW_MAX_GPUS];
 } load_plan;
 
 // Opens the model (a catalog name is refused: it has no weights). Called by
@@ -76,6 +81,10 @@ int load_plan_next_row(const plan_result *r, int failed, uint32_t tried);
 // --gpu-mem: every GPU of hw as if it had at most `bytes` free (and in
 // total). 0 leaves hw as it is.
 void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes);
+
+// Parses --split "A,B,...": 1 to 8 block counts, each >= 1. Returns false
+// for anything else.
+bool load_plan_parse_split(const char *s, int64_t *split, int *n_split);
 
 // Whether the plan of lp was made for a GPU (--device cuda with one found),
 // and the GPU blocks its chosen row puts there (-1: all; 0: none, the CPU).

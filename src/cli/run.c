@@ -34,6 +34,8 @@ typedef struct run_args {
     int64_t gpu_layers;  // --gpu-layers: -1 = all
     int64_t gpu_mem;     // --gpu-mem: plan precision and GPU blocks for this much; 0: no plan
     bool precision_set;  // --precision given
+    int n_split;         // --split A,B: blocks per GPU (engine.h)
+    int64_t split[8];
     const char *kv_type;
     int64_t n_predict;
     int64_t n_ctx;
@@ -63,6 +65,8 @@ static void usage(FILE *out)
             "  --threads N           worker threads (default: one per core)\n"
             "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
             "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
+            "  --split A,B           A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...,\n"
+            "                        the rest on the CPU\n"
             "  --gpu-mem SIZE        with --device cuda: plan the precision and the GPU blocks as if\n"
             "                        the GPU had at most SIZE free (10G), and load as planned\n"
             "  --json                one JSON object on stdout: text, ids, timings\n"
@@ -117,6 +121,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
         else if (strcmp(o, "--gpu-layers") == 0) ok = cli_parse_int(v, -1, 1 << 20, &a->gpu_layers);
         else if (strcmp(o, "--gpu-mem") == 0) ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
+        else if (strcmp(o, "--split") == 0) ok = load_plan_parse_split(v, a->split, &a->n_split);
         else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
@@ -348,6 +353,9 @@ int cmd_run(int argc, char **argv)
     eo.n_threads = a.n_threads;
     eo.device = a.device;
     eo.n_gpu_layers = a.gpu_layers;
+    eo.n_split = a.n_split;
+    for (int i = 0; i < a.n_split; i++) eo.split[i] = a.split[i];
+    if (a.n_split > 0 && !eo.device) eo.device = "cuda";
     eo.verbose = a.verbose;
     eo.progress = a.verbose || isatty(STDERR_FILENO);
 
@@ -417,6 +425,9 @@ int cmd_run(int argc, char **argv)
         rq.device = a.device;
         rq.n_gpu_layers = a.gpu_layers > 0 ? a.gpu_layers : 0;
         rq.gpu_mem = (uint64_t)a.gpu_mem;
+        rq.n_split = a.n_split;
+        for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
+        if (a.n_split > 0 && !rq.device) rq.device = "cuda";
         rq.verbose = a.verbose;
         rq.progress = eo.progress;
         load_plan lp = {0};

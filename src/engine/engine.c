@@ -106,10 +106,12 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
         engine_gpu_params gp = {.device = dev,
                                 .precision = opt.precision,
                                 .n_gpu_layers = opt.n_gpu_layers,
+                                .n_split = opt.n_split,
                                 .n_ctx = n_ctx,
                                 .n_batch = n_batch,
                                 .logits_all = opt.logits_all,
                                 .inv_freq = e->s.inv_freq};
+        for (int i = 0; i < opt.n_split && i < ENGINE_GPU_MAX; i++) gp.split[i] = opt.split[i];
         char note[600] = "";
         if ((st = engine_gpu_open(m, c, &e->w, &gp, &e->gpu, note, sizeof note, err)) != RS_OK) {
             engine_free(e);
@@ -226,6 +228,11 @@ void engine_memory_usage(const engine *e, engine_memory *out)
 dtype engine_weight_type(const engine *e)
 {
     return e->w.main_type;
+}
+
+int engine_gpu_devices(const engine *e, engine_gpu_info *out, int max)
+{
+    return e->gpu ? engine_gpu_parts(e->gpu, out, max) : 0;
 }
 
 bool engine_on_gpu(const engine *e, engine_gpu_info *out)

@@ -42,6 +42,8 @@ typedef struct engine_options {
                         // one-line note when no CUDA library or driver is there)
     int64_t n_gpu_layers; // with a CUDA device: the first N blocks on it, the rest on the
                           // CPU; < 0 (default): all
+    int n_split;          // --split A,B,...: split[i] blocks on GPU device + i, in layer
+    int64_t split[8];     // order, the rest on the CPU (replaces n_gpu_layers); 0: none
 } engine_options;
 
 engine_options engine_default_options(void);
