@@ -122,20 +122,7 @@ static int parse_args(int argc, char **argv, chat_args *a)
         } else if (strcmp(o, "--think") == 0) {
             ok = v && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0);
             if (ok) a->think = strcmp(v, "on") == 0;
-        } else if (strcmp(o, "--temp") == 0)
-            ok = cli_parse_float(v, 0, 100, &a->sp.temperature);
-        else if (strcmp(o, "--top-k") == 0) {
-            ok = cli_parse_int(v, 0, 1 << 24, &n);
-            a->sp.top_k = (int)n;
-        } else if (strcmp(o, "--top-p") == 0)
-            ok = cli_parse_float(v, 0, 1, &a->sp.top_p);
-        else if (strcmp(o, "--min-p") == 0)
-            ok = cli_parse_float(v, 0, 1, &a->sp.min_p);
-        else if (strcmp(o, "--repeat-penalty") == 0)
-            ok = cli_parse_float(v, 0.01, 100, &a->sp.repeat_penalty);
-        else if (strcmp(o, "--seed") == 0) {
-            ok = cli_parse_int(v, 0, INT64_MAX, &n);
-            a->sp.seed = (uint64_t)n;
+        } else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
         } else {
             takes = false;
             if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool cli_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
@@ -21,5 +22,28 @@ bool cli_parse_float(const char *s, double lo, double hi, float *out)
     double v = strtod(s, &end);
     if (*end || !(v >= lo && v <= hi)) return false;
     *out = (float)v;
+    return true;
+}
+
+bool cli_parse_sampler_option(const char *o, const char *v, sampler_params *sp, bool *ok)
+{
+    int64_t n = 0;
+    if (strcmp(o, "--temp") == 0) {
+        *ok = cli_parse_float(v, 0, 100, &sp->temperature);
+    } else if (strcmp(o, "--top-k") == 0) {
+        *ok = cli_parse_int(v, 0, 1 << 24, &n);
+        if (*ok) sp->top_k = (int)n;
+    } else if (strcmp(o, "--top-p") == 0) {
+        *ok = cli_parse_float(v, 0, 1, &sp->top_p);
+    } else if (strcmp(o, "--min-p") == 0) {
+        *ok = cli_parse_float(v, 0, 1, &sp->min_p);
+    } else if (strcmp(o, "--repeat-penalty") == 0) {
+        *ok = cli_parse_float(v, 0.01, 100, &sp->repeat_penalty);
+    } else if (strcmp(o, "--seed") == 0) {
+        *ok = cli_parse_int(v, 0, INT64_MAX, &n);
+        if (*ok) sp->seed = (uint64_t)n;
+    } else {
+        return false;
+    }
     return true;
 }

@@ -105,17 +105,7 @@ static int parse_args(int argc, char **argv, run_args *a)
         else if (strcmp(o, "--threads") == 0) {
             ok = cli_parse_int(v, 1, 1024, &n);
             a->n_threads = (int)n;
-        } else if (strcmp(o, "--temp") == 0) ok = cli_parse_float(v, 0, 100, &a->sp.temperature);
-        else if (strcmp(o, "--top-k") == 0) {
-            ok = cli_parse_int(v, 0, 1 << 24, &n);
-            a->sp.top_k = (int)n;
-        } else if (strcmp(o, "--top-p") == 0) ok = cli_parse_float(v, 0, 1, &a->sp.top_p);
-        else if (strcmp(o, "--min-p") == 0) ok = cli_parse_float(v, 0, 1, &a->sp.min_p);
-        else if (strcmp(o, "--repeat-penalty") == 0)
-            ok = cli_parse_float(v, 0.01, 100, &a->sp.repeat_penalty);
-        else if (strcmp(o, "--seed") == 0) {
-            ok = cli_parse_int(v, 0, INT64_MAX, &n);
-            a->sp.seed = (uint64_t)n;
+        } else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
         } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v, a->precision_set = true;
         else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
         else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
