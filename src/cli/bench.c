@@ -109,20 +109,11 @@ static int parse_args(int argc, char **argv, bench_args *a)
                 a->save = false;
             else if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)
                 a->verbose = true;
-            else if (o[0] == '-' && o[1]) {
-                fprintf(stderr, "rightsize bench: unknown option \"%s\" (rightsize bench --help)\n",
-                        o);
+            else if (cli_take_model("bench", o, &a->model) != 0)
                 return 2;
-            } else if (!a->model)
-                a->model = o;
-            else {
-                fprintf(stderr, "rightsize bench: one model at a time; \"%s\" is extra\n", o);
-                return 2;
-            }
         }
         if (!ok) {
-            fprintf(stderr, "rightsize bench: option %s: bad or missing value%s%s%s\n", o,
-                    v ? " \"" : "", v ? v : "", v ? "\"" : "");
+            cli_bad_value("bench", o, v);
             return 2;
         }
         if (takes) i++;

@@ -127,20 +127,11 @@ static int parse_args(int argc, char **argv, chat_args *a)
             takes = false;
             if (strcmp(o, "--verbose") == 0 || strcmp(o, "-v") == 0)
                 a->verbose = true;
-            else if (o[0] == '-' && o[1]) {
-                fprintf(stderr, "rightsize chat: unknown option \"%s\" (rightsize chat --help)\n",
-                        o);
+            else if (cli_take_model("chat", o, &a->model) != 0)
                 return 2;
-            } else if (!a->model)
-                a->model = o;
-            else {
-                fprintf(stderr, "rightsize chat: one model at a time; \"%s\" is extra\n", o);
-                return 2;
-            }
         }
         if (!ok) {
-            fprintf(stderr, "rightsize chat: option %s: bad or missing value%s%s%s\n", o,
-                    v ? " \"" : "", v ? v : "", v ? "\"" : "");
+            cli_bad_value("chat", o, v);
             return 2;
         }
         if (takes) i++;

@@ -1,6 +1,7 @@
 #include "cli/cli_args.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,4 +47,25 @@ bool cli_parse_sampler_option(const char *o, const char *v, sampler_params *sp, 
         return false;
     }
     return true;
+}
+
+int cli_take_model(const char *cmd, const char *arg, const char **model)
+{
+    if (arg[0] == '-' && arg[1]) {
+        fprintf(stderr, "rightsize %s: unknown option \"%s\" (rightsize %s --help)\n", cmd, arg,
+                cmd);
+        return 2;
+    }
+    if (*model) {
+        fprintf(stderr, "rightsize %s: one model at a time; \"%s\" is extra\n", cmd, arg);
+        return 2;
+    }
+    *model = arg;
+    return 0;
+}
+
+void cli_bad_value(const char *cmd, const char *option, const char *value)
+{
+    fprintf(stderr, "rightsize %s: option %s: bad or missing value%s%s%s\n", cmd, option,
+            value ? " \"" : "", value ? value : "", value ? "\"" : "");
 }

@@ -16,4 +16,11 @@ bool cli_parse_float(const char *s, double lo, double hi, float *out);
 // whether its value v was good.
 bool cli_parse_sampler_option(const char *o, const char *v, sampler_params *sp, bool *ok);
 
+// The ends of an argument loop the model commands share. A non-option
+// argument is the MODEL (once); an unknown option or a second model prints
+// one line and gives 2, else 0. cli_bad_value prints the line for an option
+// whose value was missing or wrong.
+int cli_take_model(const char *cmd, const char *arg, const char **model);
+void cli_bad_value(const char *cmd, const char *option, const char *value);
+
 #endif

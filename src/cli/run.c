@@ -129,8 +129,7 @@ static int parse_args(int argc, char **argv, run_args *a)
             }
         }
         if (!ok) {
-            fprintf(stderr, "rightsize run: option %s: bad or missing value%s%s%s\n", o,
-                    v ? " \"" : "", v ? v : "", v ? "\"" : "");
+            cli_bad_value("run", o, v);
             return 2;
         }
         if (takes) i++;
