@@ -106,30 +106,40 @@ static void test_falls_to_int4(void **state)
 static void test_split(void **state)
 {
     (void)state;
-    // 2 GiB card: usable 1792 MiB. bf16 split: 596 + 156.125 + 256 (head)
-    // + G x (512 + 16) -> G = 1. int4: 596 + 156.125 + 105 + G x 160 -> G = 5.
+    // 2 GiB card: usable 1792 MiB. As the engine loads a split, the GPU
+    // holds the first blocks and the embedding, the CPU the rest and the
+    // head (no logits on the GPU: 156 MiB of scratch). bf16: 596 + 156 +
+    // 256 (embedding) + G x (512 + 16) -> G = 1. int4: 596 + 156 + 72 + G x
+    // 160 -> G = 6. int8: 596 + 156 + 136 + G x 288 -> G = 3.
     uint64_t g = 2 * GiB;
     plan_result r = fit(1, &g, 64 * GiB, PLAN_PREFER_QUALITY);
     const plan_row *row = &r.rows[0];
     assert_int_equal(row->layout.placement, PLAN_PLACE_SPLIT);
     assert_int_equal(row->layout.n_gpu_layers, 1);
-    assert_int_equal(row->layout.dev[0].layer_last, 9);
-    assert_true(row->layout.dev[0].has_embd);
-    assert_int_equal(row->layout.dev[1].layer_first, 9);
-    assert_true(row->layout.dev[1].has_output);
+    assert_int_equal(row->layout.dev[0].layer_first, 1);
+    assert_int_equal(row->layout.dev[0].layer_last, 10);
+    assert_false(row->layout.dev[0].has_embd);
+    assert_true(row->layout.dev[0].has_output);
+    assert_int_equal(row->layout.dev[1].layer_first, 0);
+    assert_int_equal(row->layout.dev[1].layer_last, 1);
+    assert_true(row->layout.dev[1].has_embd);
+    assert_false(row->layout.dev[1].has_output);
+    assert_int_equal(row->layout.dev[1].compute, compute_4096 - 131072);
+    assert_int_equal(row->layout.dev[1].total,
+                     OVH + compute_4096 - 131072 + 256 * MiB + 512 * MiB + 16 * MiB);
     // Nothing fits on the GPU alone: the split with the fewest CPU blocks
     // (issue 6: a 2 GiB card gets int4 plus CPU layers), not bf16 with 1.
     row = chosen(&r);
     assert_int_equal(row->precision.kind, PLAN_PREC_INT4);
     assert_int_equal(row->layout.placement, PLAN_PLACE_SPLIT);
-    assert_int_equal(row->layout.n_gpu_layers, 5);
-    assert_non_null(strstr(r.reason, "5 layers on GPU, 5 on CPU"));
+    assert_int_equal(row->layout.n_gpu_layers, 6);
+    assert_non_null(strstr(r.reason, "6 layers on GPU, 4 on CPU"));
 
     r = fit(1, &g, 64 * GiB, PLAN_PREFER_SPEED);
     row = chosen(&r);
     assert_int_equal(row->precision.kind, PLAN_PREC_INT4);
     assert_int_equal(row->layout.placement, PLAN_PLACE_SPLIT);
-    assert_int_equal(row->layout.n_gpu_layers, 5);
+    assert_int_equal(row->layout.n_gpu_layers, 6);
     assert_int_equal(r.rows[3].layout.n_gpu_layers, 3); // int8
 }
 

@@ -95,16 +95,21 @@ static void test_cpu(void **state)
 static void test_split(void **state)
 {
     (void)state;
-    // 4 blocks and the head on the GPU, 6 blocks on the CPU: the times add.
+    // The first 4 blocks on the GPU (the embedding lookup reads one row), 6
+    // blocks and the head on the CPU: the times add, with one hop between.
     model_desc m = toy_model();
     uint64_t g = 80 * GiB;
     hw_info hw = toy_hw(1, &g, 64 * GiB);
     plan_speed s = speed_of(&m, &hw, PLAN_PLACE_SPLIT, 4, 1);
     assert_int_equal(s.n_parts, 2);
-    double cpu = (6 * 512 + 6 * 16) * 1048576.0, gpu = (4 * 512 + 256 + 4 * 16) * 1048576.0;
-    assert_int_equal(s.parts[0].decode_bytes, (uint64_t)cpu);
-    assert_int_equal(s.parts[1].decode_bytes, (uint64_t)gpu);
-    close_to(s.decode_tps, 1 / (cpu / 40e9 + gpu / 750e9));
+    double cpu = (6 * 512 + 256 + 6 * 16) * 1048576.0, gpu = (4 * 512 + 4 * 16) * 1048576.0;
+    assert_true(s.parts[0].gpu);
+    assert_int_equal(s.parts[0].decode_bytes, (uint64_t)gpu);
+    assert_int_equal(s.parts[1].decode_bytes, (uint64_t)cpu);
+    assert_int_equal(s.n_hops, 1);
+    double hop = PLAN_HOP_LATENCY_S + 2.0 * 4096 * 4 / (PLAN_HOST_LINK_GBS * 1e9);
+    close_to(s.hop_s, hop);
+    close_to(s.decode_tps, 1 / (cpu / 40e9 + gpu / 750e9 + hop));
 }
 
 static void test_moe_active(void **state)

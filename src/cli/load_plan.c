@@ -54,13 +54,20 @@ rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error
         lp->probed_free[i] = lp->hw.gpus[i].mem_free;
     }
     if (cuda >= 0) {
-        int at = -1;
-        for (int i = 0; i < lp->hw.n_gpus; i++)
-            if (lp->hw.gpus[i].index == cuda) at = i;
-        if (at >= 0) {
-            // The engine runs on this one GPU: plan for it alone.
-            lp->hw.gpus[0] = lp->hw.gpus[at];
-            lp->hw.n_gpus = 1;
+        // The engine spreads blocks over consecutive CUDA devices from the
+        // --device one: plan for GPU N and those after it.
+        hw_gpu set[HW_MAX_GPUS];
+        int n = 0;
+        for (int want = cuda; n < HW_MAX_GPUS; want++, n++) {
+            int at = -1;
+            for (int i = 0; i < lp->hw.n_gpus; i++)
+                if (lp->hw.gpus[i].index == want) at = i;
+            if (at < 0) break;
+            set[n] = lp->hw.gpus[at];
+        }
+        if (n > 0) {
+            for (int i = 0; i < n; i++) lp->hw.gpus[i] = set[i];
+            lp->hw.n_gpus = n;
             lp->gpu_free_probed = lp->hw.gpus[0].mem_free;
             load_plan_cap_gpu_mem(&lp->hw, rq->gpu_mem);
             lp->gpu_plan = true;
@@ -128,19 +135,17 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         eo.n_split = rq->n_split;
         for (int i = 0; i < rq->n_split && i < 8; i++) eo.split[i] = rq->split[i];
         if (lp->gpu_plan && rq->n_gpu_layers <= 0 && rq->n_split == 0) {
-            // As planned: all blocks, the split's GPU share, or the CPU.
-            if (row->layout.placement == PLAN_PLACE_SPLIT && row->layout.n_gpu_layers > 0)
-                eo.n_gpu_layers = row->layout.n_gpu_layers;
-            else if (row->layout.placement != PLAN_PLACE_GPU)
-                eo.device = "cpu";
-            char where[96];
-            if (eo.device && strcmp(eo.device, "cpu") == 0)
-                snprintf(where, sizeof where, "every block on the CPU");
-            else if (eo.n_gpu_layers < 0)
-                snprintf(where, sizeof where, "every block on the GPU");
-            else
-                snprintf(where, sizeof where, "%lld of %lld blocks on the GPU, the rest on the CPU",
-                         (long long)eo.n_gpu_layers, (long long)lp->m->n_layer);
+            // As planned: one GPU (all blocks or the first ones), the GPUs'
+            // ranges, or the CPU.
+            rs_status pst = load_plan_placement(&row->layout, &lp->hw, lp->m->n_layer, &lp->place,
+                                                err);
+            if (pst != RS_OK) return pst;
+            eo.device = lp->place.device;
+            eo.n_gpu_layers = lp->place.n_gpu_layers;
+            eo.n_split = lp->place.n_split;
+            for (int i = 0; i < lp->place.n_split; i++) eo.split[i] = lp->place.split[i];
+            char where[160];
+            load_plan_place_describe(&lp->place, lp->m->n_layer, where, sizeof where);
             fprintf(stderr, "rightsize %s: loading %s with %s\n", rq->cmd,
                     plan_precision_name(row->precision), where);
         }
@@ -172,6 +177,77 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
         rs_error_clear(err);
         lp->row = next;
     }
+}
+
+rs_status load_plan_placement(const plan_layout *l, const hw_info *hw, int64_t n_layer,
+                              load_plan_place *out, rs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int gi[HW_MAX_GPUS];
+    int64_t gb[HW_MAX_GPUS];
+    int k = l->placement == PLAN_PLACE_CPU ? 0 : plan_layout_gpu_split(l, gi, gb, HW_MAX_GPUS);
+    if (k == 0) {
+        snprintf(out->device, sizeof out->device, "cpu");
+        return RS_OK;
+    }
+    if (k > 8) return rs_fail(err, RS_ERR_RUNTIME, "plan: %d GPUs, the engine spreads over 8", k);
+    int64_t sum = 0;
+    for (int i = 0; i < k; i++) {
+        if (gi[i] < 0 || gi[i] >= hw->n_gpus)
+            return rs_fail(err, RS_ERR_RUNTIME, "plan: GPU %d is not on this machine", gi[i]);
+        if (hw->gpus[gi[i]].index != hw->gpus[gi[0]].index + i)
+            return rs_fail(err, RS_ERR_RUNTIME,
+                           "plan: GPUs %d and %d are not consecutive CUDA devices",
+                           hw->gpus[gi[0]].index, hw->gpus[gi[i]].index);
+        if (gb[i] < 1)
+            return rs_fail(err, RS_ERR_RUNTIME, "plan: GPU %d holds no block",
+                           hw->gpus[gi[i]].index);
+        sum += gb[i];
+    }
+    // The engine runs the first blocks on the GPUs, the rest on the CPU.
+    if (sum != l->n_gpu_layers || sum > n_layer || l->dev[1].layer_first != 0)
+        return rs_fail(err, RS_ERR_RUNTIME,
+                       "plan: GPU blocks %lld (of %lld) do not start the model",
+                       (long long)sum, (long long)n_layer);
+    snprintf(out->device, sizeof out->device, "cuda:%d", hw->gpus[gi[0]].index);
+    if (k == 1) {
+        out->n_gpu_layers = sum == n_layer ? -1 : sum;
+        return RS_OK;
+    }
+    out->n_gpu_layers = sum;
+    out->n_split = k;
+    for (int i = 0; i < k; i++) out->split[i] = gb[i];
+    return RS_OK;
+}
+
+void load_plan_place_describe(const load_plan_place *p, int64_t n_layer, char *buf, size_t n)
+{
+    if (strcmp(p->device, "cpu") == 0) {
+        snprintf(buf, n, "every block on the CPU");
+        return;
+    }
+    int dev = 0;
+    backend_device_parse(p->device, &dev);
+    if (p->n_split == 0) {
+        if (p->n_gpu_layers < 0)
+            snprintf(buf, n, "every block on the GPU (%s)", p->device);
+        else
+            snprintf(buf, n, "%lld of %lld blocks on the GPU (%s), the rest on the CPU",
+                     (long long)p->n_gpu_layers, (long long)n_layer, p->device);
+        return;
+    }
+    char counts[96] = "", list[96] = "";
+    int64_t sum = 0;
+    for (int i = 0, a = 0, c = 0; i < p->n_split && a < (int)sizeof counts &&
+                                  c < (int)sizeof list; i++) {
+        a += snprintf(counts + a, sizeof counts - (size_t)a, "%s%lld", i ? "+" : "",
+                      (long long)p->split[i]);
+        c += snprintf(list + c, sizeof list - (size_t)c, "%s%lld", i ? "," : "",
+                      (long long)p->split[i]);
+        sum += p->split[i];
+    }
+    snprintf(buf, n, "%s blocks on GPUs %d-%d (as --split %s)%s", counts, dev,
+             dev + p->n_split - 1, list, sum < n_layer ? ", the rest on the CPU" : "");
 }
 
 void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes)

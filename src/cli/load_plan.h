@@ -18,12 +18,15 @@
 // that fits is tried, and the user is told.
 //
 // With --device cuda (cuda:N) and that GPU found, the plan is made for it
-// (the other GPUs set aside: the engine runs on one), its free memory capped
-// by --gpu-mem when given, and the engine loads as planned: every block on
-// the GPU, the plan's split (its n_gpu_layers on the GPU, the rest on the
-// CPU), or the CPU. Otherwise the plan is made for the CPU and a GPU found
-// by the probe is named and set aside. --gpu-layers N overrides the plan's
-// number of GPU blocks.
+// and the GPUs after it (N, N+1, ... as long as the indexes run on: the
+// engine spreads blocks over consecutive devices), each one's free memory
+// capped by --gpu-mem when given, and the engine loads as planned
+// (load_plan_placement): every block on one GPU (the one with the most free
+// memory, when the model fits one), spread over the GPUs in the plan's
+// ranges, the plan's split (its GPU blocks first, the rest on the CPU), or
+// the CPU. Otherwise the plan is made for the CPU and a GPU found by the
+// probe is named and set aside. --gpu-layers N (on the --device GPU) and
+// --split A,B override the plan's placement; the precision stays the plan's.
 
 typedef struct load_plan_request {
     const char *cmd;       // "chat", "bench": prefixes the messages
@@ -45,16 +48,36 @@ typedef struct load_plan_request {
     rs_status (*load)(const model_desc *m, const engine_options *opt, engine **out, rs_error *err);
 } load_plan_request;
 
+// How the engine loads a layout (engine_options' device, n_gpu_layers,
+// n_split and split).
+typedef struct load_plan_place {
+    char device[16];      // "cpu" or "cuda:N" (N: the CUDA index of the first GPU)
+    int64_t n_gpu_layers; // one GPU: -1 every block, else the first N blocks; 0 on the CPU
+    int n_split;          // several GPUs: blocks per GPU from device on (0: one GPU)
+    int64_t split[8];
+} load_plan_place;
+
+// The engine placement of a plan's layout on hw (the machine the plan was
+// made for: hw->gpus[i].index is the CUDA index). Fails with RS_ERR_RUNTIME
+// for a layout the engine cannot load: GPUs whose CUDA indexes do not run
+// on, more than 8, a GPU without blocks, or GPU blocks not starting at 0.
+rs_status load_plan_placement(const plan_layout *l, const hw_info *hw, int64_t n_layer,
+                              load_plan_place *out, rs_error *err);
+// One line for the user: "every block on the GPU (cuda:1)", "40+40 blocks
+// on GPUs 0-1", "6 of 28 blocks on the GPU, the rest on the CPU".
+void load_plan_place_describe(const load_plan_place *p, int64_t n_layer, char *buf, size_t n);
+
 typedef struct load_plan {
     model_desc *m;
     hw_info hw;
     plan_result *plan; // (malloc'd) the fit, every precision's row
     int row;           // the row loaded (plan->rows[row]); after a fallback, not plan->chosen
     engine_options eo; // what the engine was loaded with
+    load_plan_place place; // the planned placement (eo.device points into it)
     engine *e;
     double load_s; // wall seconds of engine_load
-    bool gpu_plan; // planned for the GPU of --device cuda[:N] (hw holds it alone)
-    uint64_t gpu_free_probed; // its free memory as NVML found it, before --gpu-mem
+    bool gpu_plan; // planned for the GPUs of --device cuda[:N] on (hw holds them alone)
+    uint64_t gpu_free_probed; // the first one's free memory as NVML found it, before --gpu-mem
     int n_probed;             // every GPU the probe found: CUDA index, free memory
     int probed_index[HW_MAX_GPUS];
     uint64_t probed_free[HW_MAX_GPUS];
@@ -86,8 +109,7 @@ void load_plan_cap_gpu_mem(hw_info *hw, uint64_t bytes);
 // for anything else.
 bool load_plan_parse_split(const char *s, int64_t *split, int *n_split);
 
-// Whether the plan of lp was made for a GPU (--device cuda with one found),
-// and the GPU blocks its chosen row puts there (-1: all; 0: none, the CPU).
+// Whether the plan of lp was made for a GPU (--device cuda with one found).
 bool load_plan_on_gpu(const load_plan *lp);
 
 // Peak resident memory of this process (VmHWM) and the current one

@@ -183,6 +183,7 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
     fprintf(out, "                ------------------ %s ------------------\n", mib ? "MiB" : "GiB");
     fprintf(out, "  %-12s%8s%7s%9s%9s%8s  %-6s%9s%7s\n", "precision", "weights", "KV", "compute",
             "overhead", "total", "fits", "max ctx", "tok/s");
+    bool spread = false;
     for (int i = 0; i < r->n_rows; i++) {
         const plan_row *row = &r->rows[i];
         const plan_layout *l = &row->layout;
@@ -201,8 +202,12 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
         gib_cell(cc, sizeof cc, c);
         gib_cell(co, sizeof co, ov);
         gib_cell(ct, sizeof ct, t);
+        int n_gpu = l->n_dev - 1; // the cards the layout uses
         if (!l->fits) snprintf(fits, sizeof fits, "no");
-        else if (l->placement == PLAN_PLACE_GPU) snprintf(fits, sizeof fits, "GPU");
+        else if (l->placement == PLAN_PLACE_GPU && n_gpu > 1) {
+            snprintf(fits, sizeof fits, "GPUx%d", n_gpu);
+            spread = true;
+        } else if (l->placement == PLAN_PLACE_GPU) snprintf(fits, sizeof fits, "GPU");
         else if (l->placement == PLAN_PLACE_CPU) snprintf(fits, sizeof fits, "CPU");
         else snprintf(fits, sizeof fits, "%lld/%lld", (long long)l->n_gpu_layers,
                       (long long)m->n_layer);
@@ -214,6 +219,7 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
                 fits, ctx, tps);
     }
     fprintf(out, "  * stored precision; > the pick; fits: GPU, CPU, or layers on GPU/all (split)\n");
+    if (spread) fprintf(out, "  GPUxN: blocks spread over N GPUs (the model does not fit one)\n");
     fprintf(out, "  tok/s: predicted decode of one sequence at %lld tokens\n", (long long)o->n_ctx);
     // The seed's rule of thumb beside the exact figures.
     col = fprintf(out, "  rule of thumb (params x bytes x 1.2):");
@@ -244,6 +250,27 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
         fprintf(out, "  %-4s [%s] %5.1f/%.1f GiB%s\n", dn, bar, to_gib(dev->total),
                 to_gib(dev->capacity), what);
     }
+    // The cards the layout leaves idle (a model that fits one card), as
+    // ranges: "idle: GPU1-7".
+    char idle[160] = "";
+    int ni = 0;
+    for (int g = 0; g < hw->n_gpus && ni < (int)sizeof idle - 16; g++) {
+        bool used = false;
+        for (int d = 0; d < l->n_dev; d++) used = used || l->dev[d].gpu_index == g;
+        if (used) continue;
+        int e = g;
+        for (;;) {
+            bool next_used = e + 1 >= hw->n_gpus;
+            for (int d = 0; d < l->n_dev && !next_used; d++)
+                next_used = l->dev[d].gpu_index == e + 1;
+            if (next_used) break;
+            e++;
+        }
+        ni += e > g ? snprintf(idle + ni, sizeof idle - (size_t)ni, "%sGPU%d-%d", ni ? ", " : "", g, e)
+                    : snprintf(idle + ni, sizeof idle - (size_t)ni, "%sGPU%d", ni ? ", " : "", g);
+        g = e;
+    }
+    if (ni) fprintf(out, "  idle: %s\n", idle);
     fprintf(out, "        W weights  K KV cache  C compute  O overhead  . free  - margin\n\n");
 
     print_wrapped(out, "Decision: ", r->reason, 10);

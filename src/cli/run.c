@@ -13,6 +13,7 @@
 #include "cli/cli_args.h"
 #include "cli/commands.h"
 #include "cli/load_plan.h"
+#include "engine/backend_cuda.h"
 #include "engine/engine.h"
 #include "engine/sampler.h"
 #include "model/model.h"
@@ -64,7 +65,8 @@ static void usage(FILE *out)
             "  --kv-type T           f16 (default) or q8_0\n"
             "  --threads N           worker threads (default: one per core)\n"
             "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
-            "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default all)\n"
+            "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default:\n"
+            "                        the plan's: one GPU, spread over GPU N on, or a CPU split)\n"
             "  --split A,B           A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...,\n"
             "                        the rest on the CPU\n"
             "  --gpu-mem SIZE        with --device cuda: plan the precision and the GPU blocks as if\n"
@@ -401,9 +403,15 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     double t0 = now_s();
-    if (a.gpu_mem > 0) {
+    // --device cuda without --gpu-layers or --split loads as planned, like
+    // --gpu-mem: one decision for the precision and the GPU blocks.
+    int cuda_dev = -1;
+    bool planned = a.gpu_mem > 0 || (backend_device_parse(a.device, &cuda_dev) == 0 &&
+                                     cuda_dev >= 0 && a.gpu_layers < 0 && a.n_split == 0);
+    if (planned) {
         // Auto-fit: the planner picks the precision (unless --precision) and
-        // the GPU blocks for a GPU of at most --gpu-mem free, as chat does.
+        // the GPU blocks for the GPUs (each at most --gpu-mem free), as chat
+        // does.
         load_plan_request rq = {0};
         rq.cmd = "run";
         rq.model = a.model;

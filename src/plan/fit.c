@@ -59,13 +59,39 @@ static void device_fill(const model_desc *m, const plan_options *o, const plan_w
     d->total = d->weights + d->kv + d->compute + d->overhead;
 }
 
-void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options *o,
-                      const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
-                      int64_t n_ctx, plan_layout *out)
+// Weights and KV of block l: what moves with it between devices.
+static double block_bytes(const model_desc *m, const plan_options *o, const plan_weights *w,
+                          int64_t l, int64_t n_ctx)
+{
+    return (double)(w->layer[l] +
+                    plan_kv_bytes_range(m, l, l + 1, n_ctx, o->n_parallel, o->kv_type));
+}
+
+// Fills GPU device d (hw->gpus[gpu]) with blocks [first, last).
+static void gpu_fill(const model_desc *m, const hw_info *hw, const plan_options *o,
+                     const plan_weights *w, const plan_compute *c, int gpu, int64_t first,
+                     int64_t last, bool embd, bool output, int64_t n_ctx, plan_device *d)
+{
+    memset(d, 0, sizeof *d);
+    d->gpu_index = gpu;
+    d->layer_first = first;
+    d->layer_last = last;
+    d->has_embd = embd;
+    d->has_output = output;
+    d->capacity = gpu_capacity(&hw->gpus[gpu]);
+    d->usable = plan_usable_gpu(d->capacity);
+    d->overhead = plan_overhead_gpu();
+    device_fill(m, o, w, c, n_ctx, d);
+}
+
+void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_options *o,
+                         const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                         int gpu_one, int64_t n_ctx, plan_layout *out)
 {
     memset(out, 0, sizeof *out);
     out->placement = placement;
     out->n_ctx = n_ctx;
+    out->gpu_one = -1;
     int64_t L = w->n_layer;
     plan_compute c, ccpu; // a GPU's scratch, the CPU's
     plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, 0, &c);
@@ -76,94 +102,147 @@ void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options
     cpu->capacity = hw->ram_available;
     cpu->usable = plan_usable_ram(hw->ram_available);
     cpu->overhead = plan_overhead_cpu(m);
-    if (placement == PLAN_PLACE_CPU || hw->n_gpus == 0) {
+    if (placement == PLAN_PLACE_CPU || hw->n_gpus == 0 || L <= 0) {
         cpu->layer_last = L;
         cpu->has_embd = cpu->has_output = true;
         n_gpu_layers = 0;
     } else {
         if (placement == PLAN_PLACE_GPU) n_gpu_layers = L;
         if (n_gpu_layers > L) n_gpu_layers = L;
-        if (n_gpu_layers < 0) n_gpu_layers = 0;
-        cpu->layer_last = L - n_gpu_layers;
-        cpu->has_embd = placement != PLAN_PLACE_GPU;
+        if (n_gpu_layers < 1) n_gpu_layers = 1;
+        // The engine runs the first blocks on the GPU(s), the rest and the
+        // head on the CPU.
+        if (n_gpu_layers < L) {
+            cpu->layer_first = n_gpu_layers;
+            cpu->layer_last = L;
+            cpu->has_output = true;
+        }
     }
     device_fill(m, o, w, &ccpu, n_ctx, cpu);
     out->n_gpu_layers = n_gpu_layers;
 
-    if (placement != PLAN_PLACE_CPU && hw->n_gpus > 0) {
-        // Share the GPU blocks in proportion to what each card has left
-        // after its fixed costs (overhead, scratch, embedding or head).
-        int k = hw->n_gpus;
-        if (k > HW_MAX_GPUS) k = HW_MAX_GPUS;
+    if (n_gpu_layers > 0) {
+        int gpus[HW_MAX_GPUS], k = 0;
+        if (gpu_one >= 0 && gpu_one < hw->n_gpus) {
+            gpus[k++] = gpu_one;
+            out->gpu_one = gpu_one;
+        } else {
+            for (int i = 0; i < hw->n_gpus && i < HW_MAX_GPUS; i++) gpus[k++] = i;
+        }
+        if (k > n_gpu_layers) k = (int)n_gpu_layers; // each card used takes a block
+        const bool all = n_gpu_layers == L;
+        // What each card has left after its fixed costs (overhead, scratch,
+        // the embedding on the first, the head and logits on the last).
         double room[HW_MAX_GPUS], sum = 0;
         for (int i = 0; i < k; i++) {
-            double fixed = (double)(plan_overhead_gpu() + c.total);
-            if (i == 0 && placement == PLAN_PLACE_GPU) fixed += (double)w->embd;
-            if (i == k - 1) fixed += (double)(w->output + w->output_head_tied);
-            double u = (double)plan_usable_gpu(gpu_capacity(&hw->gpus[i]));
+            bool head = all && i == k - 1;
+            double fixed = (double)(plan_overhead_gpu() + c.total - c.logits +
+                                    (head ? c.logits : 0));
+            if (i == 0) fixed += (double)w->embd;
+            if (head) fixed += (double)(w->output + w->output_head_tied);
+            double u = (double)plan_usable_gpu(gpu_capacity(&hw->gpus[gpus[i]]));
             room[i] = u > fixed ? u - fixed : 0;
             sum += room[i];
         }
         // Boundaries follow bytes, not block counts: DeepSeek's dense
         // leading blocks are a fraction of its MoE blocks.
-        int64_t first = L - n_gpu_layers, prev_last = first;
         double total_bytes = 0;
-        for (int64_t l = first; l < L; l++)
-            total_bytes += (double)(w->layer[l] + plan_kv_bytes_range(m, l, l + 1, n_ctx,
-                                                                      o->n_parallel, o->kv_type));
+        for (int64_t l = 0; l < n_gpu_layers; l++) total_bytes += block_bytes(m, o, w, l, n_ctx);
+        int64_t bound[HW_MAX_GPUS + 1]; // card i holds [bound[i], bound[i + 1])
+        bound[0] = 0;
         double cum = 0, prefix = 0;
-        int64_t j = first;
-        for (int i = 0; i < k; i++) {
+        int64_t j = 0;
+        for (int i = 0; i < k - 1; i++) {
             cum += room[i];
             double target = sum > 0 ? total_bytes * cum / sum : total_bytes * (i + 1) / k;
-            while (i < k - 1 && j < L) {
-                double b = (double)(w->layer[j] + plan_kv_bytes_range(m, j, j + 1, n_ctx,
-                                                                      o->n_parallel, o->kv_type));
-                if (prefix + b / 2 > target) break;
+            int64_t max_j = n_gpu_layers - (k - 1 - i); // a block for each card after
+            while (j < max_j) {
+                double b = block_bytes(m, o, w, j, n_ctx);
+                if (j > bound[i] && prefix + b / 2 > target) break;
                 prefix += b;
                 j++;
             }
-            int64_t last = i == k - 1 ? L : j;
-            if (last > L) last = L;
-            plan_device *d = &out->dev[out->n_dev];
-            memset(d, 0, sizeof *d);
-            d->gpu_index = i;
-            d->layer_first = prev_last;
-            d->layer_last = last < d->layer_first ? d->layer_first : last;
-            d->has_embd = i == 0 && placement == PLAN_PLACE_GPU;
-            d->has_output = i == k - 1;
-            d->capacity = gpu_capacity(&hw->gpus[i]);
-            d->usable = plan_usable_gpu(d->capacity);
-            prev_last = d->layer_last;
-            bool used = d->layer_last > d->layer_first || d->has_embd || d->has_output;
-            if (!used) continue; // an idle card creates no context
-            d->overhead = plan_overhead_gpu();
-            device_fill(m, o, w, &c, n_ctx, d);
-            out->n_dev++;
+            bound[i + 1] = j;
         }
+        bound[k] = n_gpu_layers;
+        plan_device *g = &out->dev[1];
+        for (int i = 0; i < k; i++)
+            gpu_fill(m, hw, o, w, &c, gpus[i], bound[i], bound[i + 1], i == 0, all && i == k - 1,
+                     n_ctx, &g[i]);
+        // The rounding can leave a card over its memory by part of a block
+        // while a neighbour has room: move boundary blocks until none can.
+        for (int64_t step = 0; step < n_gpu_layers * k; step++) {
+            bool moved = false;
+            for (int i = 0; i < k && !moved; i++) {
+                if (g[i].total <= g[i].usable) continue;
+                for (int dir = 1; dir >= -1 && !moved; dir -= 2) {
+                    int n = i + dir;
+                    if (n < 0 || n >= k || g[i].layer_last - g[i].layer_first < 2) continue;
+                    int64_t l = dir > 0 ? g[i].layer_last - 1 : g[i].layer_first;
+                    uint64_t b = (uint64_t)block_bytes(m, o, w, l, n_ctx);
+                    if (g[n].total + b > g[n].usable) continue;
+                    if (dir > 0) bound[i + 1]--;
+                    else bound[i]++;
+                    int lo = dir > 0 ? i : n, hi = dir > 0 ? n : i;
+                    for (int t = lo; t <= hi; t++)
+                        gpu_fill(m, hw, o, w, &c, gpus[t], bound[t], bound[t + 1], t == 0,
+                                 all && t == k - 1, n_ctx, &g[t]);
+                    moved = true;
+                }
+            }
+            if (!moved) break;
+        }
+        out->n_dev += k;
     }
     out->fits = true;
     for (int i = 0; i < out->n_dev; i++)
         if (out->dev[i].total > out->dev[i].usable) out->fits = false;
 }
 
-int64_t plan_max_ctx(const model_desc *m, const hw_info *hw, const plan_options *o,
-                     const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
-                     int64_t limit)
+void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options *o,
+                      const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                      int64_t n_ctx, plan_layout *out)
+{
+    plan_layout_eval_on(m, hw, o, w, placement, n_gpu_layers, -1, n_ctx, out);
+}
+
+int64_t plan_max_ctx_on(const model_desc *m, const hw_info *hw, const plan_options *o,
+                        const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                        int gpu_one, int64_t limit)
 {
     plan_layout l;
-    plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, 1, &l);
+    plan_layout_eval_on(m, hw, o, w, placement, n_gpu_layers, gpu_one, 1, &l);
     if (!l.fits) return 0;
-    plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, limit, &l);
+    plan_layout_eval_on(m, hw, o, w, placement, n_gpu_layers, gpu_one, limit, &l);
     if (l.fits) return limit;
     int64_t lo = 1, hi = limit; // fits(lo), !fits(hi)
     while (hi - lo > 1) {
         int64_t mid = lo + (hi - lo) / 2;
-        plan_layout_eval(m, hw, o, w, placement, n_gpu_layers, mid, &l);
+        plan_layout_eval_on(m, hw, o, w, placement, n_gpu_layers, gpu_one, mid, &l);
         if (l.fits) lo = mid;
         else hi = mid;
     }
     return lo;
+}
+
+int64_t plan_max_ctx(const model_desc *m, const hw_info *hw, const plan_options *o,
+                     const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                     int64_t limit)
+{
+    return plan_max_ctx_on(m, hw, o, w, placement, n_gpu_layers, -1, limit);
+}
+
+int plan_layout_gpu_split(const plan_layout *l, int *gpu_index, int64_t *blocks, int max)
+{
+    int n = 0;
+    for (int i = 0; i < l->n_dev && n < max; i++) {
+        const plan_device *d = &l->dev[i];
+        if (d->gpu_index < 0) continue;
+        gpu_index[n] = d->gpu_index;
+        blocks[n] = d->layer_last - d->layer_first;
+        n++;
+    }
+    return n;
 }
 
 void plan_layout_speed(const model_desc *m, const hw_info *hw, const plan_options *o,
@@ -180,16 +259,39 @@ void plan_layout_speed(const model_desc *m, const hw_info *hw, const plan_option
         spans[n].has_output = d->has_output;
         n++;
     }
+    // In block order: the CPU's blocks of a split come after the GPUs'.
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && spans[j].layer_first < spans[j - 1].layer_first; j--) {
+            plan_speed_span t = spans[j];
+            spans[j] = spans[j - 1];
+            spans[j - 1] = t;
+        }
     plan_speed_estimate(m, hw, w, spans, n, l->n_ctx, o->n_parallel, o->kv_type, o->n_batch, out);
 }
 
-// The best layout of one precision at the context: all on the GPU(s), else
-// the split with the most GPU blocks, else the CPU.
+// The card with the most usable memory (the first on a tie): where a model
+// that fits one card runs.
+static int biggest_gpu(const hw_info *hw)
+{
+    int best = 0;
+    for (int i = 1; i < hw->n_gpus && i < HW_MAX_GPUS; i++)
+        if (gpu_capacity(&hw->gpus[i]) > gpu_capacity(&hw->gpus[best])) best = i;
+    return best;
+}
+
+// The best layout of one precision at the context: all on one GPU, else
+// all spread over the GPUs, else the split with the most GPU blocks (over
+// every GPU), else the CPU.
 static void row_layout(const model_desc *m, const hw_info *hw, const plan_options *o,
                        const plan_weights *w, int64_t n_ctx, plan_layout *out)
 {
     bool gpus = hw->n_gpus > 0;
     if (gpus) {
+        if (hw->n_gpus > 1) {
+            plan_layout_eval_on(m, hw, o, w, PLAN_PLACE_GPU, w->n_layer, biggest_gpu(hw), n_ctx,
+                                out);
+            if (out->fits) return;
+        }
         plan_layout_eval(m, hw, o, w, PLAN_PLACE_GPU, w->n_layer, n_ctx, out);
         if (out->fits || o->gpu_only) return;
         // Unified memory is the RAM: splitting it with the CPU gains nothing.
@@ -304,8 +406,9 @@ static rs_status add_row(const model_desc *m, plan_cache *cache, const hw_info *
     }
     row_layout(m, hw, o, &w, o->n_ctx, &row->layout);
     if (row->layout.fits) {
-        row->max_ctx = plan_max_ctx(m, hw, o, &w, row->layout.placement,
-                                    row->layout.n_gpu_layers, r->ctx_limit);
+        row->max_ctx = plan_max_ctx_on(m, hw, o, &w, row->layout.placement,
+                                       row->layout.n_gpu_layers, row->layout.gpu_one,
+                                       r->ctx_limit);
     } else {
         // Too big at this context: the largest context that would fit.
         plan_placement tiers[2] = {hw->n_gpus > 0 ? PLAN_PLACE_GPU : PLAN_PLACE_CPU,
@@ -406,22 +509,30 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
         else
             snprintf(why, sizeof why, "%s is the best precision that fits", pn);
     }
-    char where[120];
+    // Blocks per GPU in layer order: "40+40".
+    int gi[HW_MAX_GPUS];
+    int64_t gb[HW_MAX_GPUS];
+    int k = plan_layout_gpu_split(l, gi, gb, HW_MAX_GPUS);
+    char counts[96] = "";
+    for (int i = 0, n = 0; i < k && n < (int)sizeof counts; i++)
+        n += snprintf(counts + n, sizeof counts - (size_t)n, "%s%lld", i ? "+" : "",
+                      (long long)gb[i]);
+    char where[200];
     if (l->placement == PLAN_PLACE_GPU) {
-        if (l->n_dev - 1 > 1)
-            snprintf(where, sizeof where, "on %d GPUs (all %lld layers)", l->n_dev - 1,
+        if (k > 1)
+            snprintf(where, sizeof where, "on %d GPUs (%s of %lld layers)", k, counts,
                      (long long)l->n_gpu_layers);
         else
-            snprintf(where, sizeof where, "on GPU%d (all %lld layers)", l->dev[1].gpu_index,
+            snprintf(where, sizeof where, "on GPU%d (all %lld layers)", k ? gi[0] : 0,
                      (long long)l->n_gpu_layers);
-    } else if (l->placement == PLAN_PLACE_SPLIT)
-    {
-        char gpus[24] = "GPU";
-        if (l->n_dev - 1 > 1) snprintf(gpus, sizeof gpus, "%d GPUs", l->n_dev - 1);
-        snprintf(where, sizeof where, "split: %lld layers on %s, %lld on CPU",
-                 (long long)l->n_gpu_layers, gpus, (long long)(m->n_layer - l->n_gpu_layers));
-    }
-    else
+    } else if (l->placement == PLAN_PLACE_SPLIT) {
+        if (k > 1)
+            snprintf(where, sizeof where, "split: %s layers on %d GPUs, %lld on CPU", counts, k,
+                     (long long)(m->n_layer - l->n_gpu_layers));
+        else
+            snprintf(where, sizeof where, "split: %lld layers on GPU, %lld on CPU",
+                     (long long)l->n_gpu_layers, (long long)(m->n_layer - l->n_gpu_layers));
+    } else
         snprintf(where, sizeof where, "on the CPU");
     snprintf(r->reason, sizeof r->reason, "%s %s, %lld-token context: %s", prec, where,
              (long long)o->n_ctx, why);

@@ -16,6 +16,12 @@
 // best precision that fits there; otherwise split layers; otherwise the
 // CPU; otherwise say exactly what is missing. Devices are compared with
 // their FREE memory less the margins of memory.h.
+//
+// Several GPUs (as ollama does): a precision that fits on one card runs on
+// the card with the most free memory alone (no hop between devices);
+// otherwise its blocks are spread over every card in consecutive ranges, in
+// proportion to what each card has left after its fixed costs. The ladder is
+// unchanged: the stored precision over two cards beats int8 on one.
 
 // Default context: llama.cpp's default n_ctx (4096), capped at the trained
 // context.
@@ -33,7 +39,7 @@ typedef enum plan_prefer {
 typedef enum plan_placement {
     PLAN_PLACE_NONE,  // does not fit
     PLAN_PLACE_GPU,   // every block on the GPU(s)
-    PLAN_PLACE_SPLIT, // the first blocks on the CPU, the rest on the GPU(s)
+    PLAN_PLACE_SPLIT, // the first blocks on the GPU(s), the rest and the head on the CPU
     PLAN_PLACE_CPU,   // everything in RAM
 } plan_placement;
 
@@ -66,23 +72,41 @@ typedef struct plan_layout {
     plan_placement placement;
     int64_t n_ctx;
     int64_t n_gpu_layers; // blocks on GPUs
+    int gpu_one;   // -1: the GPU blocks are spread over every GPU; else the one card
+                   // (index into hw->gpus) that holds them all
     int n_dev;
     plan_device dev[PLAN_MAX_DEVICES]; // dev[0] is the CPU, then GPUs in layer order
     bool fits;
 } plan_layout;
 
-// Memory of each device for a placement at a context. For PLAN_PLACE_SPLIT,
-// n_gpu_layers of the last blocks go to the GPU(s) (with the output head), the
-// rest and the embedding table stay on the CPU. The blocks on GPUs are shared
-// in proportion to each GPU's free memory after its fixed costs.
+// Memory of each device for a placement at a context, as the engine
+// allocates it (src/engine/engine_gpu.c): the GPU(s) hold blocks
+// [0, n_gpu_layers) in consecutive ranges, the first GPU with the embedding
+// table; the last GPU holds the output head when every block is on GPUs,
+// else the CPU holds the remaining blocks and the head. The blocks are shared
+// in proportion to each GPU's usable memory after its fixed costs, each used
+// GPU gets at least one, and a card left over its memory by the rounding
+// hands a block to a neighbour with room. gpu_one >= 0 puts every GPU block
+// on that card alone (hw->gpus index); -1 spreads them over all GPUs.
+void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_options *o,
+                         const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                         int gpu_one, int64_t n_ctx, plan_layout *out);
+// plan_layout_eval_on over all GPUs (gpu_one -1).
 void plan_layout_eval(const model_desc *m, const hw_info *hw, const plan_options *o,
                       const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
                       int64_t n_ctx, plan_layout *out);
 
 // Largest context (1..limit) at which the placement fits; 0 if none.
+int64_t plan_max_ctx_on(const model_desc *m, const hw_info *hw, const plan_options *o,
+                        const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
+                        int gpu_one, int64_t limit);
 int64_t plan_max_ctx(const model_desc *m, const hw_info *hw, const plan_options *o,
                      const plan_weights *w, plan_placement placement, int64_t n_gpu_layers,
                      int64_t limit);
+
+// The GPUs of a layout in block order: hw->gpus indexes and block counts
+// (what --split takes); returns how many (0 for the CPU).
+int plan_layout_gpu_split(const plan_layout *l, int *gpu_index, int64_t *blocks, int max);
 
 // Speed of a layout (the spans of its devices).
 void plan_layout_speed(const model_desc *m, const hw_info *hw, const plan_options *o,

@@ -98,6 +98,15 @@ void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weig
         p->prefill_s = t_flops > t_bytes ? t_flops : t_bytes;
         prefill_s += p->prefill_s;
     }
+    if (n_spans > 1 && decode_s > 0) {
+        // The hops between devices (PLAN_HOP_LATENCY_S).
+        out->n_hops = n_spans - 1;
+        double link = PLAN_HOST_LINK_GBS * 1e9, row = (double)m->n_embd * sizeof(float);
+        out->hop_s = out->n_hops * (PLAN_HOP_LATENCY_S + 2.0 * row * (double)n_seq / link);
+        decode_s += out->hop_s;
+        if (prefill_s > 0)
+            prefill_s += out->n_hops * (PLAN_HOP_LATENCY_S + 2.0 * row * (double)n_batch / link);
+    }
     if (decode_s > 0) {
         out->decode_tps = 1.0 / decode_s;
         out->decode_tps_total = (double)n_seq / decode_s;

@@ -40,6 +40,15 @@
 // x 2 flops x ~2 GHz).
 #define PLAN_CPU_GFLOPS_PER_CORE     64.0
 
+// Between two devices of a split the residual stream of each step passes
+// through host memory (engine_gpu.c: device to host, host to device). Run 6
+// of bench/results/cuda.md: Qwen2.5-3B decodes at 260.9 tok/s on one H200
+// and 256.1 with --split 18,18 over two, 72 us more per token for one hop;
+// the bytes (n_embd f32 per token) cross a PCIe link, about 25 GB/s for
+// PCIe 4.0 x16.
+#define PLAN_HOP_LATENCY_S  70e-6
+#define PLAN_HOST_LINK_GBS  25.0
+
 typedef struct plan_speed_part {
     bool gpu;
     int gpu_index;            // into hw->gpus, -1 for the CPU
@@ -57,6 +66,8 @@ typedef struct plan_speed {
     double prefill_tps;       // tokens/s of a prompt of n_batch tokens; 0 if FLOPS unknown
     int n_parts;
     plan_speed_part parts[HW_MAX_GPUS + 1];
+    int n_hops;               // device changes per step (spans - 1)
+    double hop_s;             // seconds they add to a decode step (in decode_tps)
 } plan_speed;
 
 // Effective decode bandwidth of a device, GB/s (gpu_index -1: the CPU).
