@@ -513,11 +513,11 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
     int gi[HW_MAX_GPUS];
     int64_t gb[HW_MAX_GPUS];
     int k = plan_layout_gpu_split(l, gi, gb, HW_MAX_GPUS);
-    char counts[96] = "";
+    char counts[48] = "";
     for (int i = 0, n = 0; i < k && n < (int)sizeof counts; i++)
         n += snprintf(counts + n, sizeof counts - (size_t)n, "%s%lld", i ? "+" : "",
                       (long long)gb[i]);
-    char where[200];
+    char where[120];
     if (l->placement == PLAN_PLACE_GPU) {
         if (k > 1)
             snprintf(where, sizeof where, "on %d GPUs (%s of %lld layers)", k, counts,
