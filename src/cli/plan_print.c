@@ -299,6 +299,9 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
                                  : (p->bandwidth_measured ? "measured x 0.8" : "estimated x 0.8"));
             i = j;
         }
+        if (s->n_hops > 0 && n < (int)sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, "; %d hop%s between devices, %.0f us per token",
+                     s->n_hops, s->n_hops > 1 ? "s" : "", s->hop_s * 1e6);
         print_wrapped(out, "Predicted: ", line, 11);
     }
 }

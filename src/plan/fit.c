@@ -523,8 +523,9 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
             snprintf(where, sizeof where, "on %d GPUs (%s of %lld layers)", k, counts,
                      (long long)l->n_gpu_layers);
         else
-            snprintf(where, sizeof where, "on GPU%d (all %lld layers)", k ? gi[0] : 0,
-                     (long long)l->n_gpu_layers);
+            // The CUDA index (the position in hw when nothing filters them).
+            snprintf(where, sizeof where, "on GPU%d (all %lld layers)",
+                     k ? hw->gpus[gi[0]].index : 0, (long long)l->n_gpu_layers);
     } else if (l->placement == PLAN_PLACE_SPLIT) {
         if (k > 1)
             snprintf(where, sizeof where, "split: %s layers on %d GPUs, %lld on CPU", counts, k,

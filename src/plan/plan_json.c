@@ -122,6 +122,8 @@ static cJSON *row_json(const model_desc *m, const plan_row *row)
     cJSON_AddNumberToObject(j, "decode_tps", row->speed.decode_tps);
     cJSON_AddNumberToObject(j, "decode_tps_total", row->speed.decode_tps_total);
     cJSON_AddNumberToObject(j, "prefill_tps", row->speed.prefill_tps);
+    cJSON_AddNumberToObject(j, "n_hops", row->speed.n_hops);
+    cJSON_AddNumberToObject(j, "hop_s", row->speed.hop_s);
     cJSON *devs = cJSON_AddArrayToObject(j, "devices");
     for (int i = 0; i < l->n_dev && devs; i++) cJSON_AddItemToArray(devs, device_json(&l->dev[i]));
     return j;
@@ -145,6 +147,17 @@ cJSON *plan_result_to_json(const model_desc *m, const hw_info *hw, const plan_re
             cJSON_AddStringToObject(d, "precision", plan_precision_name(row->precision));
             cJSON_AddStringToObject(d, "placement", plan_placement_name(row->layout.placement));
             cJSON_AddNumberToObject(d, "n_gpu_layers", (double)row->layout.n_gpu_layers);
+            // The GPUs in block order and their block counts: what
+            // `--device cuda:N --split A,B` loads.
+            int gi[HW_MAX_GPUS];
+            int64_t gb[HW_MAX_GPUS];
+            int k = plan_layout_gpu_split(&row->layout, gi, gb, HW_MAX_GPUS);
+            cJSON *gpus = cJSON_AddArrayToObject(d, "gpus");
+            cJSON *split = cJSON_AddArrayToObject(d, "gpu_split");
+            for (int i = 0; i < k && gpus && split; i++) {
+                cJSON_AddItemToArray(gpus, cJSON_CreateNumber(gi[i]));
+                cJSON_AddItemToArray(split, cJSON_CreateNumber((double)gb[i]));
+            }
             cJSON_AddNumberToObject(d, "decode_tps", row->speed.decode_tps);
             cJSON_AddNumberToObject(d, "prefill_tps", row->speed.prefill_tps);
         } else {
