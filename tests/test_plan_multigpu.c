@@ -137,6 +137,40 @@ static void test_fits_iff(void **state)
     model_free(m);
 }
 
+// Two unequal cards: at every context the spread fits unless the cards
+// together lack room for one more block (the proportional rounding alone
+// never refuses a layout: a card over its memory hands a boundary block to
+// the other).
+static void test_rounding_never_refuses(void **state)
+{
+    (void)state;
+    hw_info hw = machine("H100,RTX 4090");
+    model_desc *m = NULL;
+    assert_int_equal(model_open("Llama-3.1-70B", &m, NULL), RS_OK);
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, m, plan_precision_of(PLAN_PREC_INT8), NULL), RS_OK);
+    plan_options o = plan_default_options();
+    int n_fit = 0, n_full = 0;
+    for (int64_t ctx = 1024; ctx <= 131072; ctx += 1024) {
+        plan_layout l;
+        plan_layout_eval(m, &hw, &o, &w, PLAN_PLACE_GPU, 80, ctx, &l);
+        assert_int_equal(l.n_dev, 3);
+        uint64_t need = 0, usable = 0;
+        for (int i = 1; i < l.n_dev; i++) need += l.dev[i].total, usable += l.dev[i].usable;
+        uint64_t block = w.layer[0] + plan_kv_bytes_range(m, 0, 1, ctx, 1, DTYPE_F16);
+        if (l.fits) {
+            check_gpus(&l, 80);
+            n_fit++;
+        } else {
+            assert_true(need + block > usable);
+            n_full++;
+        }
+    }
+    assert_true(n_fit > 10 && n_full > 10); // the sweep crosses the limit
+    plan_weights_free(&w);
+    model_free(m);
+}
+
 static void test_unequal_cards(void **state)
 {
     (void)state;
@@ -271,7 +305,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_70b_bf16_two_h100),    cmocka_unit_test(test_fits_iff),
-        cmocka_unit_test(test_unequal_cards),        cmocka_unit_test(test_fits_one_stays_on_one),
+        cmocka_unit_test(test_rounding_never_refuses), cmocka_unit_test(test_unequal_cards),        cmocka_unit_test(test_fits_one_stays_on_one),
         cmocka_unit_test(test_split_over_gpus_and_cpu), cmocka_unit_test(test_placement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,7 +57,7 @@ static void usage(FILE *out)
         "GPU)\n"
         "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default: the plan's)\n"
         "  --split A,B           A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...\n"
-        "  --gpu-mem SIZE        with --device cuda: plan as if the GPU had at most SIZE free (10G)\n"
+        "  --gpu-mem SIZE        with --device cuda: plan as if each GPU had at most SIZE free (10G)\n"
         "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
         "                        (default: the plan's pick for this machine)\n"
         "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"

@@ -70,7 +70,7 @@ static void usage(FILE *out)
             "  --split A,B           A blocks on GPU N (of --device cuda:N), B on GPU N+1, ...,\n"
             "                        the rest on the CPU\n"
             "  --gpu-mem SIZE        with --device cuda: plan the precision and the GPU blocks as if\n"
-            "                        the GPU had at most SIZE free (10G), and load as planned\n"
+            "                        each GPU had at most SIZE free (10G), and load as planned\n"
             "  --json                one JSON object on stdout: text, ids, timings\n"
             "  --verbose             per-tensor conversion error and memory on stderr\n");
 }
