@@ -55,10 +55,12 @@ rs_status load_plan_prepare(const load_plan_request *rq, load_plan *lp, rs_error
     }
     if (cuda >= 0) {
         // The engine spreads blocks over consecutive CUDA devices from the
-        // --device one: plan for GPU N and those after it.
+        // --device one (at most as many as --split takes): plan for GPU N
+        // and those after it.
         hw_gpu set[HW_MAX_GPUS];
+        const int most = (int)(sizeof rq->split / sizeof rq->split[0]);
         int n = 0;
-        for (int want = cuda; n < HW_MAX_GPUS; want++, n++) {
+        for (int want = cuda; n < HW_MAX_GPUS && n < most; want++, n++) {
             int at = -1;
             for (int i = 0; i < lp->hw.n_gpus; i++)
                 if (lp->hw.gpus[i].index == want) at = i;
