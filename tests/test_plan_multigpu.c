@@ -84,6 +84,9 @@ static void test_70b_bf16_two_h100(void **state)
     check_gpus(l, 80);
     assert_int_equal(l->dev[1].layer_last, 40); // equal cards, equal halves
     assert_non_null(strstr(r.reason, "on 2 GPUs (40+40 of 80 layers)"));
+    // Why two: one card's need against its usable memory.
+    assert_true(r.rows[0].one_gpu_need > r.rows[0].one_gpu_usable);
+    assert_non_null(strstr(r.reason, "one card would need 133.5 GiB where 77.6 GiB is usable"));
     // Two parts: the decode adds one hop to the sum of both cards' times.
     const plan_speed *s = &r.rows[0].speed;
     assert_int_equal(s->n_parts, 2);

@@ -403,6 +403,12 @@ static rs_status add_row(const model_desc *m, plan_cache *cache, const hw_info *
             row->gpu_need += g.dev[i].total;
             row->gpu_usable += g.dev[i].usable;
         }
+        if (hw->n_gpus > 1) {
+            plan_layout_eval_on(m, hw, o, &w, PLAN_PLACE_GPU, w.n_layer, biggest_gpu(hw), o->n_ctx,
+                                &g);
+            row->one_gpu_need = g.dev[1].total;
+            row->one_gpu_usable = g.dev[1].usable;
+        }
     }
     row_layout(m, hw, o, &w, o->n_ctx, &row->layout);
     if (row->layout.fits) {
@@ -488,7 +494,15 @@ static void explain(const model_desc *m, const hw_info *hw, plan_result *r)
         snprintf(why, sizeof why,
                  "the engine does not compute with the stored %s; %s is the best that fits",
                  dtype_name(r->unrunnable), pn);
-    else if (row->precision.kind == PLAN_PREC_STORED && l->placement == PLAN_PLACE_GPU)
+    else if (row->precision.kind == PLAN_PREC_STORED && l->placement == PLAN_PLACE_GPU &&
+             l->n_dev > 2) {
+        // Spread: say why one card does not do.
+        gib(a, sizeof a, row->one_gpu_need);
+        gib(b, sizeof b, row->one_gpu_usable);
+        snprintf(why, sizeof why,
+                 "the model's own precision fits; one card would need %s where %s is usable", a,
+                 b);
+    } else if (row->precision.kind == PLAN_PREC_STORED && l->placement == PLAN_PLACE_GPU)
         snprintf(why, sizeof why, "the model's own precision fits");
     else if (row->precision.kind == PLAN_PREC_STORED)
         snprintf(why, sizeof why,

@@ -125,6 +125,7 @@ typedef struct plan_row {
     int64_t max_ctx;    // largest context of that placement; 0 if none
     uint64_t gpu_need;   // all on the GPU(s): the sum of their totals (0 without GPUs)
     uint64_t gpu_usable; // what the GPU(s) can hold after margins
+    uint64_t one_gpu_need, one_gpu_usable; // all on the card with the most memory (several GPUs)
     plan_speed speed;   // of layout
 } plan_row;
 
