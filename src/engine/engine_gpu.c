@@ -73,6 +73,8 @@ static rs_status open_part(const engine_gpu *g, const model_desc *m, const forwa
     plan_compute pc;
     plan_compute_bytes(m, p->n_batch, p->n_ctx, with_output ? (p->logits_all ? p->n_batch : 1) : 0,
                        0, &pc);
+    // A part without the head keeps no logits (the plan's device_fill).
+    if (!with_output) pc.total -= pc.logits;
     cm.compute_bytes_planned = pc.total;
     cm.kv_bytes_planned = plan_kv_bytes_range(m, first, first + n, p->n_ctx, 1, DTYPE_F16);
     in->plan_compute = pc.total;
