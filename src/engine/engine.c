@@ -42,6 +42,22 @@ static int64_t head_rows(const model_weights *w, int64_t n_batch)
     return 1;
 }
 
+// Once the GPUs hold their blocks (the first n_gpu, with the embedding, and
+// the head when they end the model), the host keeps only what the CPU runs:
+// the uploaded weights are given back and the host KV cache shrinks to the
+// CPU's blocks, so that the process holds what the plan's CPU device counts.
+static rs_status keep_cpu_share(engine *e, int64_t n_ctx, dtype kv_type, rs_error *err)
+{
+    engine_gpu_info gi;
+    engine_gpu_info_get(e->gpu, &gi);
+    const int64_t n_gpu = gi.n_gpu_layers;
+    model_weights_release_blocks(&e->w, 0, n_gpu, true, n_gpu >= e->cfg.n_layer);
+    forward_config rest = e->cfg;
+    rest.layer_first = n_gpu;
+    kv_cache_free(&e->kv);
+    return kv_cache_init(&e->kv, &rest, n_ctx, kv_type, err);
+}
+
 rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine **out,
                       rs_error *err)
 {
@@ -118,6 +134,10 @@ rs_status engine_load(const model_desc *m, const engine_options *opt_in, engine 
             return st;
         }
         if (!e->gpu) fprintf(stderr, "rightsize: %s; running on the CPU\n", note);
+        if (e->gpu && (st = keep_cpu_share(e, n_ctx, kv_type, err)) != RS_OK) {
+            engine_free(e);
+            return st;
+        }
     }
     *out = e;
     return RS_OK;
@@ -221,6 +241,7 @@ void engine_memory_usage(const engine *e, engine_memory *out)
 {
     out->weights = e->w.bytes_total;
     out->weights_converted = e->w.bytes_converted;
+    out->weights_released = e->w.bytes_released;
     out->kv_cache = e->kv.bytes;
     out->activations = e->s.bytes;
 }

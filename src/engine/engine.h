@@ -54,6 +54,7 @@ engine_options engine_default_options(void);
 typedef struct engine_memory {
     uint64_t weights;           // every weight tensor at its final type
     uint64_t weights_converted; // of which: heap copies made at load (quantized, converted)
+    uint64_t weights_released;  // of which: given back once uploaded to a GPU (not on the host)
     uint64_t kv_cache;          // n_layer x 2 x n_head_kv x n_ctx x head_dim at kv_type
     uint64_t activations;       // RunState buffers for n_batch tokens, logits, scratch
 } engine_memory;

@@ -42,6 +42,10 @@ rs_status kv_cache_init(kv_cache *kv, const forward_config *cfg, int64_t n_ctx, 
         int64_t win = forward_layer_window(cfg, l);
         kv->rows[l] = win > 0 && win < n_ctx ? win : n_ctx;
         kv->layer_off[l] = total_rows;
+        // Blocks before layer_first run elsewhere (a GPU keeps their cache):
+        // their rows stay known (engine_rewind reads the windows) but hold
+        // no storage here.
+        if (l < cfg->layer_first) continue;
         uint64_t rows;
         overflow |= __builtin_mul_overflow((uint64_t)cfg->n_head_kv, (uint64_t)kv->rows[l], &rows);
         overflow |= __builtin_add_overflow(total_rows, rows, &total_rows);

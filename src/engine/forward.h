@@ -27,7 +27,8 @@ typedef struct forward_config {
 // KV cache: for each layer and KV head, rows[l] rows of head_dim values, so
 // that one head's keys are contiguous for the attention loop. A full layer
 // has n_ctx rows; a sliding-window layer only min(n_ctx, window), used as a
-// ring (position p in row p % rows[l]), as the plan counts it.
+// ring (position p in row p % rows[l]), as the plan counts it. Layers before
+// cfg->layer_first (on a GPU) get no storage.
 typedef struct kv_cache {
     dtype type;          // DTYPE_F16, DTYPE_Q8_0 or DTYPE_F32
     int64_t n_ctx;

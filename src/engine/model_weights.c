@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,19 +70,22 @@ typedef struct load_ctx {
     uint64_t convert_total, convert_done; // bytes of source data to convert (progress bar)
 } load_ctx;
 
-static void *owned_push(model_weights *w, void *p)
+static void *owned_push(model_weights *w, void *p, uint64_t bytes)
 {
     if (!p) return NULL;
     if (w->n_owned == w->cap_owned) {
         int cap = w->cap_owned ? w->cap_owned * 2 : 64;
         void **o = realloc(w->owned, (size_t)cap * sizeof *o);
-        if (!o) {
+        if (o) w->owned = o;
+        uint64_t *ob = o ? realloc(w->owned_bytes, (size_t)cap * sizeof *ob) : NULL;
+        if (!ob) {
             free(p);
             return NULL;
         }
-        w->owned = o;
+        w->owned_bytes = ob;
         w->cap_owned = cap;
     }
+    w->owned_bytes[w->n_owned] = bytes;
     w->owned[w->n_owned++] = p;
     return p;
 }
@@ -157,7 +161,7 @@ static rs_status load_vector(load_ctx *c, const char *name, int64_t n, bool requ
     rs_status st = find_tensor(c, name, required, &t, &data, err);
     if (st != RS_OK || !t) return st;
     if ((st = check_shape(c, t, n, 1, err)) != RS_OK) return st;
-    float *v = owned_push(c->w, malloc((size_t)n * sizeof *v));
+    float *v = owned_push(c->w, malloc((size_t)n * sizeof *v), (uint64_t)n * sizeof *v);
     if (!v) return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory for \"%s\"", c->src_name, name);
     if ((st = convert_row_to_f32(t->type, data, v, n, err)) != RS_OK) {
         rs_error_prefix(err, "%s: tensor \"%s\"", c->src_name, name);
@@ -221,7 +225,8 @@ static rs_status load_matrix(load_ctx *c, const char *name, int64_t n_in, int64_
         rs_error_prefix(err, "%s: tensor \"%s\"", c->src_name, name);
         return st;
     }
-    owned_push(c->w, dst);
+    if (!owned_push(c->w, dst, dst_bytes))
+        return rs_fail(err, RS_ERR_RUNTIME, "%s: out of memory for \"%s\"", c->src_name, name);
     // The source pages are no longer needed: drop them from this process
     // so that the peak resident size stays near the converted size.
     weight_convert_release_source(data, t->nbytes);
@@ -435,6 +440,7 @@ void model_weights_free(model_weights *w)
     for (int i = 0; i < w->n_owned; i++)
         free(w->owned[i]);
     free(w->owned);
+    free(w->owned_bytes);
     for (int i = 0; i < w->n_maps; i++)
         if (w->maps[i]) munmap(w->maps[i], (size_t)w->map_size[i]);
     free(w->maps);
@@ -443,3 +449,80 @@ void model_weights_free(model_weights *w)
     memset(w, 0, sizeof *w);
 }
 
+
+// Gives back one block of weight memory: freed when the load allocated it,
+// dropped from the mapping when it lies in a model file. Returns its bytes
+// (0 when it is neither, or NULL).
+static uint64_t release_data(model_weights *w, const void *p, uint64_t bytes)
+{
+    if (!p) return 0;
+    for (int i = 0; i < w->n_owned; i++)
+        if (w->owned[i] == p) {
+            free(w->owned[i]);
+            w->owned[i] = NULL;
+            return w->owned_bytes[i];
+        }
+    for (int i = 0; i < w->n_maps; i++) {
+        const uint8_t *base = w->maps[i];
+        if (base && (const uint8_t *)p >= base && (const uint8_t *)p < base + w->map_size[i]) {
+            // Whole pages inside the tensor only: a neighbour's data on a
+            // shared page stays (it would fault back in from the file anyway).
+            weight_convert_release_source(p, bytes);
+            return bytes;
+        }
+    }
+    return 0;
+}
+
+static uint64_t weight_bytes(const weight *x)
+{
+    int64_t b = dtype_tensor_bytes(x->type, x->n_in, x->n_in * x->n_out);
+    return b > 0 ? (uint64_t)b : 0;
+}
+
+static uint64_t release_matrix(model_weights *w, weight *x)
+{
+    uint64_t b = release_data(w, x->data, weight_bytes(x));
+    x->data = NULL;
+    return b;
+}
+
+static uint64_t release_vector(model_weights *w, float **v)
+{
+    // Vectors are always owned: their size is on the owned list.
+    uint64_t b = release_data(w, *v, 0);
+    *v = NULL;
+    return b;
+}
+
+uint64_t model_weights_release_blocks(model_weights *w, int64_t first, int64_t n, bool embd,
+                                      bool head)
+{
+    uint64_t got = 0;
+    if (first < 0) first = 0;
+    for (int64_t l = first; l < first + n && l < w->n_layer; l++) {
+        layer_weights *L = &w->layers[l];
+        weight *ms[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) got += release_matrix(w, ms[i]);
+        float **vs[] = {&L->attn_norm, &L->ffn_norm, &L->bq,    &L->bk,
+                        &L->bv,        &L->q_norm,   &L->k_norm};
+        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) got += release_vector(w, vs[i]);
+    }
+    // A tied table is both: it goes when neither role stays on the host.
+    const bool tied = w->tok_embd.data && w->tok_embd.data == w->output.data;
+    if (head) got += release_vector(w, &w->out_norm);
+    if (tied) {
+        if (head && embd) got += release_matrix(w, &w->tok_embd);
+        if (head) w->output.data = NULL;
+        if (embd) w->tok_embd.data = NULL;
+    } else {
+        if (head) got += release_matrix(w, &w->output);
+        if (embd) got += release_matrix(w, &w->tok_embd);
+    }
+#ifdef __GLIBC__
+    // Freed norms and small tensors sit in the heap: hand its free pages back.
+    malloc_trim(0);
+#endif
+    w->bytes_released += got;
+    return got;
+}

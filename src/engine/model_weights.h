@@ -44,11 +44,13 @@ typedef struct model_weights {
     void **maps;        // (n_maps) one read-only mapping per model file
     uint64_t *map_size; // (n_maps)
     int n_owned, cap_owned;
-    void **owned;       // converted tensors, f32 norms and biases
+    void **owned;           // (n_owned) converted tensors, f32 norms and biases; NULL once released
+    uint64_t *owned_bytes;  // (n_owned) bytes of each
 
     uint64_t bytes_total;     // all weights at their final types
     uint64_t bytes_converted; // of which held in owned memory
     dtype main_type;          // the type holding the most bytes
+    uint64_t bytes_released;  // of bytes_total: given back by model_weights_release_blocks
 } model_weights;
 
 typedef struct weights_load_options {
@@ -60,5 +62,16 @@ typedef struct weights_load_options {
 rs_status model_weights_load(const model_desc *m, const weights_load_options *opt,
                              thread_pool *pool, model_weights *w, rs_error *err);
 void model_weights_free(model_weights *w);
+
+// Gives back the host memory of weights that now live elsewhere (a GPU holds
+// its copy): blocks [first, first + n), the embedding table (embd) and the
+// output head with the final norm (head). Converted tensors are freed, mapped
+// ones dropped from this process (the file stays in the page cache), and
+// their pointers set to NULL so that a later use faults rather than reads
+// freed memory. A tied table serves as embedding and head: it is released
+// only when both go. Returns the bytes released (also added to
+// bytes_released); rope_factors and every other block stay.
+uint64_t model_weights_release_blocks(model_weights *w, int64_t first, int64_t n, bool embd,
+                                      bool head);
 
 #endif
