@@ -66,14 +66,20 @@ static void test_fits_stored_on_gpu(void **state)
     const plan_row *row = chosen(&r);
     assert_int_equal(r.chosen, 0);
     assert_int_equal(row->layout.placement, PLAN_PLACE_GPU);
-    assert_int_equal(row->layout.n_dev, 2); // host RAM (overhead only) + GPU0
+    assert_int_equal(row->layout.n_dev, 2); // host RAM + GPU0
     const plan_device *d = &row->layout.dev[1];
     assert_int_equal(d->weights, 5632 * MiB);
     assert_int_equal(d->kv, 160 * MiB);
     assert_int_equal(d->compute, compute_4096);
     assert_int_equal(d->overhead, OVH);
     assert_int_equal(d->total, 5632 * MiB + 160 * MiB + compute_4096 + OVH);
-    assert_int_equal(row->layout.dev[0].total, CPU_OVH);
+    // The host: the process, the tokenizer, the GPU's CUDA context's host
+    // side and the engine's activations (the logits come back there).
+    const plan_device *host = &row->layout.dev[0];
+    assert_int_equal(host->weights + host->kv, 0);
+    assert_int_equal(host->overhead, CPU_OVH + PLAN_CUDA_HOST_BYTES);
+    assert_int_equal(host->compute, compute_cpu_4096);
+    assert_int_equal(host->total, CPU_OVH + PLAN_CUDA_HOST_BYTES + compute_cpu_4096);
     assert_non_null(strstr(r.reason, "own precision fits"));
     // Largest context: what remains of the usable 8 GiB after the fixed
     // costs, at 40 KiB of KV per token.

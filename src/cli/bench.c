@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/load_plan.h"
 #include "engine/engine_gpu.h"
+#include "plan/host.h"
 #include "plan/memory.h"
 #include "plan/speed.h"
 #include "tok/tokenizer.h"
@@ -152,7 +153,9 @@ typedef struct bench_result {
     uint64_t load_peak_rss; // VmHWM right after loading (conversion scratch shows here)
     uint64_t tok_rss;       // resident growth while loading the tokenizer (its peak)
     bool has_tok;           // the model has a tokenizer, loaded as chat would
-    uint64_t plan_total;    // the CPU device's planned total
+    uint64_t plan_total;    // the CPU device's planned total (after loading)
+    uint64_t plan_load_peak; // the host's planned peak while loading (plan_host_load_peak)
+    uint64_t rss_end;       // VmRSS after the run: what the process holds once loaded
     uint64_t plan_weights, plan_kv, plan_compute, plan_overhead;
     engine_memory mem;     // what the engine says it holds
     uint64_t decode_bytes; // bytes the speed model reads per decode step
@@ -259,9 +262,15 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
     printf("decode  %5lld   %9.1f tok/s %7.1f tok/s  %+6.1f%%\n", (long long)a->n_gen,
            r->decode_tps, r->plan_decode_tps, err_pct(r->decode_tps, r->plan_decode_tps));
     printf("peak memory     %10s  %11s  %+6.1f%%\n", format_bytes(b1, sizeof b1, r->peak_rss),
-           format_bytes(b2, sizeof b2, r->plan_total),
-           err_pct((double)r->peak_rss, (double)r->plan_total));
-    printf("  weights       %10s", format_bytes(b1, sizeof b1, r->mem.weights));
+           format_bytes(b2, sizeof b2, r->plan_load_peak),
+           err_pct((double)r->peak_rss, (double)r->plan_load_peak));
+    if (r->on_gpu)
+        printf("resident        %10s  %11s  %+6.1f%%   (after the run: the GPUs' weights given "
+               "back)\n",
+               format_bytes(b1, sizeof b1, r->rss_end), format_bytes(b2, sizeof b2, r->plan_total),
+               err_pct((double)r->rss_end, (double)r->plan_total));
+    printf("  weights       %10s",
+           format_bytes(b1, sizeof b1, r->mem.weights - r->mem.weights_released));
     printf("  %11s\n", format_bytes(b2, sizeof b2, r->plan_weights));
     printf("  KV cache      %10s", format_bytes(b1, sizeof b1, r->mem.kv_cache));
     printf("  %11s\n", format_bytes(b2, sizeof b2, r->plan_kv));
@@ -305,13 +314,14 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_AddNumberToObject(m, "prefill_tok_s", r->prefill_tps);
     cJSON_AddNumberToObject(m, "decode_tok_s", r->decode_tps);
     cJSON_AddNumberToObject(m, "peak_rss_bytes", (double)r->peak_rss);
+    cJSON_AddNumberToObject(m, "rss_end_bytes", (double)r->rss_end);
     cJSON_AddNumberToObject(m, "base_rss_bytes", (double)r->base_rss);
     cJSON_AddNumberToObject(m, "load_peak_rss_bytes", (double)r->load_peak_rss);
     if (r->has_tok)
         cJSON_AddNumberToObject(m, "tokenizer_peak_bytes", (double)r->tok_rss);
     else
         cJSON_AddNullToObject(m, "tokenizer_peak_bytes");
-    cJSON_AddNumberToObject(m, "weights_bytes", (double)r->mem.weights);
+    cJSON_AddNumberToObject(m, "weights_bytes", (double)(r->mem.weights - r->mem.weights_released));
     cJSON_AddNumberToObject(m, "kv_bytes", (double)r->mem.kv_cache);
     cJSON_AddNumberToObject(m, "compute_bytes", (double)r->mem.activations);
     cJSON_AddNumberToObject(m, "bandwidth_gbs", r->bandwidth_gbs);
@@ -319,6 +329,7 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_AddNumberToObject(p, "prefill_tok_s", r->plan_prefill_tps);
     cJSON_AddNumberToObject(p, "decode_tok_s", r->plan_decode_tps);
     cJSON_AddNumberToObject(p, "total_bytes", (double)r->plan_total);
+    cJSON_AddNumberToObject(p, "load_peak_bytes", (double)r->plan_load_peak);
     cJSON_AddNumberToObject(p, "bandwidth_gbs", r->plan_bw_gbs);
     cJSON_AddBoolToObject(p, "bandwidth_measured", r->plan_bw_measured);
     cJSON_AddNumberToObject(p, "weights_bytes", (double)r->plan_weights);
@@ -328,7 +339,8 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON *e = cJSON_AddObjectToObject(j, "error_pct");
     double ep = err_pct(r->prefill_tps, r->plan_prefill_tps);
     double ed = err_pct(r->decode_tps, r->plan_decode_tps);
-    double em = err_pct((double)r->peak_rss, (double)r->plan_total);
+    double em = err_pct((double)r->peak_rss, (double)r->plan_load_peak);
+    double er = err_pct((double)r->rss_end, (double)r->plan_total);
     // JSON has no NaN: null where there is no prediction.
     if (isnan(ep))
         cJSON_AddNullToObject(e, "prefill");
@@ -342,6 +354,10 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
         cJSON_AddNullToObject(e, "memory");
     else
         cJSON_AddNumberToObject(e, "memory", em);
+    if (isnan(er))
+        cJSON_AddNullToObject(e, "resident");
+    else
+        cJSON_AddNumberToObject(e, "resident", er);
     if (r->on_gpu) {
         cJSON *arr = cJSON_AddArrayToObject(j, "gpus");
         for (int i = 0; arr && i < r->n_gpu; i++) {
@@ -379,6 +395,13 @@ static void predict(const load_plan *lp, const bench_args *a, bench_result *r, r
     plan_weights_free(&w);
     const plan_device *d = &row->layout.dev[0];
     r->plan_total = d->total;
+    r->plan_load_peak = d->total;
+    plan_weights pw;
+    rs_error e2 = {0};
+    if (plan_weights_init(&pw, m, row->precision, &e2) == RS_OK) {
+        r->plan_load_peak = plan_host_load_peak(m, &pw, row->precision, &row->layout);
+        plan_weights_free(&pw);
+    }
     r->plan_weights = d->weights;
     r->plan_kv = d->kv;
     r->plan_compute = d->compute;
@@ -465,6 +488,7 @@ int cmd_bench(int argc, char **argv)
     r.prefill_tps = t_prefill > 0 ? (double)a.n_prompt / t_prefill : 0;
     r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
     r.peak_rss = load_plan_peak_rss();
+    r.rss_end = load_plan_current_rss();
     r.n_gpu = engine_gpu_devices(lp.e, r.gpus, ENGINE_GPU_MAX);
     r.on_gpu = r.n_gpu > 0;
     for (int i = 0; i < r.n_gpu; i++) {

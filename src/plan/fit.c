@@ -53,9 +53,12 @@ static void device_fill(const model_desc *m, const plan_options *o, const plan_w
     d->kv = plan_kv_bytes_range(m, d->layer_first, d->layer_last, n_ctx, o->n_parallel,
                                 o->kv_type);
     // A device that runs blocks needs the chunk's scratch; the logits live
-    // with the output head.
-    bool runs = d->layer_last > d->layer_first || d->has_output;
-    d->compute = runs ? c->total - c->logits + (d->has_output ? c->logits : 0) : 0;
+    // with the output head. The host holds the engine's activations whatever
+    // runs there (the residual stream passed between devices, the logits
+    // copied back).
+    bool host = d->gpu_index < 0;
+    bool runs = host || d->layer_last > d->layer_first || d->has_output;
+    d->compute = runs ? c->total - c->logits + (d->has_output || host ? c->logits : 0) : 0;
     d->total = d->weights + d->kv + d->compute + d->overhead;
 }
 
@@ -193,6 +196,9 @@ void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_opti
             if (!moved) break;
         }
         out->n_dev += k;
+        // Each card's CUDA context holds host memory too (plan_overhead_cuda_host).
+        cpu->overhead += (uint64_t)k * plan_overhead_cuda_host();
+        cpu->total += (uint64_t)k * plan_overhead_cuda_host();
     }
     out->fits = true;
     for (int i = 0; i < out->n_dev; i++)

@@ -584,6 +584,11 @@ uint64_t plan_overhead_gpu(void)
     return PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES;
 }
 
+uint64_t plan_overhead_cuda_host(void)
+{
+    return PLAN_CUDA_HOST_BYTES;
+}
+
 uint64_t plan_overhead_cpu(const model_desc *m)
 {
     uint64_t vocab = m && m->n_vocab > 0 ? (uint64_t)m->n_vocab : 0;

@@ -202,7 +202,13 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
 // 195-262 B measured on the Mistral, Qwen3 and Llama 3 tokenizers).
 #define PLAN_TOKENIZER_BYTES_PER_TOKEN 256
 
+// Host RAM that each CUDA context of the process holds (driver, runtime,
+// cuBLAS and the engine's kernel images): 212 MiB, derived from run 6 of
+// bench/results/cuda.md (docs/memory-model.md), counted on the CPU device.
+#define PLAN_CUDA_HOST_BYTES      (212ull << 20)
+
 uint64_t plan_overhead_gpu(void);
+uint64_t plan_overhead_cuda_host(void);
 // Host RAM of the runtime for this model: the process and the tokenizer.
 uint64_t plan_overhead_cpu(const model_desc *m);
 
