@@ -33,6 +33,15 @@ static plan_speed speed_of(const model_desc *m, const hw_info *hw, plan_placemen
     return s;
 }
 
+// The GPU model (plan/speed.h): float weights and the cache at
+// PLAN_EFF_GPU_FLOAT of the copy bandwidth (the spec's 1000 GB/s x
+// PLAN_GPU_COPY_OF_SPEC when never measured), plus 7 launches per block and
+// 2 per step.
+static double gpu_step(double bytes, double copy_gbs, int blocks)
+{
+    return (7.0 * blocks + 2) * PLAN_GPU_LAUNCH_S + bytes / (PLAN_EFF_GPU_FLOAT * copy_gbs * 1e9);
+}
+
 static void test_gpu_decode(void **state)
 {
     (void)state;
@@ -42,19 +51,19 @@ static void test_gpu_decode(void **state)
     plan_speed s = speed_of(&m, &hw, PLAN_PLACE_GPU, 10, 1);
     assert_int_equal(s.n_parts, 1);
     assert_int_equal(s.parts[0].decode_bytes, (uint64_t)decode_bytes);
-    close_to(s.decode_tps, 0.75 * 1000e9 / decode_bytes);
+    close_to(s.decode_tps, 1 / gpu_step(decode_bytes, PLAN_GPU_COPY_OF_SPEC * 1000, 10));
     assert_false(s.parts[0].bandwidth_measured);
 
-    // A measured bandwidth replaces the spec sheet, at its own efficiency.
+    // A measured copy bandwidth replaces the spec sheet.
     hw.gpus[0].bandwidth_measured_gbs = 900;
     s = speed_of(&m, &hw, PLAN_PLACE_GPU, 10, 1);
-    close_to(s.decode_tps, 0.85 * 900e9 / decode_bytes);
+    close_to(s.decode_tps, 1 / gpu_step(decode_bytes, 900, 10));
     assert_true(s.parts[0].bandwidth_measured);
 
     // Two sequences: the weights are read once per step, the KV twice.
     hw.gpus[0].bandwidth_measured_gbs = 0;
     s = speed_of(&m, &hw, PLAN_PLACE_GPU, 10, 2);
-    double step = (decode_bytes + 160.0 * 1048576.0) / (0.75 * 1000e9);
+    double step = gpu_step(decode_bytes + 160.0 * 1048576.0, PLAN_GPU_COPY_OF_SPEC * 1000, 10);
     close_to(s.decode_tps, 1 / step);
     close_to(s.decode_tps_total, 2 / step);
 }
@@ -67,10 +76,12 @@ static void test_gpu_prefill(void **state)
     hw_info hw = toy_hw(1, &g, 64 * GiB);
     plan_speed s = speed_of(&m, &hw, PLAN_PLACE_GPU, 10, 1);
     // 2 x params x 512 tokens, attention at an average of 256 keys
-    // (2 x 32 heads x (128 + 128) x 256 per token and layer), the head once.
-    double params = 10.0 * 4096 * 65536;
-    double flops = 2 * params * 512 + 10.0 * (2.0 * 32 * 256 * 256) * 512 + 2.0 * 4096 * 32768;
-    double t = flops / (0.40 * 100e12);
+    // (2 x 32 heads x (128 + 128) x 256 per token and layer), a per-token
+    // cost per block, and the head once (its 256 MiB read).
+    double params = 10.0 * 4096 * 65536, bw = PLAN_GPU_COPY_OF_SPEC * 1000e9;
+    double flops = 2 * params * 512 + 10.0 * (2.0 * 32 * 256 * 256) * 512;
+    double t = flops / (PLAN_EFF_GPU_PREFILL * 100e12) + 10 * 512 * PLAN_GPU_PREFILL_TOKEN_S +
+               256.0 * 1048576 / (PLAN_EFF_GPU_FLOAT * bw);
     close_to(s.prefill_tps, 512 / t);
 }
 
@@ -109,7 +120,7 @@ static void test_split(void **state)
     assert_int_equal(s.n_hops, 1);
     double hop = PLAN_HOP_LATENCY_S + 2.0 * 4096 * 4 / (PLAN_HOST_LINK_GBS * 1e9);
     close_to(s.hop_s, hop);
-    close_to(s.decode_tps, 1 / (cpu / 40e9 + gpu / 750e9 + hop));
+    close_to(s.decode_tps, 1 / (cpu / 40e9 + gpu_step(gpu, PLAN_GPU_COPY_OF_SPEC * 1000, 4) + hop));
 }
 
 static void test_moe_active(void **state)

@@ -288,15 +288,16 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
             while (p->gpu && j + 1 < s->n_parts && s->parts[j + 1].gpu &&
                    s->parts[j + 1].bandwidth_gbs == p->bandwidth_gbs)
                 j++;
-            char dn[32];
+            char dn[32], how[48];
+            snprintf(how, sizeof how, "%s x %.2g",
+                     p->bandwidth_measured ? "measured" : p->gpu ? "spec" : "estimated",
+                     plan_device_bandwidth_factor(hw, p->gpu_index));
             if (!p->gpu) snprintf(dn, sizeof dn, "CPU");
             else if (j > i)
                 snprintf(dn, sizeof dn, "GPU%d-%d", p->gpu_index, s->parts[j].gpu_index);
             else snprintf(dn, sizeof dn, "GPU%d", p->gpu_index);
             n += snprintf(line + n, sizeof line - (size_t)n, "%s %s %.0f GB/s effective%s (%s)",
-                          i ? "," : "", dn, p->bandwidth_gbs, j > i ? " each" : "",
-                          p->gpu ? (p->bandwidth_measured ? "measured x 0.85" : "spec x 0.75")
-                                 : (p->bandwidth_measured ? "measured x 0.8" : "estimated x 0.8"));
+                          i ? "," : "", dn, p->bandwidth_gbs, j > i ? " each" : "", how);
             i = j;
         }
         if (s->n_hops > 0 && n < (int)sizeof line)

@@ -90,11 +90,45 @@ double hw_cached_cpu_gflops(const hw_info *hw)
 
 double hw_cached_gpu_bandwidth(const hw_info *hw, const char *gpu_name)
 {
+    return hw_cached_gpu_value(hw, gpu_name, "bandwidth_gbs");
+}
+
+double hw_cached_gpu_value(const hw_info *hw, const char *gpu_name, const char *key)
+{
     cJSON *root = cache_read();
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(machine_entry(root, hw), "gpus");
-    double v = number_at(cJSON_GetObjectItemCaseSensitive(gpus, gpu_name), "bandwidth_gbs");
+    double v = number_at(cJSON_GetObjectItemCaseSensitive(gpus, gpu_name), key);
     cJSON_Delete(root);
     return v;
+}
+
+const char *hw_gpu_calib_class_name(int wclass)
+{
+    static const char *const names[HW_GPU_CALIB_CLASSES] = {"float", "int8", "kquant", "deq"};
+    return wclass >= 0 && wclass < HW_GPU_CALIB_CLASSES ? names[wclass] : "?";
+}
+
+const char *hw_gpu_calib_key(char *buf, unsigned long n, bool prefill, int wclass)
+{
+    snprintf(buf, n, "%s_calib_%s", prefill ? "prefill" : "decode",
+             hw_gpu_calib_class_name(wclass));
+    return buf;
+}
+
+void hw_load_gpu_calibration(hw_info *hw)
+{
+    cJSON *root = cache_read();
+    const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(machine_entry(root, hw), "gpus");
+    for (int i = 0; i < hw->n_gpus; i++) {
+        hw_gpu *g = &hw->gpus[i];
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(gpus, g->name);
+        for (int c = 0; c < HW_GPU_CALIB_CLASSES; c++) {
+            char key[64];
+            g->decode_calib[c] = g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, false, c));
+            g->prefill_calib[c] = g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, true, c));
+        }
+    }
+    cJSON_Delete(root);
 }
 
 // mkdir -p of the directory part of path.
@@ -142,7 +176,8 @@ static void set_now(cJSON *o, const char *key)
 // Reads the cache, sets one of this machine's figures, writes it back
 // through a temporary file and rename, so a reader never sees half: the CPU's
 // bandwidth (gpu_name NULL, cpu_key NULL), another CPU figure (cpu_key, e.g.
-// "cpu_gflops"), or a GPU's bandwidth.
+// "cpu_gflops"), a GPU's bandwidth (cpu_key NULL) or another GPU figure
+// (cpu_key names it).
 static rs_status cache_update_key(const hw_info *hw, const char *gpu_name, const char *cpu_key,
                                   double gbs, rs_error *err)
 {
@@ -164,6 +199,10 @@ static rs_status cache_update_key(const hw_info *hw, const char *gpu_name, const
     } else if (m && !gpu_name) {
         set_number(m, "cpu_bandwidth_gbs", gbs);
         set_now(m, "cpu_measured_at");
+    } else if (m && cpu_key) {
+        cJSON *g = get_or_add_object(get_or_add_object(m, "gpus"), gpu_name);
+        set_number(g, cpu_key, gbs);
+        set_now(g, "calibrated_at");
     } else if (m) {
         cJSON *g = get_or_add_object(get_or_add_object(m, "gpus"), gpu_name);
         set_number(g, "bandwidth_gbs", gbs);
@@ -204,6 +243,14 @@ rs_status hw_cache_store_cpu_bandwidth(const hw_info *hw, double gbs, rs_error *
 rs_status hw_cache_store_cpu_gflops(const hw_info *hw, double gflops, rs_error *err)
 {
     return cache_update_key(hw, NULL, "cpu_gflops", gflops, err);
+}
+
+rs_status hw_cache_store_gpu_value(const hw_info *hw, const char *gpu_name, const char *key,
+                                   double v, rs_error *err)
+{
+    if (!gpu_name || !*gpu_name)
+        return rs_fail(err, RS_ERR_INPUT, "measurement cache: empty GPU name");
+    return cache_update_key(hw, gpu_name, key, v, err);
 }
 
 rs_status hw_cache_store_gpu_bandwidth(const hw_info *hw, const char *gpu_name, double gbs,

@@ -21,6 +21,7 @@ rs_status hw_probe(hw_info *out, rs_error *err)
     }
     for (int i = 0; i < out->n_gpus; i++)
         out->gpus[i].bandwidth_measured_gbs = hw_cached_gpu_bandwidth(out, out->gpus[i].name);
+    hw_load_gpu_calibration(out);
     return RS_OK;
 }
 

@@ -10,6 +10,7 @@
 // (--gpu "RTX 4090x2", --ram 64G, --cpu-only) from the GPU table.
 
 #define HW_MAX_GPUS 16
+#define HW_GPU_CALIB_CLASSES 4 // = PLAN_WCLASS_N
 
 typedef struct hw_gpu {
     char name[96];
@@ -21,6 +22,10 @@ typedef struct hw_gpu {
     double bandwidth_gbs;          // memory bandwidth, GB/s (1e9 bytes/s)
     double bandwidth_measured_gbs; // from `hw --measure` or the engine, 0 if never measured
     double tflops_bf16;            // dense bf16/fp16 tensor TFLOPS, 0 when unknown
+    // `rightsize bench --device cuda` calibration per weight family (plan_wclass of
+    // plan/memory.h): the measured time of a decode step and of a prefill chunk
+    // over the speed model's own; 0 when never measured.
+    double decode_calib[HW_GPU_CALIB_CLASSES], prefill_calib[HW_GPU_CALIB_CLASSES];
     bool unified_memory;           // Apple silicon: shares RAM with the CPU
     bool hypothetical;             // from the table (--gpu), not detected
 } hw_gpu;
@@ -80,6 +85,20 @@ double hw_cached_cpu_gflops(const hw_info *hw);
 rs_status hw_cache_store_cpu_gflops(const hw_info *hw, double gflops, rs_error *err);
 rs_status hw_cache_store_gpu_bandwidth(const hw_info *hw, const char *gpu_name, double gbs,
                                        rs_error *err);
+// Any other figure of a GPU on this machine (the engine's speed calibration:
+// "decode_calib_int8", ...): 0 when never stored.
+double hw_cached_gpu_value(const hw_info *hw, const char *gpu_name, const char *key);
+rs_status hw_cache_store_gpu_value(const hw_info *hw, const char *gpu_name, const char *key,
+                                   double v, rs_error *err);
+// Reads every GPU's speed calibration from the cache into decode_calib and
+// prefill_calib (hw_probe does it; after a what-if GPU change, call again).
+void hw_load_gpu_calibration(hw_info *hw);
+// The families' names, in plan_wclass order: float, int8, kquant, deq.
+const char *hw_gpu_calib_class_name(int wclass);
+// The cache key of a calibration: "decode_calib_" or "prefill_calib_" + the
+// family's name.
+const char *hw_gpu_calib_key(char *buf, unsigned long n, bool prefill, int wclass);
+
 // Path of the cache file (for messages); "" when neither XDG_CACHE_HOME nor HOME is set.
 const char *hw_cache_path(char *buf, unsigned long n);
 

@@ -1,5 +1,7 @@
 #include "plan/memory.h"
 
+#include "hw/hw.h"
+
 #include "engine/quant.h"
 
 #include <ctype.h>
@@ -419,6 +421,28 @@ void plan_classes_free(plan_classes *pc)
     pc->n_groups = 0;
 }
 
+_Static_assert(PLAN_WCLASS_N == HW_GPU_CALIB_CLASSES, "hw.h stores a calibration per family");
+
+plan_wclass plan_weight_class(dtype t)
+{
+    switch (t) {
+    case DTYPE_F32:
+    case DTYPE_F16:
+    case DTYPE_BF16:
+    case DTYPE_F64: return PLAN_WCLASS_FLOAT;
+    case DTYPE_Q8_0:
+    case DTYPE_Q4_0: return PLAN_WCLASS_INT8;
+    case DTYPE_Q4_K:
+    case DTYPE_Q6_K: return PLAN_WCLASS_KQUANT;
+    default: return dtype_is_quantized(t) ? PLAN_WCLASS_DEQ : PLAN_WCLASS_FLOAT;
+    }
+}
+
+const char *plan_wclass_name(plan_wclass c)
+{
+    return hw_gpu_calib_class_name((int)c);
+}
+
 rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const plan_classes *pc,
                                     plan_precision p, rs_error *err)
 {
@@ -428,11 +452,16 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
     w->layer = calloc(n, sizeof *w->layer);
     w->layer_active = calloc(n, sizeof *w->layer_active);
     w->layer_active_params = calloc(n, sizeof *w->layer_active_params);
-    if (!w->layer || !w->layer_active || !w->layer_active_params) {
+    w->layer_class = calloc(n * PLAN_WCLASS_N, sizeof *w->layer_class);
+    w->layer_quant_params = calloc(n, sizeof *w->layer_quant_params);
+    w->layer_chunked_params = calloc(n, sizeof *w->layer_chunked_params);
+    if (!w->layer || !w->layer_active || !w->layer_active_params || !w->layer_class ||
+        !w->layer_quant_params || !w->layer_chunked_params) {
         plan_weights_free(w);
         return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %zu layers", n);
     }
     uint64_t embd_params = 0;
+    plan_wclass embd_class = PLAN_WCLASS_FLOAT;
     double used = m->n_expert > 0 && m->n_expert_used > 0
                       ? (double)m->n_expert_used / (double)m->n_expert
                       : 1.0;
@@ -448,29 +477,37 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
         dtype ty = tensor_type(t, p, c->as_head, c->router);
         int64_t b = dtype_tensor_bytes(ty, t->ne[0], t->n_elems);
         uint64_t ub = b < 0 ? 0 : (uint64_t)b;
+        plan_wclass wc = plan_weight_class(ty);
+        bool quant = wc != PLAN_WCLASS_FLOAT && t->n_dims >= 2;
         if (c->role == PLAN_ROLE_LAYER && c->layer < w->n_layer) {
             int64_t il = c->layer;
             w->layer[il] += cnt * ub;
             // Only n_expert_used of the n_expert routed experts are read
             // for a token.
-            if (c->routed) {
-                w->layer_active[il] += cnt * (uint64_t)((double)ub * used);
-                w->layer_active_params[il] += cnt * (uint64_t)((double)t->n_elems * used);
-            } else {
-                w->layer_active[il] += cnt * ub;
-                w->layer_active_params[il] += cnt * (uint64_t)t->n_elems;
+            uint64_t ab = c->routed ? cnt * (uint64_t)((double)ub * used) : cnt * ub;
+            uint64_t ap = c->routed ? cnt * (uint64_t)((double)t->n_elems * used)
+                                    : cnt * (uint64_t)t->n_elems;
+            w->layer_active[il] += ab;
+            w->layer_active_params[il] += ap;
+            w->layer_class[il * PLAN_WCLASS_N + wc] += ab;
+            if (quant) {
+                w->layer_quant_params[il] += ap;
+                if (t->n_elems > PLAN_GPU_DEQ_SCRATCH_ELEMS) w->layer_chunked_params[il] += ap;
             }
         } else if (c->role == PLAN_ROLE_EMBD) {
             w->embd += cnt * ub;
             embd_params += cnt * (uint64_t)t->n_elems;
+            embd_class = wc;
         } else {
             w->output += cnt * ub;
+            w->output_class[wc] += cnt * ub;
             if (c->head) w->head_params += cnt * (uint64_t)t->n_elems;
         }
     }
     if (!pc->has_head) {
         w->output_head_tied = w->embd;
         w->head_params = embd_params;
+        w->output_class[embd_class] += w->embd;
     }
     w->total = w->embd + w->output;
     for (int64_t i = 0; i < w->n_layer; i++) w->total += w->layer[i];
@@ -496,7 +533,11 @@ void plan_weights_free(plan_weights *w)
     free(w->layer);
     free(w->layer_active);
     free(w->layer_active_params);
+    free(w->layer_class);
+    free(w->layer_quant_params);
+    free(w->layer_chunked_params);
     w->layer = w->layer_active = w->layer_active_params = NULL;
+    w->layer_class = w->layer_quant_params = w->layer_chunked_params = NULL;
 }
 
 uint64_t plan_weights_range(const plan_weights *w, int64_t first, int64_t last, bool with_embd,

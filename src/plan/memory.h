@@ -85,6 +85,20 @@ uint64_t plan_tensor_bytes(const model_desc *m, const model_tensor *t, plan_prec
 // Total weight bytes of the model at a precision (skipped tensors excluded).
 uint64_t plan_weights_bytes(const model_desc *m, plan_precision p);
 
+// How the CUDA engine's decode kernels read a weight type, for the GPU speed
+// model (plan/speed.h, docs/memory-model.md): each family reaches its own
+// fraction of the memory bandwidth.
+typedef enum plan_wclass {
+    PLAN_WCLASS_FLOAT,  // F32, F16, BF16: wide loads, fp32 math
+    PLAN_WCLASS_INT8,   // Q8_0, Q4_0: int8 dot products against the int8-quantized input
+    PLAN_WCLASS_KQUANT, // Q4_K, Q6_K: int8 dot products over 256-weight super-blocks
+    PLAN_WCLASS_DEQ,    // other quantized types (Q4_1, Q5_0, Q5_K): dequantized in fp32
+    PLAN_WCLASS_N
+} plan_wclass;
+
+plan_wclass plan_weight_class(dtype t);
+const char *plan_wclass_name(plan_wclass c); // "float", "int8", "kquant", "deq"
+
 // Weight bytes by where they live: per block, the embedding table, and the
 // output side (head + final norm; for tied embeddings the head is the
 // embedding table, counted in output_head_tied).
@@ -98,7 +112,19 @@ typedef struct plan_weights {
     uint64_t output;        // output head (if untied), final norm, other top-level tensors
     uint64_t output_head_tied; // bytes of the tied embedding table as the head (0 if untied)
     uint64_t total;         // all loaded bytes on a single device
+    // For the GPU speed model:
+    uint64_t *layer_class;  // (n_layer, PLAN_WCLASS_N) active bytes by kernel family
+    uint64_t output_class[PLAN_WCLASS_N]; // the output side by family (tied: the table)
+    uint64_t *layer_quant_params;   // (n_layer) active parameters of quantized matrices,
+                                    // which a GPU prefill dequantizes to bf16 first
+    uint64_t *layer_chunked_params; // (n_layer) of which in matrices of more than
+                                    // PLAN_GPU_DEQ_SCRATCH_ELEMS (dequantized in slabs)
 } plan_weights;
+
+// Elements of the CUDA engine's dequantization scratch (src/engine/cuda/
+// model.cu, DEQ_SCRATCH_BYTES = 32 MiB of bf16): a larger quantized matrix
+// is dequantized and multiplied in slabs of rows.
+#define PLAN_GPU_DEQ_SCRATCH_ELEMS (16ll << 20)
 
 rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err);
 

@@ -2,18 +2,30 @@
 
 #include <string.h>
 
+double plan_gpu_copy_bandwidth(const hw_info *hw, int gpu_index, bool *measured)
+{
+    if (measured) *measured = false;
+    if (gpu_index < 0 || gpu_index >= hw->n_gpus) return 0;
+    const hw_gpu *g = &hw->gpus[gpu_index];
+    if (g->bandwidth_measured_gbs > 0) {
+        if (measured) *measured = true;
+        return g->bandwidth_measured_gbs;
+    }
+    return PLAN_GPU_COPY_OF_SPEC * g->bandwidth_gbs;
+}
+
+double plan_device_bandwidth_factor(const hw_info *hw, int gpu_index)
+{
+    if (gpu_index < 0) return PLAN_EFF_CPU_DECODE;
+    bool measured = false;
+    plan_gpu_copy_bandwidth(hw, gpu_index, &measured);
+    return measured ? PLAN_EFF_GPU_FLOAT : PLAN_EFF_GPU_FLOAT * PLAN_GPU_COPY_OF_SPEC;
+}
+
 double plan_device_bandwidth(const hw_info *hw, int gpu_index, bool *measured)
 {
     if (measured) *measured = false;
-    if (gpu_index >= 0) {
-        if (gpu_index >= hw->n_gpus) return 0;
-        const hw_gpu *g = &hw->gpus[gpu_index];
-        if (g->bandwidth_measured_gbs > 0) {
-            if (measured) *measured = true;
-            return PLAN_EFF_GPU_DECODE_MEASURED * g->bandwidth_measured_gbs;
-        }
-        return PLAN_EFF_GPU_DECODE_SPEC * g->bandwidth_gbs;
-    }
+    if (gpu_index >= 0) return PLAN_EFF_GPU_FLOAT * plan_gpu_copy_bandwidth(hw, gpu_index, measured);
     double bw = hw->cpu_bandwidth_gbs;
     if (bw > 0) {
         if (measured) *measured = true;
@@ -36,6 +48,9 @@ double plan_device_flops(const hw_info *hw, int gpu_index)
     return PLAN_EFF_CPU_PREFILL * gflops * 1e9;
 }
 
+static const double gpu_eff[PLAN_WCLASS_N] = {PLAN_EFF_GPU_FLOAT, PLAN_EFF_GPU_INT8,
+                                              PLAN_EFF_GPU_KQUANT, PLAN_EFF_GPU_DEQ};
+
 // Attention FLOPs per token and layer at a context of n_kv keys: q.k over
 // every key and the weighted sum of values, 2 flops per multiply-add each.
 static double attn_flops(const model_desc *m, double n_kv)
@@ -44,6 +59,69 @@ static double attn_flops(const model_desc *m, double n_kv)
                                      : (double)m->head_dim;
     double v = m->kv_lora_rank > 0 ? (double)m->v_head_dim : (double)m->head_dim;
     return 2.0 * (double)m->n_head * (qk + v) * n_kv;
+}
+
+// A GPU's decode step and prefill chunk (the model in speed.h), then its
+// bench calibration for the family holding most of its weights.
+static void gpu_times(const model_desc *m, const hw_info *hw, const plan_weights *w,
+                      const plan_speed_span *sp, uint64_t kv, int64_t n_batch, plan_speed_part *p)
+{
+    bool measured = false;
+    const double bw = plan_gpu_copy_bandwidth(hw, sp->gpu_index, &measured) * 1e9;
+    double bytes[PLAN_WCLASS_N] = {0};
+    double quant = 0, chunked = 0, params = 0, wall = 0;
+    int64_t blocks = 0, int8_blocks = 0;
+    for (int64_t l = sp->layer_first; l < sp->layer_last && l < w->n_layer; l++) {
+        const uint64_t *lc = w->layer_class + l * PLAN_WCLASS_N;
+        for (int c = 0; c < PLAN_WCLASS_N; c++) bytes[c] += (double)lc[c];
+        blocks++;
+        if (lc[PLAN_WCLASS_INT8] + lc[PLAN_WCLASS_KQUANT] > 0) int8_blocks++;
+        quant += (double)w->layer_quant_params[l];
+        chunked += (double)w->layer_chunked_params[l];
+        params += (double)w->layer_active_params[l];
+        wall += (double)w->layer[l];
+    }
+    if (sp->has_output) {
+        for (int c = 0; c < PLAN_WCLASS_N; c++) bytes[c] += (double)w->output_class[c];
+        wall += (double)(w->output + w->output_head_tied);
+    }
+    p->wclass = PLAN_WCLASS_FLOAT;
+    for (int c = 1; c < PLAN_WCLASS_N; c++)
+        if (bytes[c] > bytes[p->wclass]) p->wclass = c;
+    bytes[PLAN_WCLASS_FLOAT] += (double)kv; // attention reads the f16 cache
+    if (bw <= 0) return;
+
+    double t = (double)(PLAN_GPU_LAUNCHES_PER_BLOCK * blocks + PLAN_GPU_LAUNCHES_PER_STEP) *
+                   PLAN_GPU_LAUNCH_S +
+               (double)(PLAN_GPU_QUANT_LAUNCHES_PER_BLOCK * int8_blocks) * PLAN_GPU_QUANT_LAUNCH_S;
+    for (int c = 0; c < PLAN_WCLASS_N; c++) t += bytes[c] / (bw * gpu_eff[c]);
+    p->decode_model_s = t;
+
+    // Prefill of a chunk from an empty cache; the head runs for the last
+    // token only (a matrix-vector product: its bytes).
+    const double peak = hw->gpus[sp->gpu_index].tflops_bf16 * 1e12, n = (double)n_batch;
+    if (peak > 0) {
+        double direct = 2.0 * (params - chunked) * n +
+                        (double)blocks * attn_flops(m, n / 2.0) * n;
+        double tp = direct / (PLAN_EFF_GPU_PREFILL * peak) +
+                    2.0 * chunked * n / (PLAN_EFF_GPU_PREFILL_SLABS * peak) +
+                    (double)blocks * n * PLAN_GPU_PREFILL_TOKEN_S +
+                    2.0 * quant / (PLAN_EFF_GPU_DEQUANT * bw);
+        if (sp->has_output) {
+            double head = 0;
+            for (int c = 0; c < PLAN_WCLASS_N; c++)
+                head += (double)w->output_class[c] / (bw * gpu_eff[c]);
+            tp += head;
+        }
+        // Never faster than reading every weight once.
+        double tb = wall / (bw * PLAN_EFF_GPU_FLOAT);
+        p->prefill_model_s = tp > tb ? tp : tb;
+    }
+    const hw_gpu *g = &hw->gpus[sp->gpu_index];
+    double dc = g->decode_calib[p->wclass], pc = g->prefill_calib[p->wclass];
+    p->calibrated = dc > 0 || pc > 0;
+    p->decode_s = p->decode_model_s * (dc > 0 ? dc : 1.0);
+    p->prefill_s = p->prefill_model_s * (pc > 0 ? pc : 1.0);
 }
 
 void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weights *w,
@@ -80,6 +158,13 @@ void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weig
         uint64_t kv = plan_kv_bytes_range(m, sp->layer_first, sp->layer_last, n_ctx, n_seq,
                                           kv_type);
         p->decode_bytes = wbytes + kv;
+        if (p->gpu) {
+            gpu_times(m, hw, w, sp, kv, n_batch, p);
+            decode_s += p->decode_s;
+            if (p->flops <= 0) prefill_known = false;
+            prefill_s += p->prefill_s;
+            continue;
+        }
         if (p->bandwidth_gbs > 0) {
             p->decode_s = (double)p->decode_bytes / (p->bandwidth_gbs * 1e9);
         }
@@ -112,4 +197,35 @@ void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weig
         out->decode_tps_total = (double)n_seq / decode_s;
     }
     if (prefill_known && prefill_s > 0) out->prefill_tps = (double)n_batch / prefill_s;
+}
+
+void plan_gpu_calibration(const plan_speed *s, double decode_tps, double prefill_tps,
+                          int64_t n_batch, double *decode_factor, double *prefill_factor)
+{
+    *decode_factor = *prefill_factor = 0;
+    double gd = 0, gp = 0, other_d = s->hop_s, other_p = 0, parts = 0;
+    for (int i = 0; i < s->n_parts; i++) {
+        const plan_speed_part *p = &s->parts[i];
+        parts += p->prefill_s;
+        if (p->gpu) {
+            gd += p->decode_model_s;
+            gp += p->prefill_model_s;
+        } else {
+            other_d += p->decode_s;
+            other_p += p->prefill_s;
+        }
+    }
+    if (s->n_hops > 0 && s->prefill_tps > 0 && n_batch > 0) {
+        // The hops' share of the prefill: what the estimate added to the parts.
+        double total = (double)n_batch / s->prefill_tps;
+        if (total > parts) other_p += total - parts;
+    }
+    if (decode_tps > 0 && gd > 0) {
+        double t = 1.0 / decode_tps - other_d;
+        if (t > 0) *decode_factor = t / gd;
+    }
+    if (prefill_tps > 0 && gp > 0 && n_batch > 0) {
+        double t = (double)n_batch / prefill_tps - other_p;
+        if (t > 0) *prefill_factor = t / gp;
+    }
 }

@@ -18,19 +18,8 @@
 // CPU's cpu_bandwidth_gbs (from `hw --measure` or the engine's bench) replace
 // the spec sheet where nonzero.
 
-// Fraction of the spec-sheet bandwidth a decode step achieves on a GPU:
-// llama.cpp decodes Qwen2.5-7B bf16 on an H100 SXM (3350 GB/s) at 166 tok/s,
-// 15.2 GB x 166 = 2.53 TB/s = 0.75 of the spec.
-#define PLAN_EFF_GPU_DECODE_SPEC     0.75
-// The same run against the card's measured device-to-device copy
-// bandwidth (2.9-3.0 TB/s): 0.85.
-#define PLAN_EFF_GPU_DECODE_MEASURED 0.85
 // Fraction of the measured (or estimated) CPU bandwidth a decode step reaches.
 #define PLAN_EFF_CPU_DECODE          0.80
-// Fraction of dense bf16 tensor TFLOPS reached by prefill: llama.cpp
-// prefills the 7B at 24,300 tok/s on an H100 (2 x 7.6e9 x 24,300 = 370
-// TFLOPS of 989): 0.37, rounded to 0.4.
-#define PLAN_EFF_GPU_PREFILL         0.40
 // Fraction of the CPU's peak f32 GFLOPS reached by prefill.
 #define PLAN_EFF_CPU_PREFILL         0.50
 // When the CPU's bandwidth was never measured: per physical core, capped.
@@ -39,6 +28,43 @@
 // When hw_info has no GFLOPS figure: per physical core (8-wide FMA x 2 units
 // x 2 flops x ~2 GHz).
 #define PLAN_CPU_GFLOPS_PER_CORE     64.0
+
+// ---- GPUs: the CUDA engine, fitted to its own runs on an H200 (4,252 GB/s
+// copy, 989 bf16 TFLOPS): bench/results/cuda.md runs 2 (prefill of the 8B),
+// 4 (Qwen2.5-7B and 0.5B at BF16, Q8_0, Q4_K/Q4_0, 512 + 128 tokens) and 6;
+// the fit and its errors are in docs/memory-model.md. A decode step takes
+//   sum over weight families (plan_wclass) of bytes / (copy bandwidth x efficiency)
+//   + launches x PLAN_GPU_LAUNCH_S + quantization launches x PLAN_GPU_QUANT_LAUNCH_S,
+// the copy bandwidth being the card's measured device-to-device copy (hw
+// --measure, read + write counted), else its spec x PLAN_GPU_COPY_OF_SPEC.
+#define PLAN_GPU_COPY_OF_SPEC   0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 2.9-3.0 of 3.35 TB/s
+#define PLAN_EFF_GPU_FLOAT      0.86 // F32/F16/BF16 (the KV cache too)
+#define PLAN_EFF_GPU_INT8       0.84 // Q8_0, Q4_0 through int8 dot products
+#define PLAN_EFF_GPU_KQUANT     0.60 // Q4_K, Q6_K through int8 dot products
+#define PLAN_EFF_GPU_DEQ        0.19 // others, dequantized in fp32 (run 4's old kernels:
+                                     // Q4_K 0.18, Q4_0 0.20; Q8_0 0.49)
+// Per decode step: each block launches 7 kernels (qkv, rope + KV write,
+// attention split, attention combine, o, gate|up, down), 3 more that
+// quantize the input to int8 when its matrices take the int8 path, and each
+// GPU 2 more (embedding or input, head or output). The fitted latency of the
+// quantization launches is 0 (they hide in the products' tails): run 4's
+// 0.5B decodes at 709 tok/s with them and 625 at BF16 without.
+#define PLAN_GPU_LAUNCH_S                 7.6e-6
+#define PLAN_GPU_QUANT_LAUNCH_S           0.0
+#define PLAN_GPU_LAUNCHES_PER_BLOCK       7
+#define PLAN_GPU_QUANT_LAUNCHES_PER_BLOCK 3
+#define PLAN_GPU_LAUNCHES_PER_STEP        2
+// Prefill of a chunk of n tokens: the GEMMs' FLOPs at PLAN_EFF_GPU_PREFILL
+// of the bf16 tensor TFLOPS (cuBLAS; quantized matrices are dequantized to
+// bf16 first), those of quantized matrices larger than the dequantization
+// scratch (multiplied in slabs of rows) at PLAN_EFF_GPU_PREFILL_SLABS,
+// PLAN_GPU_PREFILL_TOKEN_S per token and block (attention, norms, launches),
+// and the dequantization: 2 bytes of bf16 per quantized weight at
+// PLAN_EFF_GPU_DEQUANT of the copy bandwidth.
+#define PLAN_EFF_GPU_PREFILL        0.172
+#define PLAN_EFF_GPU_PREFILL_SLABS  0.063
+#define PLAN_GPU_PREFILL_TOKEN_S    0.75e-6
+#define PLAN_EFF_GPU_DEQUANT        0.27
 
 // Between two devices of a split the residual stream of each step passes
 // through host memory (engine_gpu.c: device to host, host to device). Run 6
@@ -52,8 +78,12 @@
 typedef struct plan_speed_part {
     bool gpu;
     int gpu_index;            // into hw->gpus, -1 for the CPU
-    double bandwidth_gbs;     // effective: efficiency x (measured or spec)
+    double bandwidth_gbs;     // effective: efficiency x (measured or spec); a GPU's for
+                              // float weights
     bool bandwidth_measured;  // calibrated by a measurement
+    int wclass;               // a GPU's: the family holding most of its weight bytes
+    double decode_model_s, prefill_model_s; // a GPU's, before its bench calibration
+    bool calibrated;          // a GPU's times scaled by `bench --device cuda` (hw_gpu)
     double flops;             // effective FLOPS, 0 when unknown
     uint64_t decode_bytes;    // bytes read per decode step (active weights + KV)
     double decode_s;          // seconds per decode step on this device
@@ -70,8 +100,15 @@ typedef struct plan_speed {
     double hop_s;             // seconds they add to a decode step (in decode_tps)
 } plan_speed;
 
-// Effective decode bandwidth of a device, GB/s (gpu_index -1: the CPU).
+// Effective decode bandwidth of a device, GB/s (gpu_index -1: the CPU; a
+// GPU's for float weights).
 double plan_device_bandwidth(const hw_info *hw, int gpu_index, bool *measured);
+// A GPU's device-to-device copy bandwidth, GB/s: measured, or the spec x
+// PLAN_GPU_COPY_OF_SPEC.
+double plan_gpu_copy_bandwidth(const hw_info *hw, int gpu_index, bool *measured);
+// The factor plan_device_bandwidth applies to the CPU's or a GPU's
+// bandwidth (measured or not), for messages.
+double plan_device_bandwidth_factor(const hw_info *hw, int gpu_index);
 double plan_device_flops(const hw_info *hw, int gpu_index);
 
 // One device's share of the model for the speed model.
@@ -80,6 +117,14 @@ typedef struct plan_speed_span {
     int64_t layer_first, layer_last;
     bool has_output;        // the output head runs here
 } plan_speed_span;
+
+// The calibration `rightsize bench --device cuda` stores for the GPUs of a
+// run whose every block ran on GPUs: measured time over the model's, for a
+// decode step (decode_tps) and a prefill chunk of n_batch tokens
+// (prefill_tps), from the uncalibrated prediction s of that run (hops and
+// CPU parts are left out of the ratio). 0 where a figure is missing.
+void plan_gpu_calibration(const plan_speed *s, double decode_tps, double prefill_tps,
+                          int64_t n_batch, double *decode_factor, double *prefill_factor);
 
 void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weights *w,
                          const plan_speed_span *spans, int n_spans, int64_t n_ctx, int64_t n_seq,

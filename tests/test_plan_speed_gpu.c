@@ -1,0 +1,174 @@
+#include "testutil.h"
+
+#include <math.h>
+
+#include "hw/hw.h"
+#include "model/model.h"
+#include "plan/speed.h"
+
+// The GPU speed model (plan/speed.h) with its documented constants against
+// what the CUDA engine measured on an H200 (bench/results/cuda.md, run 4:
+// default kernels without PDL, prompt 512 in one chunk, 128 decoded tokens,
+// so decode reads the cache at 576 positions on average; copy bandwidth
+// 4,252 GB/s). Every prediction within 15%. Then the bench calibration:
+// stored in the measurement cache, read back, and the next prediction is the
+// measurement.
+
+typedef struct run4 {
+    const char *model, *precision;
+    double decode_tps, prefill_tps;
+    int64_t n_ctx;
+} run4;
+
+static const run4 runs[] = {
+    {"qwen2.5-7b", "bf16", 185.91, 10706.5, 576},
+    {"qwen2.5-7b", "int8", 275.08, 4260.6, 576},
+    {"qwen2.5-7b", "int4", 315.79, 4234.0, 576},
+    {"qwen2.5-0.5b", "bf16", 624.99, 44693.6, 576},
+    {"qwen2.5-0.5b", "int8", 708.64, 42305.1, 576},
+    {"qwen2.5-0.5b", "int4", 709.44, 42530.1, 576},
+    // Run 2: Llama-3.1-8B BF16 prefill (decode then ran older kernels).
+    {"llama-3.1-8b", "bf16", 0, 8878.0, 576},
+    // Run 6: `bench --device cuda` of the 7B at int8, prompt 128, 32 tokens.
+    {"qwen2.5-7b", "int8", 297.1, 0, 144},
+};
+
+static hw_info h200(void)
+{
+    hw_info hw;
+    memset(&hw, 0, sizeof hw);
+    snprintf(hw.cpu_model, sizeof hw.cpu_model, "test CPU");
+    hw.cpu_cores = hw.cpu_threads = 16;
+    hw.cpu_bandwidth_gbs = 92.5;
+    hw.n_gpus = 1;
+    snprintf(hw.gpus[0].name, sizeof hw.gpus[0].name, "NVIDIA H200");
+    hw.gpus[0].bandwidth_gbs = 4814;
+    hw.gpus[0].bandwidth_measured_gbs = 4252;
+    hw.gpus[0].tflops_bf16 = 989;
+    return hw;
+}
+
+static plan_speed predict(const char *model, const char *precision, const hw_info *hw,
+                          int64_t n_ctx, int64_t n_batch, model_desc **out)
+{
+    model_desc *m = NULL;
+    rs_error err = {0};
+    if (model_open(model, &m, &err) != RS_OK) fail_msg("%s", err.msg);
+    plan_precision p;
+    assert_int_equal(plan_precision_parse(precision, &p, &err), RS_OK);
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, m, p, &err), RS_OK);
+    plan_speed_span span = {0, 0, m->n_layer, true};
+    plan_speed s;
+    plan_speed_estimate(m, hw, &w, &span, 1, n_ctx, 1, DTYPE_F16, n_batch, &s);
+    plan_weights_free(&w);
+    if (out) *out = m;
+    else model_free(m);
+    return s;
+}
+
+static void test_run4_within_15pct(void **state)
+{
+    (void)state;
+    hw_info hw = h200();
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        const run4 *r = &runs[i];
+        plan_speed s = predict(r->model, r->precision, &hw, r->n_ctx, 512, NULL);
+        double ed = r->decode_tps > 0 ? 100 * (s.decode_tps - r->decode_tps) / r->decode_tps : 0;
+        double ep = r->prefill_tps > 0 ? 100 * (s.prefill_tps - r->prefill_tps) / r->prefill_tps : 0;
+        fprintf(stderr, "  %-13s %-5s ctx %3lld: decode %7.1f (measured %7.1f, %+5.1f%%), prefill %8.0f (%8.0f, %+5.1f%%)\n",
+                r->model, r->precision, (long long)r->n_ctx, s.decode_tps, r->decode_tps, ed,
+                s.prefill_tps, r->prefill_tps, ep);
+        assert_true(fabs(ed) <= 15.0);
+        assert_true(fabs(ep) <= 15.0);
+    }
+    // The family that names a run's calibration.
+    plan_speed s = predict("qwen2.5-7b", "int4", &hw, 576, 512, NULL);
+    assert_int_equal(s.parts[0].wclass, PLAN_WCLASS_KQUANT);
+    s = predict("qwen2.5-0.5b", "int4", &hw, 576, 512, NULL); // Q4_0 blocks, Q8_0 head
+    assert_int_equal(s.parts[0].wclass, PLAN_WCLASS_INT8);
+    s = predict("qwen2.5-0.5b", "bf16", &hw, 576, 512, NULL);
+    assert_int_equal(s.parts[0].wclass, PLAN_WCLASS_FLOAT);
+    assert_false(s.parts[0].calibrated);
+}
+
+// The terms of the model, by hand, for the 7B at int8: 28 blocks of 10
+// launches (7 + 3 quantization), 2 per step, Q8_0 bytes at the int8
+// efficiency and the f16 cache at the float one.
+static void test_terms(void **state)
+{
+    (void)state;
+    hw_info hw = h200();
+    model_desc *m = NULL;
+    plan_speed s = predict("qwen2.5-7b", "int8", &hw, 576, 512, &m);
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, m, plan_precision_of(PLAN_PREC_INT8), NULL), RS_OK);
+    // The norms and q/k/v biases stay f32: per block 2 n_embd + q_dim + 2 kv_dim.
+    double f32 = 4.0 * m->n_layer *
+                     (2.0 * m->n_embd + (double)(m->n_head + 2 * m->n_head_kv) * m->head_dim) +
+                 4.0 * m->n_embd; // the final norm
+    double q8 = -f32 + (double)w.output;
+    for (int64_t l = 0; l < m->n_layer; l++) q8 += (double)w.layer_active[l];
+    double kv = (double)plan_kv_bytes_range(m, 0, m->n_layer, 576, 1, DTYPE_F16);
+    double bw = 4252e9;
+    double t = (28 * 7 + 2) * PLAN_GPU_LAUNCH_S + 28 * 3 * PLAN_GPU_QUANT_LAUNCH_S +
+               q8 / (bw * PLAN_EFF_GPU_INT8) + (kv + f32) / (bw * PLAN_EFF_GPU_FLOAT);
+    if (fabs(s.parts[0].decode_s - t) > 1e-9 * t)
+        fail_msg("decode step %.9g s, by hand %.9g s", s.parts[0].decode_s, t);
+    plan_weights_free(&w);
+    model_free(m);
+}
+
+// bench --device cuda stores measured / predicted per GPU name and family;
+// hw_probe's loader reads it back and the next plan predicts the bench.
+static void test_calibration_round_trip(void **state)
+{
+    (void)state;
+    setenv("XDG_CACHE_HOME", test_tmpdir(), 1);
+    hw_info hw = h200();
+    plan_speed s = predict("qwen2.5-7b", "int8", &hw, 144, 128, NULL);
+    const double decode = 297.1, prefill = 1455.1; // run 6's bench
+    double df = 0, pf = 0;
+    plan_gpu_calibration(&s, decode, prefill, 128, &df, &pf);
+    assert_true(df > 0.5 && df < 2);
+    assert_true(pf > 0);
+    rs_error err = {0};
+    char key[64];
+    int c = s.parts[0].wclass;
+    assert_int_equal(hw_cache_store_gpu_value(&hw, hw.gpus[0].name,
+                                              hw_gpu_calib_key(key, sizeof key, false, c), df, &err),
+                     RS_OK);
+    assert_int_equal(hw_cache_store_gpu_value(&hw, hw.gpus[0].name,
+                                              hw_gpu_calib_key(key, sizeof key, true, c), pf, &err),
+                     RS_OK);
+    assert_string_equal(key, "prefill_calib_int8");
+
+    hw_info again = h200();
+    hw_load_gpu_calibration(&again);
+    assert_true(fabs(again.gpus[0].decode_calib[c] - df) < 1e-9);
+    plan_speed s2 = predict("qwen2.5-7b", "int8", &again, 144, 128, NULL);
+    assert_true(s2.parts[0].calibrated);
+    assert_true(fabs(s2.decode_tps - decode) < 1e-3 * decode);
+    assert_true(fabs(s2.prefill_tps - prefill) < 1e-3 * prefill);
+    // The same card at another family keeps the model; another card too.
+    plan_speed s3 = predict("qwen2.5-7b", "bf16", &again, 144, 128, NULL);
+    assert_false(s3.parts[0].calibrated);
+    snprintf(again.gpus[0].name, sizeof again.gpus[0].name, "NVIDIA H100 80GB HBM3");
+    hw_load_gpu_calibration(&again);
+    assert_true(again.gpus[0].decode_calib[c] == 0);
+    // A what-if card never reads this machine's measurements.
+    hw_info w = h200();
+    w.gpus[0].hypothetical = true;
+    hw_load_gpu_calibration(&w);
+    assert_true(w.gpus[0].decode_calib[c] == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run4_within_15pct),
+        cmocka_unit_test(test_terms),
+        cmocka_unit_test(test_calibration_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
