@@ -166,6 +166,11 @@ typedef struct bench_result {
     bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
     char save_note[800];
+    plan_speed speed;       // the prediction (its GPU parts' model times calibrate)
+    int64_t n_batch;        // tokens per prefill chunk
+    bool warmed;            // a GPU run: one pass of the same prompt before the timing
+    double gpu_decode_factor, gpu_prefill_factor; // stored GPU calibration (0: none)
+    int gpu_wclass;         // the weight family it was stored for
     // The GPU shares (engine_gpu.h), when the engine runs blocks on GPUs.
     bool on_gpu;
     int n_gpu;
@@ -284,9 +289,19 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
                format_bytes(b1, sizeof b1, r->tok_rss));
     else
         printf("  tokenizer     none                   (the model has none: not counted)\n");
-    printf("planned    from %.1f GB/s effective (%s)\n", r->plan_bw_gbs,
-           r->plan_bw_measured ? "measured on this machine, from the cache"
-                               : "estimated per core: never measured here");
+    if (r->on_gpu) {
+        bool calibrated = false;
+        for (int i = 0; i < r->speed.n_parts; i++) calibrated |= r->speed.parts[i].calibrated;
+        printf("planned    GPU model from %.0f GB/s effective for float weights (%s)%s\n",
+               r->plan_bw_gbs,
+               r->plan_bw_measured ? "measured copy bandwidth" : "spec sheet",
+               calibrated ? ", calibrated by an earlier bench" : "");
+        if (r->warmed) printf("timed      after one warm-up pass of the same prompt\n");
+    } else {
+        printf("planned    from %.1f GB/s effective (%s)\n", r->plan_bw_gbs,
+               r->plan_bw_measured ? "measured on this machine, from the cache"
+                                   : "estimated per core: never measured here");
+    }
     printf("bandwidth  %.1f GB/s effective (%s read per token x %.1f tok/s)\n", r->bandwidth_gbs,
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
@@ -365,8 +380,15 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
             add_gpu_json(arr, &v);
         }
     }
-    cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved);
-    if (r->saved) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
+    cJSON_AddBoolToObject(j, "warmed_up", r->warmed);
+    cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved && !r->on_gpu);
+    if (r->saved && !r->on_gpu) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
+    if (r->saved && r->on_gpu) {
+        cJSON *c = cJSON_AddObjectToObject(j, "gpu_calibration_saved");
+        cJSON_AddStringToObject(c, "weights", plan_wclass_name((plan_wclass)r->gpu_wclass));
+        cJSON_AddNumberToObject(c, "decode_factor", r->gpu_decode_factor);
+        cJSON_AddNumberToObject(c, "prefill_factor", r->gpu_prefill_factor);
+    }
     if (r->calibrated_gflops > 0) cJSON_AddNumberToObject(j, "gflops_saved", r->calibrated_gflops);
     char *s = cJSON_PrintUnformatted(j);
     if (s) printf("%s\n", s);
@@ -374,24 +396,46 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     cJSON_Delete(j);
 }
 
-// The plan's speed for this run: the model on the CPU at the context the
-// decode steps see on average (the prompt plus half the generated tokens).
+// The plan's speed for this run, for the placement the engine loaded (its
+// GPUs' blocks, the rest on the CPU), at the context the decode steps see
+// on average (the prompt plus half the generated tokens).
 static void predict(const load_plan *lp, const bench_args *a, bench_result *r, rs_error *err)
 {
     const model_desc *m = lp->m;
     const plan_row *row = &lp->plan->rows[lp->row];
     plan_weights w;
     if (plan_weights_init(&w, m, row->precision, err) != RS_OK) return;
-    plan_speed_span span = {-1, 0, m->n_layer, true};
-    int64_t n_batch = lp->plan->opts.n_batch < a->n_prompt ? lp->plan->opts.n_batch : a->n_prompt;
-    plan_speed sp;
-    plan_speed_estimate(m, &lp->hw, &w, &span, 1, a->n_prompt + a->n_gen / 2, 1, lp->eo.kv_type,
-                        n_batch, &sp);
-    r->plan_decode_tps = sp.decode_tps;
-    r->plan_prefill_tps = sp.prefill_tps;
-    r->decode_bytes = sp.n_parts ? sp.parts[0].decode_bytes : 0;
-    r->plan_bw_gbs = sp.n_parts ? sp.parts[0].bandwidth_gbs : 0;
-    r->plan_bw_measured = sp.n_parts && sp.parts[0].bandwidth_measured;
+    plan_speed_span spans[ENGINE_GPU_MAX + 1];
+    int n = 0;
+    int64_t on_gpu = 0;
+    for (int i = 0; i < r->n_gpu; i++) {
+        int at = 0;
+        for (int k = 0; k < lp->hw.n_gpus; k++)
+            if (lp->hw.gpus[k].index == r->gpus[i].device) at = k;
+        spans[n].gpu_index = lp->hw.n_gpus > 0 ? at : -1;
+        spans[n].layer_first = r->gpus[i].layer_first;
+        spans[n].layer_last = r->gpus[i].layer_first + r->gpus[i].n_gpu_layers;
+        on_gpu += r->gpus[i].n_gpu_layers;
+        spans[n].has_output = false;
+        n++;
+    }
+    if (on_gpu < m->n_layer) {
+        spans[n] = (plan_speed_span){-1, on_gpu, m->n_layer, true};
+        n++;
+    } else {
+        spans[n - 1].has_output = true;
+    }
+    int64_t n_batch = lp->eo.n_batch > 0 && lp->eo.n_batch < a->n_prompt ? lp->eo.n_batch : a->n_prompt;
+    r->n_batch = n_batch;
+    plan_speed *sp = &r->speed;
+    plan_speed_estimate(m, &lp->hw, &w, spans, n, a->n_prompt + a->n_gen / 2, 1, lp->eo.kv_type,
+                        n_batch, sp);
+    r->plan_decode_tps = sp->decode_tps;
+    r->plan_prefill_tps = sp->prefill_tps;
+    r->decode_bytes = 0;
+    for (int i = 0; i < sp->n_parts; i++) r->decode_bytes += sp->parts[i].decode_bytes;
+    r->plan_bw_gbs = sp->n_parts ? sp->parts[0].bandwidth_gbs : 0;
+    r->plan_bw_measured = sp->n_parts && sp->parts[0].bandwidth_measured;
     plan_weights_free(&w);
     const plan_device *d = &row->layout.dev[0];
     r->plan_total = d->total;
@@ -406,6 +450,55 @@ static void predict(const load_plan *lp, const bench_args *a, bench_result *r, r
     r->plan_kv = d->kv;
     r->plan_compute = d->compute;
     r->plan_overhead = d->overhead;
+}
+
+// A run with every block on GPUs calibrates the GPU model: the measured
+// time over the model's (plan_gpu_calibration), per card name and the
+// weight family of its blocks, in the measurement cache that hw_probe reads
+// (hw_load_gpu_calibration), so that later plans predict what was measured.
+static void store_gpu_calibration(const load_plan *lp, const bench_args *a, bench_result *r,
+                                  const char *path)
+{
+    const plan_speed *sp = &r->speed;
+    for (int i = 0; i < sp->n_parts; i++)
+        if (!sp->parts[i].gpu) {
+            snprintf(r->save_note, sizeof r->save_note,
+                     "not stored: blocks ran on the CPU too (calibrating needs all on GPUs)");
+            return;
+        }
+    double df = 0, pf = 0;
+    plan_gpu_calibration(sp, r->decode_tps, a->n_prompt >= 32 ? r->prefill_tps : 0, r->n_batch,
+                         &df, &pf);
+    if (!(df > 0)) {
+        snprintf(r->save_note, sizeof r->save_note, "not stored: no decode time to calibrate");
+        return;
+    }
+    char names[256] = "";
+    size_t len = 0;
+    for (int i = 0; i < sp->n_parts; i++) {
+        const plan_speed_part *p = &sp->parts[i];
+        const char *name = lp->hw.gpus[p->gpu_index].name;
+        char key[64];
+        rs_error e2 = {0};
+        if (hw_cache_store_gpu_value(&lp->hw, name, hw_gpu_calib_key(key, sizeof key, false, p->wclass),
+                                     df, &e2) != RS_OK ||
+            (pf > 0 && hw_cache_store_gpu_value(&lp->hw, name,
+                                                hw_gpu_calib_key(key, sizeof key, true, p->wclass),
+                                                pf, &e2) != RS_OK)) {
+            snprintf(r->save_note, sizeof r->save_note, "not stored: %.150s", e2.msg);
+            return;
+        }
+        if (!strstr(names, name) && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", name);
+    }
+    r->gpu_decode_factor = df;
+    r->gpu_prefill_factor = pf;
+    r->gpu_wclass = sp->parts[0].wclass;
+    r->saved = true;
+    snprintf(r->save_note, sizeof r->save_note,
+             "stored for %.200s, %s weights: decode x%.3f, prefill x%.3f of the model (measured / "
+             "predicted) for later plans in %.300s",
+             names, plan_wclass_name((plan_wclass)r->gpu_wclass), df, pf, path);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -465,6 +558,8 @@ int cmd_bench(int argc, char **argv)
     r.load_s = lp.load_s;
     r.load_peak_rss = load_plan_peak_rss();
     engine_memory_usage(lp.e, &r.mem);
+    r.n_gpu = engine_gpu_devices(lp.e, r.gpus, ENGINE_GPU_MAX);
+    r.on_gpu = r.n_gpu > 0;
     predict(&lp, &a, &r, &err);
 
     // Fixed ids spread over the vocabulary (the same every run).
@@ -478,6 +573,16 @@ int cmd_bench(int argc, char **argv)
     for (int64_t i = 0; i < n_ids; i++)
         ids[i] = (int32_t)((1 + (uint64_t)i * 2654435761u) % (uint64_t)n_vocab);
 
+    if (r.on_gpu) {
+        // The first pass on a GPU loads kernel modules and picks cuBLAS
+        // algorithms (tens of ms): run the same prompt and a decode step
+        // once, so that the timing is the steady rate the plan predicts.
+        if ((st = engine_prefill(lp.e, ids, a.n_prompt, NULL, &err)) != RS_OK ||
+            (st = engine_decode(lp.e, ids[a.n_prompt], &err)) != RS_OK)
+            goto done;
+        engine_rewind(lp.e, 0);
+        r.warmed = true;
+    }
     double t0 = now_s();
     if ((st = engine_prefill(lp.e, ids, a.n_prompt, NULL, &err)) != RS_OK) goto done;
     double t_prefill = now_s() - t0;
@@ -489,8 +594,6 @@ int cmd_bench(int argc, char **argv)
     r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
     r.peak_rss = load_plan_peak_rss();
     r.rss_end = load_plan_current_rss();
-    r.n_gpu = engine_gpu_devices(lp.e, r.gpus, ENGINE_GPU_MAX);
-    r.on_gpu = r.n_gpu > 0;
     for (int i = 0; i < r.n_gpu; i++) {
         uint64_t tb = 0;
         rs_error e3 = {0};
@@ -498,11 +601,6 @@ int cmd_bench(int argc, char **argv)
             r.gpu_free_ends[i] = 0;
         for (int k = 0; k < lp.n_probed; k++)
             if (lp.probed_index[k] == r.gpus[i].device) r.gpu_free_starts[i] = lp.probed_free[k];
-    }
-    if (r.on_gpu) {
-        // The plan's speed for its placement (GPU, or the split), not the CPU's.
-        r.plan_decode_tps = lp.plan->rows[lp.row].speed.decode_tps;
-        r.plan_prefill_tps = lp.plan->rows[lp.row].speed.prefill_tps;
     }
     r.bandwidth_gbs = (double)r.decode_bytes * r.decode_tps / 1e9;
 
@@ -514,8 +612,7 @@ int cmd_bench(int argc, char **argv)
     if (!a.save) {
         snprintf(r.save_note, sizeof r.save_note, "not stored (--no-save)");
     } else if (r.on_gpu) {
-        snprintf(r.save_note, sizeof r.save_note,
-                 "not stored: blocks ran on the GPU, not a CPU measurement");
+        store_gpu_calibration(&lp, &a, &r, path);
     } else if (r.decode_bytes < BENCH_MIN_CALIBRATION_BYTES) {
         char b[32];
         snprintf(r.save_note, sizeof r.save_note,
@@ -535,7 +632,7 @@ int cmd_bench(int argc, char **argv)
     // The same for prefill: scale the GFLOPS the plan assumed by measured /
     // predicted, so that later plans predict this prefill rate.
     double gflops_used = plan_device_flops(&lp.hw, -1) / (PLAN_EFF_CPU_PREFILL * 1e9);
-    if (r.saved && a.n_prompt >= 32 && r.plan_prefill_tps > 0 && r.prefill_tps > 0) {
+    if (r.saved && !r.on_gpu && a.n_prompt >= 32 && r.plan_prefill_tps > 0 && r.prefill_tps > 0) {
         r.calibrated_gflops = gflops_used * r.prefill_tps / r.plan_prefill_tps;
         rs_error e3 = {0};
         size_t len = strlen(r.save_note);
