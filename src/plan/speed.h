@@ -16,7 +16,8 @@
 // every weight once per chunk. Factors and their sources: docs/memory-model.md.
 // They are calibrated by measurement: a GPU's bandwidth_measured_gbs and the
 // CPU's cpu_bandwidth_gbs (from `hw --measure` or the engine's bench) replace
-// the spec sheet where nonzero.
+// the spec sheet where nonzero. A GPU has its own model (below), scaled by
+// the bench's calibration of that card when there is one (hw_gpu).
 
 // Fraction of the measured (or estimated) CPU bandwidth a decode step reaches.
 #define PLAN_EFF_CPU_DECODE          0.80
