@@ -289,9 +289,10 @@ void plan_print(FILE *out, const model_desc *m, const hw_info *hw, const plan_re
                    s->parts[j + 1].bandwidth_gbs == p->bandwidth_gbs)
                 j++;
             char dn[32], how[48];
-            snprintf(how, sizeof how, "%s x %.2g",
+            snprintf(how, sizeof how, "%s x %.2g%s",
                      p->bandwidth_measured ? "measured" : p->gpu ? "spec" : "estimated",
-                     plan_device_bandwidth_factor(hw, p->gpu_index));
+                     plan_device_bandwidth_factor(hw, p->gpu_index),
+                     p->calibrated ? ", calibrated by bench" : "");
             if (!p->gpu) snprintf(dn, sizeof dn, "CPU");
             else if (j > i)
                 snprintf(dn, sizeof dn, "GPU%d-%d", p->gpu_index, s->parts[j].gpu_index);
