@@ -32,16 +32,18 @@
 #endif
 
 #define N_LAYER 4
-#define N_TOK 6
+#define N_TOK   6
 
 static const char *config_json(bool tied)
 {
     return tied ? "{\"model_type\": \"llama\", \"hidden_size\": 384, \"intermediate_size\": 1024,"
-                  " \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"num_key_value_heads\": 2,"
+                  " \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"num_key_value_heads\": "
+                  "2,"
                   " \"vocab_size\": 1024, \"max_position_embeddings\": 64, \"torch_dtype\": "
                   "\"float32\", \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": true}"
                 : "{\"model_type\": \"llama\", \"hidden_size\": 384, \"intermediate_size\": 1024,"
-                  " \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"num_key_value_heads\": 2,"
+                  " \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"num_key_value_heads\": "
+                  "2,"
                   " \"vocab_size\": 1024, \"max_position_embeddings\": 64, \"torch_dtype\": "
                   "\"float32\", \"rms_norm_eps\": 1e-5, \"tie_word_embeddings\": false}";
 }
@@ -94,10 +96,12 @@ static void write_model(const char *dir, bool tied)
     f = fopen(path, "wb");
     assert_non_null(f);
     unsigned char le[8];
-    for (int i = 0; i < 8; i++) le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)((uint64_t)padded >> (8 * i));
     fwrite(le, 1, 8, f);
     fwrite(json, 1, len, f);
-    for (size_t i = len; i < padded; i++) fputc(' ', f);
+    for (size_t i = len; i < padded; i++)
+        fputc(' ', f);
     for (int64_t i = 0; i < syn.n_tensors; i++) {
         const model_tensor *t = &syn.tensors[i];
         bool norm = t->n_dims == 1;
@@ -209,7 +213,8 @@ static void check(bool tied, const char *precision, int64_t gpu)
     for (int64_t l = 0; l < gpu; l++) {
         const layer_weights *L = &w.layers[l];
         const weight *ms[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < 7; i++) expect += matrix_bytes(ms[i]);
+        for (size_t i = 0; i < 7; i++)
+            expect += matrix_bytes(ms[i]);
         expect += 2 * (uint64_t)D * sizeof(float); // attn_norm, ffn_norm
     }
     if (!tied) expect += matrix_bytes(&w.tok_embd);

@@ -62,8 +62,10 @@ static plan_speed predict(const char *model, const char *precision, const hw_inf
     plan_speed s;
     plan_speed_estimate(m, hw, &w, &span, 1, n_ctx, 1, DTYPE_F16, n_batch, &s);
     plan_weights_free(&w);
-    if (out) *out = m;
-    else model_free(m);
+    if (out)
+        *out = m;
+    else
+        model_free(m);
     return s;
 }
 
@@ -75,8 +77,11 @@ static void test_run4_within_15pct(void **state)
         const run4 *r = &runs[i];
         plan_speed s = predict(r->model, r->precision, &hw, r->n_ctx, 512, NULL);
         double ed = r->decode_tps > 0 ? 100 * (s.decode_tps - r->decode_tps) / r->decode_tps : 0;
-        double ep = r->prefill_tps > 0 ? 100 * (s.prefill_tps - r->prefill_tps) / r->prefill_tps : 0;
-        fprintf(stderr, "  %-13s %-5s ctx %3lld: decode %7.1f (measured %7.1f, %+5.1f%%), prefill %8.0f (%8.0f, %+5.1f%%)\n",
+        double ep =
+            r->prefill_tps > 0 ? 100 * (s.prefill_tps - r->prefill_tps) / r->prefill_tps : 0;
+        fprintf(stderr,
+                "  %-13s %-5s ctx %3lld: decode %7.1f (measured %7.1f, %+5.1f%%), prefill %8.0f "
+                "(%8.0f, %+5.1f%%)\n",
                 r->model, r->precision, (long long)r->n_ctx, s.decode_tps, r->decode_tps, ed,
                 s.prefill_tps, r->prefill_tps, ep);
         assert_true(fabs(ed) <= 15.0);
@@ -108,7 +113,8 @@ static void test_terms(void **state)
                      (2.0 * m->n_embd + (double)(m->n_head + 2 * m->n_head_kv) * m->head_dim) +
                  4.0 * m->n_embd; // the final norm
     double q8 = -f32 + (double)w.output;
-    for (int64_t l = 0; l < m->n_layer; l++) q8 += (double)w.layer_active[l];
+    for (int64_t l = 0; l < m->n_layer; l++)
+        q8 += (double)w.layer_active[l];
     double kv = (double)plan_kv_bytes_range(m, 0, m->n_layer, 576, 1, DTYPE_F16);
     double bw = 4252e9;
     double t = (28 * 7 + 2) * PLAN_GPU_LAUNCH_S + 28 * 3 * PLAN_GPU_QUANT_LAUNCH_S +
@@ -136,7 +142,8 @@ static void test_calibration_round_trip(void **state)
     char key[64];
     int c = s.parts[0].wclass;
     assert_int_equal(hw_cache_store_gpu_value(&hw, hw.gpus[0].name,
-                                              hw_gpu_calib_key(key, sizeof key, false, c), df, &err),
+                                              hw_gpu_calib_key(key, sizeof key, false, c), df,
+                                              &err),
                      RS_OK);
     assert_int_equal(hw_cache_store_gpu_value(&hw, hw.gpus[0].name,
                                               hw_gpu_calib_key(key, sizeof key, true, c), pf, &err),

@@ -155,7 +155,7 @@ typedef struct bench_result {
     bool has_tok;           // the model has a tokenizer, loaded as chat would
     uint64_t plan_total;    // the CPU device's planned total (after loading)
     uint64_t plan_load_peak; // the host's planned peak while loading (plan_host_load_peak)
-    uint64_t rss_end;       // VmRSS after the run: what the process holds once loaded
+    uint64_t rss_end;        // VmRSS after the run: what the process holds once loaded
     uint64_t plan_weights, plan_kv, plan_compute, plan_overhead;
     engine_memory mem;     // what the engine says it holds
     uint64_t decode_bytes; // bytes the speed model reads per decode step
@@ -166,11 +166,11 @@ typedef struct bench_result {
     bool plan_bw_measured; // from the measurement cache, not the per-core estimate
     bool saved;
     char save_note[800];
-    plan_speed speed;       // the prediction (its GPU parts' model times calibrate)
-    int64_t n_batch;        // tokens per prefill chunk
-    bool warmed;            // a GPU run: one pass of the same prompt before the timing
+    plan_speed speed; // the prediction (its GPU parts' model times calibrate)
+    int64_t n_batch;  // tokens per prefill chunk
+    bool warmed;      // a GPU run: one pass of the same prompt before the timing
     double gpu_decode_factor, gpu_prefill_factor; // stored GPU calibration (0: none)
-    int gpu_wclass;         // the weight family it was stored for
+    int gpu_wclass;                               // the weight family it was stored for
     // The GPU shares (engine_gpu.h), when the engine runs blocks on GPUs.
     bool on_gpu;
     int n_gpu;
@@ -291,10 +291,10 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
         printf("  tokenizer     none                   (the model has none: not counted)\n");
     if (r->on_gpu) {
         bool calibrated = false;
-        for (int i = 0; i < r->speed.n_parts; i++) calibrated |= r->speed.parts[i].calibrated;
+        for (int i = 0; i < r->speed.n_parts; i++)
+            calibrated |= r->speed.parts[i].calibrated;
         printf("planned    GPU model from %.0f GB/s effective for float weights (%s)%s\n",
-               r->plan_bw_gbs,
-               r->plan_bw_measured ? "measured copy bandwidth" : "spec sheet",
+               r->plan_bw_gbs, r->plan_bw_measured ? "measured copy bandwidth" : "spec sheet",
                calibrated ? ", calibrated by an earlier bench" : "");
         if (r->warmed) printf("timed      after one warm-up pass of the same prompt\n");
     } else {
@@ -382,7 +382,8 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     }
     cJSON_AddBoolToObject(j, "warmed_up", r->warmed);
     cJSON_AddBoolToObject(j, "bandwidth_saved", r->saved && !r->on_gpu);
-    if (r->saved && !r->on_gpu) cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
+    if (r->saved && !r->on_gpu)
+        cJSON_AddNumberToObject(j, "bandwidth_saved_gbs", r->calibrated_gbs);
     if (r->saved && r->on_gpu) {
         cJSON *c = cJSON_AddObjectToObject(j, "gpu_calibration_saved");
         cJSON_AddStringToObject(c, "weights", plan_wclass_name((plan_wclass)r->gpu_wclass));
@@ -425,7 +426,8 @@ static void predict(const load_plan *lp, const bench_args *a, bench_result *r, r
     } else {
         spans[n - 1].has_output = true;
     }
-    int64_t n_batch = lp->eo.n_batch > 0 && lp->eo.n_batch < a->n_prompt ? lp->eo.n_batch : a->n_prompt;
+    int64_t n_batch =
+        lp->eo.n_batch > 0 && lp->eo.n_batch < a->n_prompt ? lp->eo.n_batch : a->n_prompt;
     r->n_batch = n_batch;
     plan_speed *sp = &r->speed;
     plan_speed_estimate(m, &lp->hw, &w, spans, n, a->n_prompt + a->n_gen / 2, 1, lp->eo.kv_type,
@@ -433,7 +435,8 @@ static void predict(const load_plan *lp, const bench_args *a, bench_result *r, r
     r->plan_decode_tps = sp->decode_tps;
     r->plan_prefill_tps = sp->prefill_tps;
     r->decode_bytes = 0;
-    for (int i = 0; i < sp->n_parts; i++) r->decode_bytes += sp->parts[i].decode_bytes;
+    for (int i = 0; i < sp->n_parts; i++)
+        r->decode_bytes += sp->parts[i].decode_bytes;
     r->plan_bw_gbs = sp->n_parts ? sp->parts[0].bandwidth_gbs : 0;
     r->plan_bw_measured = sp->n_parts && sp->parts[0].bandwidth_measured;
     plan_weights_free(&w);
@@ -467,8 +470,8 @@ static void store_gpu_calibration(const load_plan *lp, const bench_args *a, benc
             return;
         }
     double df = 0, pf = 0;
-    plan_gpu_calibration(sp, r->decode_tps, a->n_prompt >= 32 ? r->prefill_tps : 0, r->n_batch,
-                         &df, &pf);
+    plan_gpu_calibration(sp, r->decode_tps, a->n_prompt >= 32 ? r->prefill_tps : 0, r->n_batch, &df,
+                         &pf);
     if (!(df > 0)) {
         snprintf(r->save_note, sizeof r->save_note, "not stored: no decode time to calibrate");
         return;
@@ -480,8 +483,9 @@ static void store_gpu_calibration(const load_plan *lp, const bench_args *a, benc
         const char *name = lp->hw.gpus[p->gpu_index].name;
         char key[64];
         rs_error e2 = {0};
-        if (hw_cache_store_gpu_value(&lp->hw, name, hw_gpu_calib_key(key, sizeof key, false, p->wclass),
-                                     df, &e2) != RS_OK ||
+        if (hw_cache_store_gpu_value(&lp->hw, name,
+                                     hw_gpu_calib_key(key, sizeof key, false, p->wclass), df,
+                                     &e2) != RS_OK ||
             (pf > 0 && hw_cache_store_gpu_value(&lp->hw, name,
                                                 hw_gpu_calib_key(key, sizeof key, true, p->wclass),
                                                 pf, &e2) != RS_OK)) {

@@ -449,7 +449,6 @@ void model_weights_free(model_weights *w)
     memset(w, 0, sizeof *w);
 }
 
-
 // Gives back one block of weight memory: freed when the load allocated it,
 // dropped from the mapping when it lies in a model file. Returns its bytes
 // (0 when it is neither, or NULL).
@@ -503,10 +502,12 @@ uint64_t model_weights_release_blocks(model_weights *w, int64_t first, int64_t n
     for (int64_t l = first; l < first + n && l < w->n_layer; l++) {
         layer_weights *L = &w->layers[l];
         weight *ms[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) got += release_matrix(w, ms[i]);
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+            got += release_matrix(w, ms[i]);
         float **vs[] = {&L->attn_norm, &L->ffn_norm, &L->bq,    &L->bk,
                         &L->bv,        &L->q_norm,   &L->k_norm};
-        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) got += release_vector(w, vs[i]);
+        for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++)
+            got += release_vector(w, vs[i]);
     }
     // A tied table is both: it goes when neither role stays on the host.
     const bool tied = w->tok_embd.data && w->tok_embd.data == w->output.data;

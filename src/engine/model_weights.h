@@ -44,8 +44,8 @@ typedef struct model_weights {
     void **maps;        // (n_maps) one read-only mapping per model file
     uint64_t *map_size; // (n_maps)
     int n_owned, cap_owned;
-    void **owned;           // (n_owned) converted tensors, f32 norms and biases; NULL once released
-    uint64_t *owned_bytes;  // (n_owned) bytes of each
+    void **owned;          // (n_owned) converted tensors, f32 norms and biases; NULL once released
+    uint64_t *owned_bytes; // (n_owned) bytes of each
 
     uint64_t bytes_total;     // all weights at their final types
     uint64_t bytes_converted; // of which held in owned memory

@@ -124,8 +124,10 @@ void hw_load_gpu_calibration(hw_info *hw)
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(gpus, g->name);
         for (int c = 0; c < HW_GPU_CALIB_CLASSES; c++) {
             char key[64];
-            g->decode_calib[c] = g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, false, c));
-            g->prefill_calib[c] = g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, true, c));
+            g->decode_calib[c] =
+                g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, false, c));
+            g->prefill_calib[c] =
+                g->hypothetical ? 0 : number_at(e, hw_gpu_calib_key(key, sizeof key, true, c));
         }
     }
     cJSON_Delete(root);

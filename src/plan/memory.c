@@ -429,12 +429,16 @@ plan_wclass plan_weight_class(dtype t)
     case DTYPE_F32:
     case DTYPE_F16:
     case DTYPE_BF16:
-    case DTYPE_F64: return PLAN_WCLASS_FLOAT;
+    case DTYPE_F64:
+        return PLAN_WCLASS_FLOAT;
     case DTYPE_Q8_0:
-    case DTYPE_Q4_0: return PLAN_WCLASS_INT8;
+    case DTYPE_Q4_0:
+        return PLAN_WCLASS_INT8;
     case DTYPE_Q4_K:
-    case DTYPE_Q6_K: return PLAN_WCLASS_KQUANT;
-    default: return dtype_is_quantized(t) ? PLAN_WCLASS_DEQ : PLAN_WCLASS_FLOAT;
+    case DTYPE_Q6_K:
+        return PLAN_WCLASS_KQUANT;
+    default:
+        return dtype_is_quantized(t) ? PLAN_WCLASS_DEQ : PLAN_WCLASS_FLOAT;
     }
 }
 

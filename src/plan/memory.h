@@ -113,12 +113,12 @@ typedef struct plan_weights {
     uint64_t output_head_tied; // bytes of the tied embedding table as the head (0 if untied)
     uint64_t total;         // all loaded bytes on a single device
     // For the GPU speed model:
-    uint64_t *layer_class;  // (n_layer, PLAN_WCLASS_N) active bytes by kernel family
+    uint64_t *layer_class;                // (n_layer, PLAN_WCLASS_N) active bytes by kernel family
     uint64_t output_class[PLAN_WCLASS_N]; // the output side by family (tied: the table)
-    uint64_t *layer_quant_params;   // (n_layer) active parameters of quantized matrices,
-                                    // which a GPU prefill dequantizes to bf16 first
-    uint64_t *layer_chunked_params; // (n_layer) of which in matrices of more than
-                                    // PLAN_GPU_DEQ_SCRATCH_ELEMS (dequantized in slabs)
+    uint64_t *layer_quant_params;         // (n_layer) active parameters of quantized matrices,
+                                          // which a GPU prefill dequantizes to bf16 first
+    uint64_t *layer_chunked_params;       // (n_layer) of which in matrices of more than
+                                          // PLAN_GPU_DEQ_SCRATCH_ELEMS (dequantized in slabs)
 } plan_weights;
 
 // Elements of the CUDA engine's dequantization scratch (src/engine/cuda/
@@ -231,7 +231,7 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
 // Host RAM that each CUDA context of the process holds (driver, runtime,
 // cuBLAS and the engine's kernel images): 212 MiB, derived from run 6 of
 // bench/results/cuda.md (docs/memory-model.md), counted on the CPU device.
-#define PLAN_CUDA_HOST_BYTES      (212ull << 20)
+#define PLAN_CUDA_HOST_BYTES (212ull << 20)
 
 uint64_t plan_overhead_gpu(void);
 uint64_t plan_overhead_cuda_host(void);

@@ -25,7 +25,8 @@ double plan_device_bandwidth_factor(const hw_info *hw, int gpu_index)
 double plan_device_bandwidth(const hw_info *hw, int gpu_index, bool *measured)
 {
     if (measured) *measured = false;
-    if (gpu_index >= 0) return PLAN_EFF_GPU_FLOAT * plan_gpu_copy_bandwidth(hw, gpu_index, measured);
+    if (gpu_index >= 0)
+        return PLAN_EFF_GPU_FLOAT * plan_gpu_copy_bandwidth(hw, gpu_index, measured);
     double bw = hw->cpu_bandwidth_gbs;
     if (bw > 0) {
         if (measured) *measured = true;
@@ -73,7 +74,8 @@ static void gpu_times(const model_desc *m, const hw_info *hw, const plan_weights
     int64_t blocks = 0, int8_blocks = 0;
     for (int64_t l = sp->layer_first; l < sp->layer_last && l < w->n_layer; l++) {
         const uint64_t *lc = w->layer_class + l * PLAN_WCLASS_N;
-        for (int c = 0; c < PLAN_WCLASS_N; c++) bytes[c] += (double)lc[c];
+        for (int c = 0; c < PLAN_WCLASS_N; c++)
+            bytes[c] += (double)lc[c];
         blocks++;
         if (lc[PLAN_WCLASS_INT8] + lc[PLAN_WCLASS_KQUANT] > 0) int8_blocks++;
         quant += (double)w->layer_quant_params[l];
@@ -82,7 +84,8 @@ static void gpu_times(const model_desc *m, const hw_info *hw, const plan_weights
         wall += (double)w->layer[l];
     }
     if (sp->has_output) {
-        for (int c = 0; c < PLAN_WCLASS_N; c++) bytes[c] += (double)w->output_class[c];
+        for (int c = 0; c < PLAN_WCLASS_N; c++)
+            bytes[c] += (double)w->output_class[c];
         wall += (double)(w->output + w->output_head_tied);
     }
     p->wclass = PLAN_WCLASS_FLOAT;
@@ -94,15 +97,15 @@ static void gpu_times(const model_desc *m, const hw_info *hw, const plan_weights
     double t = (double)(PLAN_GPU_LAUNCHES_PER_BLOCK * blocks + PLAN_GPU_LAUNCHES_PER_STEP) *
                    PLAN_GPU_LAUNCH_S +
                (double)(PLAN_GPU_QUANT_LAUNCHES_PER_BLOCK * int8_blocks) * PLAN_GPU_QUANT_LAUNCH_S;
-    for (int c = 0; c < PLAN_WCLASS_N; c++) t += bytes[c] / (bw * gpu_eff[c]);
+    for (int c = 0; c < PLAN_WCLASS_N; c++)
+        t += bytes[c] / (bw * gpu_eff[c]);
     p->decode_model_s = t;
 
     // Prefill of a chunk from an empty cache; the head runs for the last
     // token only (a matrix-vector product: its bytes).
     const double peak = hw->gpus[sp->gpu_index].tflops_bf16 * 1e12, n = (double)n_batch;
     if (peak > 0) {
-        double direct = 2.0 * (params - chunked) * n +
-                        (double)blocks * attn_flops(m, n / 2.0) * n;
+        double direct = 2.0 * (params - chunked) * n + (double)blocks * attn_flops(m, n / 2.0) * n;
         double tp = direct / (PLAN_EFF_GPU_PREFILL * peak) +
                     2.0 * chunked * n / (PLAN_EFF_GPU_PREFILL_SLABS * peak) +
                     (double)blocks * n * PLAN_GPU_PREFILL_TOKEN_S +

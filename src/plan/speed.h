@@ -38,12 +38,12 @@
 //   + launches x PLAN_GPU_LAUNCH_S + quantization launches x PLAN_GPU_QUANT_LAUNCH_S,
 // the copy bandwidth being the card's measured device-to-device copy (hw
 // --measure, read + write counted), else its spec x PLAN_GPU_COPY_OF_SPEC.
-#define PLAN_GPU_COPY_OF_SPEC   0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 2.9-3.0 of 3.35 TB/s
-#define PLAN_EFF_GPU_FLOAT      0.86 // F32/F16/BF16 (the KV cache too)
-#define PLAN_EFF_GPU_INT8       0.84 // Q8_0, Q4_0 through int8 dot products
-#define PLAN_EFF_GPU_KQUANT     0.60 // Q4_K, Q6_K through int8 dot products
-#define PLAN_EFF_GPU_DEQ        0.19 // others, dequantized in fp32 (run 4's old kernels:
-                                     // Q4_K 0.18, Q4_0 0.20; Q8_0 0.49)
+#define PLAN_GPU_COPY_OF_SPEC 0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 2.9-3.0 of 3.35 TB/s
+#define PLAN_EFF_GPU_FLOAT    0.86 // F32/F16/BF16 (the KV cache too)
+#define PLAN_EFF_GPU_INT8     0.84 // Q8_0, Q4_0 through int8 dot products
+#define PLAN_EFF_GPU_KQUANT   0.60 // Q4_K, Q6_K through int8 dot products
+// Others, dequantized in fp32 (run 4's old kernels: Q4_K 0.18, Q4_0 0.20).
+#define PLAN_EFF_GPU_DEQ      0.19
 // Per decode step: each block launches 7 kernels (qkv, rope + KV write,
 // attention split, attention combine, o, gate|up, down), 3 more that
 // quantize the input to int8 when its matrices take the int8 path, and each
@@ -62,10 +62,10 @@
 // PLAN_GPU_PREFILL_TOKEN_S per token and block (attention, norms, launches),
 // and the dequantization: 2 bytes of bf16 per quantized weight at
 // PLAN_EFF_GPU_DEQUANT of the copy bandwidth.
-#define PLAN_EFF_GPU_PREFILL        0.172
-#define PLAN_EFF_GPU_PREFILL_SLABS  0.063
-#define PLAN_GPU_PREFILL_TOKEN_S    0.75e-6
-#define PLAN_EFF_GPU_DEQUANT        0.27
+#define PLAN_EFF_GPU_PREFILL       0.172
+#define PLAN_EFF_GPU_PREFILL_SLABS 0.063
+#define PLAN_GPU_PREFILL_TOKEN_S   0.75e-6
+#define PLAN_EFF_GPU_DEQUANT       0.27
 
 // Between two devices of a split the residual stream of each step passes
 // through host memory (engine_gpu.c: device to host, host to device). Run 6
@@ -73,8 +73,8 @@
 // and 256.1 with --split 18,18 over two, 72 us more per token for one hop;
 // the bytes (n_embd f32 per token) cross a PCIe link, about 25 GB/s for
 // PCIe 4.0 x16.
-#define PLAN_HOP_LATENCY_S  70e-6
-#define PLAN_HOST_LINK_GBS  25.0
+#define PLAN_HOP_LATENCY_S 70e-6
+#define PLAN_HOST_LINK_GBS 25.0
 
 typedef struct plan_speed_part {
     bool gpu;
@@ -97,8 +97,8 @@ typedef struct plan_speed {
     double prefill_tps;       // tokens/s of a prompt of n_batch tokens; 0 if FLOPS unknown
     int n_parts;
     plan_speed_part parts[HW_MAX_GPUS + 1];
-    int n_hops;               // device changes per step (spans - 1)
-    double hop_s;             // seconds they add to a decode step (in decode_tps)
+    int n_hops;   // device changes per step (spans - 1)
+    double hop_s; // seconds they add to a decode step (in decode_tps)
 } plan_speed;
 
 // Effective decode bandwidth of a device, GB/s (gpu_index -1: the CPU; a

@@ -79,7 +79,8 @@ static int create(const rs_cuda_model *m, rs_cuda_ctx **out, char *err, size_t e
     c->n_vocab = m->n_vocab;
     for (int64_t l = 0; l < m->n_layer; l++) {
         const rs_cuda_layer *L = &m->layers[l];
-        const rs_cuda_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        const rs_cuda_weight *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
+                                      &L->w_gate, &L->w_up, &L->w_down};
         for (int i = 0; i < 7; i++) {
             if (!touch(ws[i])) {
                 snprintf(err, errn, "fake CUDA: block %lld has a NULL weight",
@@ -135,8 +136,15 @@ static int test_op(int op, const rs_cuda_weight *w, const float *x, const float 
     return 1;
 }
 
-static const rs_cuda_api api = {RS_CUDA_API_VERSION, device_count, device_info, measure_copy,
-                                create, destroy, forward, memory, test_op};
+static const rs_cuda_api api = {RS_CUDA_API_VERSION,
+                                device_count,
+                                device_info,
+                                measure_copy,
+                                create,
+                                destroy,
+                                forward,
+                                memory,
+                                test_op};
 
 EXPORT const rs_cuda_api *rs_cuda_get_api(void)
 {
