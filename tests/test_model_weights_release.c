@@ -312,6 +312,12 @@ static void test_kv_cpu_share(void **state)
     assert_int_equal(kv_cache_init(&part, &c, 32, DTYPE_F16, &err), RS_OK);
     assert_int_equal(part.bytes * 4, all.bytes);
     assert_int_equal(part.rows[0], 32); // known for every layer (rewind reads it)
+    kv_cache_free(&part);
+    // Every block on GPUs: nothing here, but a valid cache.
+    c.layer_first = 4;
+    assert_int_equal(kv_cache_init(&part, &c, 32, DTYPE_F16, &err), RS_OK);
+    assert_int_equal(part.bytes, 0);
+    assert_non_null(part.k);
     kv_cache_free(&all);
     kv_cache_free(&part);
 }

@@ -56,8 +56,10 @@ rs_status kv_cache_init(kv_cache *kv, const forward_config *cfg, int64_t n_ctx, 
         return rs_fail(err, RS_ERR_INPUT, "a KV cache of %lld tokens does not fit in memory",
                        (long long)n_ctx);
     }
-    kv->k = aligned_alloc(64, (one + 63) & ~63ULL);
-    kv->v = aligned_alloc(64, (one + 63) & ~63ULL);
+    // Never 0 bytes (every block on a GPU): aligned_alloc(64, 0) may be NULL.
+    size_t alloc = one ? (size_t)((one + 63) & ~63ULL) : 64;
+    kv->k = aligned_alloc(64, alloc);
+    kv->v = aligned_alloc(64, alloc);
     if (!kv->k || !kv->v) {
         kv_cache_free(kv);
         return rs_fail(err, RS_ERR_RUNTIME, "out of memory for the KV cache (%llu bytes)",
