@@ -38,6 +38,11 @@ cp "$TMP/cache/rightsize/measured.json" "$TMP/first.json" 2>/dev/null
 if grep -q '"decode_calib_float"' "$TMP/first.json" && grep -q '"prefill_calib_float"' "$TMP/first.json"; then
     ok "cache holds decode and prefill calibration"; else bad "cache: $(cat "$TMP/first.json")"; fi
 
+if "$BIN" hw --json 2>/dev/null | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["gpus"][0]["speed_calibration"]["float"]
+assert c["decode"] > 0 and c["prefill"] > 0, c'; then ok "hw --json shows the calibration"; else bad "hw --json calibration"; fi
+
 # A second bench stores its own; the third, stored nothing, predicts the
 # second's measurement (the model's time x the stored factor).
 "$BIN" bench "$STORIES" --prompt 64 --gen 32 --device cuda --json >"$TMP/b1" 2>"$TMP/err"

@@ -119,6 +119,11 @@ static void print_text(const hw_info *hw)
             printf("%s %.1f TFLOPS bf16", g->bandwidth_gbs > 0 ? "," : "", g->tflops_bf16);
         if (g->unified_memory) printf(", unified memory");
         printf("\n");
+        for (int c = 0; c < HW_GPU_CALIB_CLASSES; c++)
+            if (g->decode_calib[c] > 0 || g->prefill_calib[c] > 0)
+                printf("         %s weights: decode x%.2f, prefill x%.2f of the speed model "
+                       "(bench)\n",
+                       hw_gpu_calib_class_name(c), g->decode_calib[c], g->prefill_calib[c]);
     }
     if (hw->driver_version[0]) printf("NVIDIA   driver %s\n", hw->driver_version);
     if (hw->n_gpus == 0)

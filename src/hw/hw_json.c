@@ -64,6 +64,13 @@ static cJSON *gpu_json(const hw_gpu *g)
     cJSON_AddItemToObject(o, "bandwidth_gbs", num_or_null(g->bandwidth_gbs));
     cJSON_AddItemToObject(o, "bandwidth_measured_gbs", num_or_null(g->bandwidth_measured_gbs));
     cJSON_AddItemToObject(o, "tflops_bf16", num_or_null(g->tflops_bf16));
+    cJSON *cal = cJSON_AddObjectToObject(o, "speed_calibration");
+    for (int c = 0; cal && c < HW_GPU_CALIB_CLASSES; c++) {
+        if (!(g->decode_calib[c] > 0) && !(g->prefill_calib[c] > 0)) continue;
+        cJSON *f = cJSON_AddObjectToObject(cal, hw_gpu_calib_class_name(c));
+        cJSON_AddItemToObject(f, "decode", num_or_null(g->decode_calib[c]));
+        cJSON_AddItemToObject(f, "prefill", num_or_null(g->prefill_calib[c]));
+    }
     cJSON_AddBoolToObject(o, "unified_memory", g->unified_memory);
     cJSON_AddBoolToObject(o, "hypothetical", g->hypothetical);
     return o;
