@@ -17,11 +17,16 @@ per line on stdout.
 
 Environment: RS_QUICK=1 trims the run to the decode figures (3 reps, no
 CPU reference, no fp32 reference, transformers' decode timed twice after a
-warm-up); RS_AB_OLD=1 also times each precision with the previous decode
-kernels (RIGHTSIZE_CUDA_MV=old) in the same process tree, on the same card
-(the default run sets RIGHTSIZE_CUDA_MV=new);
-RS_AB_PDL=1 also times the new kernels without programmatic dependent
-launch (the "new" runs set RIGHTSIZE_CUDA_PDL=1, "nopdl" 0).
+warm-up). The default decode is the separate kernels in a CUDA graph;
+RS_AB_FUSED=1 also times each precision with the fused persistent kernel
+(RIGHTSIZE_CUDA_FUSED=1), RS_AB_OLD=1 with the first decode kernels
+(RIGHTSIZE_CUDA_MV=old), in the same process tree on the same card.
+(Runs 7-9 named the fused kernel the default and timed the graph with
+RS_AB_GRAPH; their "fused"/"graph" labels mean the same two paths.)
+RS_GREEDY=1 adds the greedy test: a 16-token prompt fed one token at a time
+through rightsize's decode path, 64 greedy tokens, against transformers'
+greedy continuation of the same prompt with the same bf16 weights computed
+in fp32 (model.float()) and in bf16.
 """
 import json
 import os
@@ -55,22 +60,26 @@ def main():
 
     quick = os.environ.get("RS_QUICK") == "1"
 
-    def run_bench(prec, gpu_layers, n_prompt, n_decode, reps, kernels="new"):
-        prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}-{kernels}")
+    def run_bench(prec, gpu_layers, n_prompt, n_decode, reps, kernels="default", stepwise=False):
+        prefix = os.path.join(work, f"{name}-{prec}-{gpu_layers}-{kernels}{'-step' if stepwise else ''}")
         cmd = [bench, out_dir, prec, "cuda", str(gpu_layers), str(n_prompt), str(n_decode), str(reps), prefix]
         env = dict(os.environ)
-        env.pop("RIGHTSIZE_CUDA_MV", None)
-        env.pop("RIGHTSIZE_CUDA_PDL", None)
+        for k in ("RIGHTSIZE_CUDA_MV", "RIGHTSIZE_CUDA_PDL", "RIGHTSIZE_CUDA_FUSED", "CUDA_BENCH_STEPWISE"):
+            env.pop(k, None)
         if kernels == "old":
             env["RIGHTSIZE_CUDA_MV"] = "old"
-        else:
-            env["RIGHTSIZE_CUDA_MV"] = "new"
-        if kernels == "new":
-            env["RIGHTSIZE_CUDA_PDL"] = "1"
-        elif kernels == "nopdl":
-            env["RIGHTSIZE_CUDA_PDL"] = "0"
+            env["RIGHTSIZE_CUDA_FUSED"] = "0"
+        elif kernels == "fused":
+            env["RIGHTSIZE_CUDA_FUSED"] = "1"
+        if stepwise:
+            env["CUDA_BENCH_STEPWISE"] = "1"
         t = time.time()
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                               timeout=int(os.environ.get("RS_BENCH_TIMEOUT", "400")))
+        except subprocess.TimeoutExpired:
+            log({"step": "bench", "name": name, "kernels": kernels, "precision": prec, "timeout": True})
+            return None
         res = {"step": "bench", "name": name, "kernels": kernels, "rc": p.returncode,
                "wall_s": round(time.time() - t, 1), "stderr": p.stderr[-600:]}
         if p.returncode == 0:
@@ -121,15 +130,15 @@ def main():
         prefix = run_bench(prec, -1, 512, 128, 3 if quick else 5)
         if prefix:
             compare(prefix, prec, 64)
-        if os.environ.get("RS_AB_PDL") == "1":
-            run_bench(prec, -1, 512, 128, 3 if quick else 5, "nopdl")
-        if os.environ.get("RS_AB_OLD") == "1":
-            old = run_bench(prec, -1, 512, 128, 3 if quick else 5, "old")
-            if old and prefix:
+        for other in ("fused", "old"):
+            if os.environ.get("RS_AB_" + other.upper()) != "1":
+                continue
+            alt = run_bench(prec, -1, 512, 128, 3 if quick else 5, other)
+            if alt and prefix:
                 a = np.fromfile(prefix + ".logits", dtype=np.float32)
-                b = np.fromfile(old + ".logits", dtype=np.float32)
-                log({"step": "new_vs_old", "name": name, "precision": prec, **stats(a, b),
-                     "greedy_agree_first": agree_len(np.fromfile(old + ".tokens", dtype=np.int32),
+                b = np.fromfile(alt + ".logits", dtype=np.float32)
+                log({"step": "default_vs_" + other, "name": name, "precision": prec, **stats(a, b),
+                     "greedy_agree_first": agree_len(np.fromfile(alt + ".tokens", dtype=np.int32),
                                                      np.fromfile(prefix + ".tokens", dtype=np.int32))})
         if cpu_ref and prefix:
             # The CPU engine at the same precision: the kernels' own reference.
@@ -170,6 +179,26 @@ def main():
                 rates.append(127 / ((c - b) - (b - a)))
     log({"step": "hf_decode", "name": name, "decode_tps": round(statistics.median(rates), 2),
          "runs": [round(x, 1) for x in rates], "prefill_tps": round(512 / (b - a), 1)})
+
+    greedy = {}
+    if os.environ.get("RS_GREEDY") == "1":
+        for prec in precisions:
+            gp = run_bench(prec, -1, 16, 64, 1, stepwise=True)
+            if gp:
+                greedy[prec] = (np.fromfile(gp + ".prompt", dtype=np.int32),
+                                np.fromfile(gp + ".tokens", dtype=np.int32))
+        if greedy:
+            prompt16 = next(iter(greedy.values()))[0]
+            _, gen16_bf16 = hf_outputs(prompt16, 64)
+            model.float()
+            _, gen16_fp32 = hf_outputs(prompt16, 64)
+            log({"step": "greedy", "name": name, "engine": "transformers bf16", "against": "transformers fp32",
+                 "greedy_agree_first": agree_len(gen16_fp32, gen16_bf16), "greedy_compared": 64})
+            for prec, (_, toks) in greedy.items():
+                log({"step": "greedy", "name": name, "engine": "rightsize " + prec, "against": "transformers fp32",
+                     "greedy_agree_first": agree_len(gen16_fp32, toks), "greedy_compared": 64,
+                     "vs_transformers_bf16": agree_len(gen16_bf16, toks)})
+            model.to(torch.bfloat16)
 
     if quick:
         return

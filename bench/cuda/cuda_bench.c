@@ -101,9 +101,19 @@ int main(int argc, char **argv)
     for (int r = 0; r < reps; r++) {
         engine_rewind(e, 0);
         double a = now();
-        if (engine_prefill(e, prompt, n_prompt, NULL, &err) != RS_OK) {
+        // CUDA_BENCH_STEPWISE=1: the prompt one token at a time through the
+        // decode path (fp32 activations), for the greedy comparison where
+        // the prefill's bf16 activations would be the larger error.
+        const bool stepwise = getenv("CUDA_BENCH_STEPWISE") && atoi(getenv("CUDA_BENCH_STEPWISE"));
+        if (engine_prefill(e, prompt, stepwise ? 1 : n_prompt, NULL, &err) != RS_OK) {
             fprintf(stderr, "cuda_bench: %s\n", err.msg);
             return 1;
+        }
+        for (int64_t i = 1; stepwise && i < n_prompt; i++) {
+            if (engine_decode(e, prompt[i], &err) != RS_OK) {
+                fprintf(stderr, "cuda_bench: %s\n", err.msg);
+                return 1;
+            }
         }
         double b = now();
         if (r == 0 && prefix) {

@@ -40,6 +40,21 @@ struct dweight {
     int64_t payload_row, header_row; // bytes per row in each array
 };
 
+// The matrices of one transformer block as the forward pass reads them.
+struct dgroup { // matrices sharing one input whose outputs are concatenated
+    int n_parts;
+    dweight part[3];
+    int64_t out_off[3];
+    int64_t n_out;
+};
+
+struct dlayer {
+    const float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias; // bias: (q|k|v) or NULL
+    dgroup qkv, gate_up;
+    dweight wo, down;
+    int64_t window; // sliding-window length of this block's attention, 0 for none
+};
+
 // Bytes of a block's payload and header in the split layout; payload_off is
 // where the payload starts inside a ggml block (the header is the rest, in
 // order). Returns 0 for types kept whole.
@@ -177,5 +192,9 @@ struct attn_args {
 // Causal attention of n queries (positions pos..pos+n-1) over the cache, the
 // keys split across n_split blocks per head (flash-decoding), then combined.
 void launch_attention(const attn_args &a, cudaStream_t s);
+// The same for a prefill chunk, tiled 64 queries x 64 keys (attn_prefill.cu;
+// out only, no partials): false, launching nothing, unless head_dim is 64
+// or 128.
+bool launch_attention_prefill(const attn_args &a, cudaStream_t s);
 
 #endif

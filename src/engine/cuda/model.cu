@@ -11,6 +11,7 @@
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_api.h"
+#include "engine/cuda/fused.cuh"
 
 #define BLAS(call)                                                                                 \
     do {                                                                                           \
@@ -26,19 +27,6 @@
 #define DEQ_SCRATCH_BYTES (32ull << 20)
 // Keys per attention block in decode (flash-decoding split).
 #define DECODE_SPLIT_LEN 128
-
-struct dgroup { // matrices sharing one input whose outputs are concatenated
-    int n_parts;
-    dweight part[3];
-    int64_t out_off[3];
-    int64_t n_out;
-};
-
-struct dlayer {
-    const float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bias; // bias: (q|k|v) or NULL
-    dgroup qkv, gate_up;
-    dweight wo, down;
-};
 
 struct rs_cuda_ctx {
     rs_cuda_model m; // host pointers not kept past create
@@ -71,6 +59,15 @@ struct rs_cuda_ctx {
     int64_t logits_rows, n_split_dec;
     cudaGraphExec_t graph;
     int graph_state; // 0 not captured, 1 ready, -1 capture failed: run without
+    // The fused decode step (fused.cuh), when the device runs it: its
+    // buffers, the device copy of the layers, and why not otherwise.
+    bool fused;
+    fused_args fa;
+    uint8_t *fbuf;
+    char fused_why[160];
+    FILE *trace_f; // RIGHTSIZE_CUDA_FUSED_TRACE: per token, ns between barriers
+    unsigned long long *trace_h;
+    int64_t trace_n;
     rs_cuda_mem mem;
 };
 
@@ -309,6 +306,69 @@ static bool needs_deq(const rs_cuda_model &m)
 }
 
 // ---------------------------------------------------------------------------
+// The fused decode step: its buffers and arguments, when the device runs it.
+
+static int fused_init(rs_cuda_ctx *c, int64_t widest, char *err, size_t errn)
+{
+    const rs_cuda_model &m = c->m;
+    int grid = 0;
+    size_t smem = 0;
+    c->fused = false;
+    if (!fused_setup(widest, m.head_dim, &grid, &smem, c->fused_why, sizeof c->fused_why)) return 0;
+    const int64_t L = m.n_layer, D = m.n_embd, H = m.n_head, KVH = m.n_head_kv, hd = m.head_dim;
+    const int64_t QD = H * hd, KD = KVH * hd, F = m.n_ff;
+    const uint64_t sz[] = {(uint64_t)L * sizeof(dlayer), (uint64_t)D * 4, (uint64_t)L * D * 4,
+                           (uint64_t)L * D * 4, (uint64_t)L * (QD + 2 * KD) * 4, (uint64_t)L * QD * 4,
+                           (uint64_t)L * F * 4, fused_state_bytes(L), (uint64_t)H * 4};
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
+        bytes += align256(sz[i]);
+    CU(cudaMalloc(&c->fbuf, bytes));
+    c->mem.compute += bytes;
+    carver cv = {c->fbuf, 0};
+    fused_args &a = c->fa;
+    memset(&a, 0, sizeof a);
+    dlayer *dl = (dlayer *)cv.take(sz[0]);
+    a.x0 = (float *)cv.take(sz[1]);
+    a.xa = (float *)cv.take(sz[2]);
+    a.xf = (float *)cv.take(sz[3]);
+    a.qkv = (float *)cv.take(sz[4]);
+    a.att = (float *)cv.take(sz[5]);
+    a.hb = (float *)cv.take(sz[6]);
+    a.ss = (float *)cv.take(sz[7]);
+    a.bar = (unsigned *)((uint8_t *)a.ss + ((uint64_t)(2 * L + 2) * 4 + 255) / 256 * 256);
+    a.head_cnt = (unsigned *)cv.take(sz[8]);
+    CU(cudaMemcpy(dl, c->layers, (size_t)sz[0], cudaMemcpyHostToDevice));
+    CU(cudaMemset(a.head_cnt, 0, (size_t)sz[8]));
+    a.layers = dl;
+    a.n_layer = L, a.D = D, a.H = H, a.KVH = KVH, a.hd = hd, a.F = F, a.V = m.n_vocab;
+    a.rope_dim = m.rope_dim, a.n_ctx = m.n_ctx;
+    a.interleaved = m.rope_interleaved, a.with_embd = m.with_embd, a.with_output = m.with_output;
+    a.attn_factor = m.rope_attn_factor, a.eps = m.norm_eps;
+    a.inv_freq = c->inv_freq;
+    a.kv = c->kv;
+    a.pos = c->pos;
+    a.tokens = c->tokens;
+    if (m.with_embd) a.embd = c->embd;
+    if (m.with_output) a.out = c->out, a.out_norm = c->out_norm;
+    a.x_in = c->x;
+    a.logits = c->logits;
+    a.o_part = c->o_part, a.ml_part = c->ml_part, a.max_split = c->n_split_dec;
+    a.widest = widest;
+    a.grid = grid, a.smem = smem;
+    const char *tp = getenv("RIGHTSIZE_CUDA_FUSED_TRACE");
+    if (tp && *tp) {
+        c->trace_n = 5 * L + 3;
+        CU(cudaMalloc(&a.trace, (size_t)c->trace_n * 8));
+        c->trace_h = (unsigned long long *)calloc((size_t)c->trace_n, 8);
+        c->trace_f = fopen(tp, "a");
+        if (c->trace_f) fprintf(c->trace_f, "# grid %d blocks of 256, layers %lld\n", grid, (long long)L);
+    }
+    c->fused = true;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
 // Create / destroy
 
 static void ctx_free(rs_cuda_ctx *c)
@@ -320,6 +380,10 @@ static void ctx_free(rs_cuda_ctx *c)
     cudaFree(c->wbuf);
     cudaFree(c->kv);
     cudaFree(c->arena);
+    cudaFree(c->fbuf);
+    if (c->trace_f) fclose(c->trace_f);
+    free(c->trace_h);
+    cudaFree(c->fa.trace);
     cudaFreeHost(c->h_io);
     free(c->layers);
     free(c);
@@ -415,6 +479,10 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
             *ptrs[i] = cv.take(sz[i]);
         c->mvs = mv_scratch_at(c->mvs_buf, widest);
         if (matvec_setup(F > widest ? F : widest, err, errn)) goto done;
+        for (int64_t l = 0; l < m.n_layer; l++)
+            c->layers[l].window =
+                m.sliding_window > 0 && (!m.layer_swa || m.layer_swa[l]) ? m.sliding_window : 0;
+        if (fused_init(c, widest, err, errn)) goto done;
     }
     if (cudaMallocHost(&c->h_io, (size_t)(m.n_batch + 1) * 4) != cudaSuccess ||
         cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking) != cudaSuccess ||
@@ -526,7 +594,8 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool qu
     a.xq = quant_out ? c->mvs.xq : NULL;
     a.xds = quant_out ? c->mvs.xds : NULL;
     a.trigger = decode && !matvec_old() && matvec_pdl();
-    launch_attention(a, c->st);
+    if (decode || getenv("RIGHTSIZE_CUDA_PREFILL_ATTN_OLD") || !launch_attention_prefill(a, c->st))
+        launch_attention(a, c->st);
 }
 
 static void rope_kv(rs_cuda_ctx *c, int64_t l, int64_t n)
@@ -675,7 +744,12 @@ static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in,
     CU(cudaMemcpyAsync(c->pos, c->h_io, 4, cudaMemcpyHostToDevice, c->st));
     if (m.with_embd) CU(cudaMemcpyAsync(c->tokens, c->h_io + 1, (size_t)n * 4, cudaMemcpyHostToDevice, c->st));
     else CU(cudaMemcpyAsync(c->x, x_in, (size_t)(n * m.n_embd) * 4, cudaMemcpyHostToDevice, c->st));
-    if (n == 1) {
+    if (n == 1 && c->fused) {
+        if (fused_launch(c->fa, c->st, err, errn)) return 1;
+        if (!m.with_output)
+            CU(cudaMemcpyAsync(c->x, c->fa.xf + (m.n_layer - 1) * m.n_embd, (size_t)m.n_embd * 4,
+                               cudaMemcpyDeviceToDevice, c->st));
+    } else if (n == 1) {
         if (c->graph_state == 0) {
             // Capture the decode step once; a failed capture falls back to
             // plain launches rather than failing the run.
@@ -704,6 +778,13 @@ static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in,
         CU(cudaMemcpyAsync(x_out, c->x, (size_t)(n * m.n_embd) * 4, cudaMemcpyDeviceToHost, c->st));
     }
     CU(cudaStreamSynchronize(c->st));
+    if (n == 1 && c->fused && c->trace_f && c->trace_h) {
+        CU(cudaMemcpy(c->trace_h, c->fa.trace, (size_t)c->trace_n * 8, cudaMemcpyDeviceToHost));
+        fprintf(c->trace_f, "%lld", (long long)pos);
+        for (int64_t k = 1; k < c->trace_n; k++)
+            fprintf(c->trace_f, " %llu", c->trace_h[k] - c->trace_h[k - 1]);
+        fputc('\n', c->trace_f);
+    }
     return 0;
 }
 
