@@ -33,15 +33,8 @@
 
 typedef struct bench_args {
     const char *model;
-    const char *precision;
-    const char *device; // --device: NULL = cpu
-    int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
-    int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
-    int n_split;        // --split A,B: blocks per GPU (engine.h)
-    int64_t split[8];
-    const char *kv_type;
-    int64_t n_ctx, n_prompt, n_gen;
-    int n_threads;
+    load_plan_request load; // the load options; --ctx absent: prompt + gen
+    int64_t n_prompt, n_gen;
     bool json, save, verbose;
 } bench_args;
 
@@ -69,40 +62,28 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, bench_args *a)
 {
     memset(a, 0, sizeof *a);
+    load_plan_request_init(&a->load, "bench");
     a->n_prompt = 512;
     a->n_gen = 128;
-    a->kv_type = "f16";
     a->save = true;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n = 0;
         bool ok = true, takes = true;
+        rs_error err = {0};
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             usage(stdout);
             return -1;
-        } else if (strcmp(o, "--precision") == 0)
-            a->precision = v, ok = v;
-        else if (strcmp(o, "--kv-type") == 0)
-            a->kv_type = v, ok = v;
-        else if (strcmp(o, "--device") == 0)
-            a->device = v, ok = v;
-        else if (strcmp(o, "--gpu-layers") == 0)
-            ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
-        else if (strcmp(o, "--gpu-mem") == 0)
-            ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
-        else if (strcmp(o, "--split") == 0)
-            ok = load_plan_parse_split(v, a->split, &a->n_split);
-        else if (strcmp(o, "--ctx") == 0)
-            ok = cli_parse_int(v, 2, 1 << 24, &a->n_ctx);
-        else if (strcmp(o, "--prompt") == 0)
+        } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
+            if (!ok) {
+                fprintf(stderr, "rightsize bench: %s\n", err.msg);
+                return 2;
+            }
+        } else if (strcmp(o, "--prompt") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &a->n_prompt);
         else if (strcmp(o, "--gen") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &a->n_gen);
-        else if (strcmp(o, "--threads") == 0) {
-            ok = cli_parse_int(v, 1, 1024, &n);
-            a->n_threads = (int)n;
-        } else {
+        else {
             takes = false;
             if (strcmp(o, "--json") == 0)
                 a->json = true;
@@ -123,11 +104,12 @@ static int parse_args(int argc, char **argv, bench_args *a)
         fprintf(stderr, "rightsize bench: no MODEL given (rightsize bench --help)\n");
         return 2;
     }
-    if (a->n_ctx > 0 && a->n_prompt + a->n_gen > a->n_ctx) {
+    if (a->load.n_ctx > 0 && a->n_prompt + a->n_gen > a->load.n_ctx) {
         fprintf(stderr, "rightsize bench: --prompt %lld + --gen %lld do not fit --ctx %lld\n",
-                (long long)a->n_prompt, (long long)a->n_gen, (long long)a->n_ctx);
+                (long long)a->n_prompt, (long long)a->n_gen, (long long)a->load.n_ctx);
         return 2;
     }
+    a->load.model = a->model;
     return 0;
 }
 
@@ -518,28 +500,12 @@ int cmd_bench(int argc, char **argv)
     bench_result r;
     memset(&r, 0, sizeof r);
 
-    load_plan_request rq = {0};
-    rq.cmd = "bench";
-    rq.model = a.model;
-    rq.precision = a.precision;
+    load_plan_request rq = a.load;
     // The context the run needs, so that the KV cache the plan counts is
     // the one the run fills.
-    rq.n_ctx = a.n_ctx > 0 ? a.n_ctx : a.n_prompt + a.n_gen;
-    rq.n_threads = a.n_threads;
-    rq.device = a.device;
-    rq.n_gpu_layers = a.gpu_layers;
-    rq.gpu_mem = (uint64_t)a.gpu_mem;
-    rq.n_split = a.n_split;
-    for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
-    if (a.n_split > 0 && !rq.device) rq.device = "cuda";
+    if (rq.n_ctx <= 0) rq.n_ctx = a.n_prompt + a.n_gen;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
-    int kv = plan_kv_type_parse(a.kv_type);
-    if (kv != DTYPE_F16 && kv != DTYPE_Q8_0) {
-        fprintf(stderr, "rightsize bench: --kv-type \"%s\": want f16 or q8_0\n", a.kv_type);
-        return 2;
-    }
-    rq.kv_type = (dtype)kv;
 
     r.base_rss = load_plan_current_rss();
     if ((st = load_plan_prepare(&rq, &lp, &err)) != RS_OK) goto done;

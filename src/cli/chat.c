@@ -23,25 +23,16 @@
 #include "cli/commands.h"
 #include "cli/load_plan.h"
 #include "plan/memory.h"
-#include "engine/backend_cuda.h"
 #include "tok/chat_template.h"
 #include "tok/tokenizer.h"
 #include "util/format.h"
 
 typedef struct chat_args {
     const char *model;
-    const char *device;
-    int64_t gpu_layers; // --gpu-layers: 0 (absent) = the plan's
-    int64_t gpu_mem;    // --gpu-mem: plan as if the GPU had at most this free; 0: as found
-    int n_split;        // --split A,B: blocks per GPU (engine.h)
-    int64_t split[8];
-    const char *precision;
+    load_plan_request load; // the load options
     const char *system;
     const char *chat_template;
-    const char *kv_type;
-    int64_t n_ctx;
     int64_t max_tokens;
-    int n_threads;
     int think; // -1: the template's default
     bool verbose;
     sampler_params sp;
@@ -80,8 +71,8 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, chat_args *a)
 {
     memset(a, 0, sizeof *a);
+    load_plan_request_init(&a->load, "chat");
     a->think = -1;
-    a->kv_type = "f16";
     a->sp = sampler_default_params();
     a->sp.temperature = 0.8f;
     a->sp.top_k = 40;
@@ -91,35 +82,23 @@ static int parse_args(int argc, char **argv, chat_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n = 0;
         bool ok = true, takes = true;
+        rs_error err = {0};
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             usage(stdout);
             return -1;
-        } else if (strcmp(o, "--device") == 0)
-            a->device = v, ok = v;
-        else if (strcmp(o, "--gpu-layers") == 0)
-            ok = cli_parse_int(v, 1, 1 << 20, &a->gpu_layers);
-        else if (strcmp(o, "--gpu-mem") == 0)
-            ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
-        else if (strcmp(o, "--split") == 0)
-            ok = load_plan_parse_split(v, a->split, &a->n_split);
-        else if (strcmp(o, "--precision") == 0)
-            a->precision = v, ok = v;
-        else if (strcmp(o, "--system") == 0)
+        } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
+            if (!ok) {
+                fprintf(stderr, "rightsize chat: %s\n", err.msg);
+                return 2;
+            }
+        } else if (strcmp(o, "--system") == 0)
             a->system = v, ok = v;
         else if (strcmp(o, "--chat-template") == 0)
             a->chat_template = v, ok = v;
-        else if (strcmp(o, "--kv-type") == 0)
-            a->kv_type = v, ok = v;
-        else if (strcmp(o, "--ctx") == 0)
-            ok = cli_parse_int(v, 2, 1 << 24, &a->n_ctx);
         else if (strcmp(o, "--max-tokens") == 0 || strcmp(o, "-n") == 0)
             ok = cli_parse_int(v, 0, 1 << 24, &a->max_tokens);
-        else if (strcmp(o, "--threads") == 0) {
-            ok = cli_parse_int(v, 1, 1024, &n);
-            a->n_threads = (int)n;
-        } else if (strcmp(o, "--think") == 0) {
+        else if (strcmp(o, "--think") == 0) {
             ok = v && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0);
             if (ok) a->think = strcmp(v, "on") == 0;
         } else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
@@ -140,11 +119,7 @@ static int parse_args(int argc, char **argv, chat_args *a)
         fprintf(stderr, "rightsize chat: no MODEL given (rightsize chat --help)\n");
         return 2;
     }
-    int cuda_index = -1;
-    if (backend_device_parse(a->device, &cuda_index) != 0) {
-        fprintf(stderr, "rightsize chat: --device \"%s\": want cpu, cuda or cuda:N\n", a->device);
-        return 2;
-    }
+    a->load.model = a->model;
     return 0;
 }
 
@@ -424,33 +399,9 @@ int cmd_chat(int argc, char **argv)
     chat_session s;
     bool have_session = false;
 
-    load_plan_request rq = {0};
-    rq.cmd = "chat";
-    rq.model = a.model;
-    rq.precision = a.precision;
-    rq.n_ctx = a.n_ctx;
-    rq.n_threads = a.n_threads;
-    rq.device = a.device;
-    rq.n_gpu_layers = a.gpu_layers;
-    rq.gpu_mem = (uint64_t)a.gpu_mem;
-    rq.n_split = a.n_split;
-    for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
-    if (a.n_split > 0 && !rq.device) rq.device = "cuda";
+    load_plan_request rq = a.load;
     rq.verbose = a.verbose;
     rq.progress = a.verbose || isatty(STDERR_FILENO);
-    int kv = plan_kv_type_parse(a.kv_type);
-    if (kv != DTYPE_F16 && kv != DTYPE_Q8_0) {
-        fprintf(stderr, "rightsize chat: --kv-type \"%s\": want f16 or q8_0\n", a.kv_type);
-        return 2;
-    }
-    rq.kv_type = (dtype)kv;
-    if (a.precision) {
-        plan_precision pp;
-        if (plan_precision_parse(a.precision, &pp, &err) != RS_OK) {
-            fprintf(stderr, "rightsize chat: %s\n", err.msg);
-            return 2;
-        }
-    }
 
     // The template before the plan: a model we cannot prompt correctly is
     // refused before anything else is said or read.

@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "cli/cli_args.h"
 #include "engine/backend_cuda.h"
+#include "plan/memory.h"
 #include "util/format.h"
 
 static double now_s(void)
@@ -14,6 +17,88 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void load_plan_request_init(load_plan_request *rq, const char *cmd)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->cmd = cmd;
+    rq->kv_type = DTYPE_F16;
+    rq->n_gpu_layers = -1;
+}
+
+// --kv-type: what the engine keeps the cache in.
+static int kv_type_parse(const char *s)
+{
+    if (strcasecmp(s, "f32") == 0 || strcasecmp(s, "fp32") == 0) return DTYPE_F32;
+    int t = plan_kv_type_parse(s);
+    return t == DTYPE_F16 || t == DTYPE_Q8_0 ? t : -1;
+}
+
+bool load_plan_parse_option(load_plan_request *rq, const char *o, const char *v, bool *ok,
+                            rs_error *err)
+{
+    static const char *const names[] = {"--precision", "--ctx",        "--kv-type", "--threads",
+                                        "--device",    "--gpu-layers", "--gpu-mem", "--split"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        known |= strcmp(o, names[k]) == 0;
+    if (!known) return false;
+    *ok = false;
+    if (!v) {
+        rs_fail(err, RS_ERR_INPUT, "%s needs a value", o);
+        return true;
+    }
+    int64_t n = 0;
+    int t = -1;
+    const char *want = NULL; // what a good value looks like, when v is not one
+    if (strcmp(o, "--precision") == 0) {
+        plan_precision p;
+        if (plan_precision_parse(v, &p, err) != RS_OK) return true; // its own line
+        rq->precision = v;
+    } else if (strcmp(o, "--ctx") == 0) {
+        // Two tokens at least: a prompt token and the one it predicts.
+        if (!cli_parse_int(v, 2, 1 << 24, &rq->n_ctx)) want = "a token count from 2 to 16777216";
+    } else if (strcmp(o, "--kv-type") == 0) {
+        if ((t = kv_type_parse(v)) < 0) want = "f16, q8_0 or f32";
+        else rq->kv_type = (dtype)t;
+    } else if (strcmp(o, "--threads") == 0) {
+        if (!cli_parse_int(v, 1, 1024, &n)) want = "a count from 1 to 1024";
+        else rq->n_threads = (int)n;
+    } else if (strcmp(o, "--device") == 0) {
+        if (backend_device_parse(v, &t) != 0) want = "cpu, cuda or cuda:N";
+        else rq->device = v;
+    } else if (strcmp(o, "--gpu-layers") == 0) {
+        if (!cli_parse_int(v, 0, 1 << 20, &rq->n_gpu_layers))
+            want = "a block count from 0 to 1048576";
+    } else if (strcmp(o, "--gpu-mem") == 0) {
+        if ((n = parse_bytes(v)) <= 0) want = "a size such as 10G";
+        else rq->gpu_mem = (uint64_t)n;
+    } else if (!load_plan_parse_split(v, rq->split, &rq->n_split)) {
+        want = "1 to 8 block counts, each at least 1, such as 20,12";
+    } else if (!rq->device) {
+        rq->device = "cuda"; // --split places blocks on GPUs
+    }
+    if (want) {
+        rs_fail(err, RS_ERR_INPUT, "%s \"%s\": want %s", o, v, want);
+        return true;
+    }
+    *ok = true;
+    return true;
+}
+
+engine_options load_plan_engine_options(const load_plan_request *rq)
+{
+    engine_options eo = engine_default_options();
+    eo.kv_type = rq->kv_type;
+    eo.n_threads = rq->n_threads;
+    eo.device = rq->device;
+    eo.n_gpu_layers = rq->n_gpu_layers >= 0 ? rq->n_gpu_layers : -1;
+    eo.n_split = rq->n_split;
+    for (int i = 0; i < rq->n_split && i < 8; i++) eo.split[i] = rq->split[i];
+    eo.progress = rq->progress;
+    eo.verbose = rq->verbose;
+    return eo;
 }
 
 rs_status load_plan_open(const load_plan_request *rq, load_plan *lp, rs_error *err)
@@ -126,17 +211,11 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
     uint32_t tried = 0;
     for (;;) {
         const plan_row *row = &lp->plan->rows[lp->row];
-        engine_options eo = engine_default_options();
+        engine_options eo = load_plan_engine_options(rq);
         eo.precision = row->precision;
         eo.n_ctx = lp->plan->opts.n_ctx;
         eo.n_batch = lp->plan->opts.n_batch;
-        eo.kv_type = rq->kv_type;
-        eo.n_threads = rq->n_threads;
-        eo.device = rq->device;
-        eo.n_gpu_layers = rq->n_gpu_layers > 0 ? rq->n_gpu_layers : -1;
-        eo.n_split = rq->n_split;
-        for (int i = 0; i < rq->n_split && i < 8; i++) eo.split[i] = rq->split[i];
-        if (lp->gpu_plan && rq->n_gpu_layers <= 0 && rq->n_split == 0) {
+        if (lp->gpu_plan && rq->n_gpu_layers < 0 && rq->n_split == 0) {
             // As planned: one GPU (all blocks or the first ones), the GPUs'
             // ranges, or the CPU.
             rs_status pst = load_plan_placement(&row->layout, &lp->hw, lp->m->n_layer, &lp->place,
@@ -151,8 +230,6 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
             fprintf(stderr, "rightsize %s: loading %s with %s\n", rq->cmd,
                     plan_precision_name(row->precision), where);
         }
-        eo.progress = rq->progress;
-        eo.verbose = rq->verbose;
         double t0 = now_s();
         rs_status st = (rq->load ? rq->load : engine_load)(lp->m, &eo, &lp->e, err);
         if (st == RS_OK) {

@@ -29,7 +29,7 @@
 // --split A,B override the plan's placement; the precision stays the plan's.
 
 typedef struct load_plan_request {
-    const char *cmd;       // "chat", "bench": prefixes the messages
+    const char *cmd;       // "run", "chat", "bench": prefixes the messages
     const char *model;     // HF folder or GGUF file
     const char *precision; // NULL: the planner picks; else forced (plan_precision_parse)
     int64_t n_ctx;         // 0: the planner's default; else forced
@@ -37,7 +37,7 @@ typedef struct load_plan_request {
     dtype kv_type;         // DTYPE_F16 or DTYPE_Q8_0
     int n_threads;         // <= 0: one per core
     const char *device;    // NULL/"cpu", "cuda", "cuda:N" (engine_options.device)
-    int64_t n_gpu_layers;  // with a CUDA device: blocks on it; 0 or < 0: the plan's
+    int64_t n_gpu_layers;  // with a CUDA device: the first N blocks on it (0: none); < 0: the plan's
     uint64_t gpu_mem;      // --gpu-mem: plan as if the GPU had at most this free; 0: as found
     int n_split;           // --split A,B: blocks per GPU from the --device one on (engine.h)
     int64_t split[8];
@@ -47,6 +47,25 @@ typedef struct load_plan_request {
     // to drive the fallback.
     rs_status (*load)(const model_desc *m, const engine_options *opt, engine **out, rs_error *err);
 } load_plan_request;
+
+// A request with the defaults of no option given: the planner's precision
+// and context, an f16 KV cache, one thread per core, the CPU, the plan's
+// GPU blocks.
+void load_plan_request_init(load_plan_request *rq, const char *cmd);
+
+// The load options run, chat and bench share, parsed alike so that the three
+// accept the same values with the same messages: --precision, --ctx,
+// --kv-type, --threads, --device, --gpu-layers, --gpu-mem, --split. Returns
+// true when o is one of them (its value v then consumed), with *ok telling
+// whether v was good; when not, err holds one line naming the option
+// (RS_ERR_INPUT). --split without --device means --device cuda.
+bool load_plan_parse_option(load_plan_request *rq, const char *o, const char *v, bool *ok,
+                            rs_error *err);
+
+// The engine options of a request as the user gave them: KV type, threads,
+// device, GPU blocks or split, progress and verbosity (engine_default_options
+// for the rest: the caller sets the precision and the context).
+engine_options load_plan_engine_options(const load_plan_request *rq);
 
 // How the engine loads a layout (engine_options' device, n_gpu_layers,
 // n_split and split).

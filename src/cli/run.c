@@ -30,17 +30,10 @@ typedef struct run_args {
     const char *chat_template;
     const char *stop[8]; // --stop strings
     int n_stop;
-    const char *precision;
-    const char *device;  // --device: NULL = cpu
-    int64_t gpu_layers;  // --gpu-layers: -1 = all
-    int64_t gpu_mem;     // --gpu-mem: plan precision and GPU blocks for this much; 0: no plan
-    bool precision_set;  // --precision given
-    int n_split;         // --split A,B: blocks per GPU (engine.h)
-    int64_t split[8];
-    const char *kv_type;
+    // The load options; --gpu-mem (or --device cuda alone) loads as
+    // planned, else at --precision (stored when absent) as given.
+    load_plan_request load;
     int64_t n_predict;
-    int64_t n_ctx;
-    int n_threads;
     bool chat, json, verbose, ignore_eos;
     sampler_params sp;
 } run_args;
@@ -79,17 +72,15 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
+    load_plan_request_init(&a->load, "run");
     a->n_predict = 128;
-    a->precision = "stored";
-    a->gpu_layers = -1;
-    a->kv_type = "f16";
     a->sp = sampler_default_params();
     a->sp.seed = (uint64_t)time(NULL);
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n = 0;
         bool ok = true, takes = true;
+        rs_error err = {0};
         if (strcmp(o, "-h") == 0 || strcmp(o, "--help") == 0) {
             usage(stdout);
             exit(0);
@@ -103,18 +94,13 @@ static int parse_args(int argc, char **argv, run_args *a)
         }
         else if (strcmp(o, "-n") == 0 || strcmp(o, "--n-predict") == 0)
             ok = cli_parse_int(v, 0, 1 << 24, &a->n_predict);
-        else if (strcmp(o, "--ctx") == 0) ok = cli_parse_int(v, 1, 1 << 24, &a->n_ctx);
-        else if (strcmp(o, "--threads") == 0) {
-            ok = cli_parse_int(v, 1, 1024, &n);
-            a->n_threads = (int)n;
-        } else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
-        } else if (strcmp(o, "--precision") == 0) a->precision = v, ok = v, a->precision_set = true;
-        else if (strcmp(o, "--kv-type") == 0) a->kv_type = v, ok = v;
-        else if (strcmp(o, "--device") == 0) a->device = v, ok = v;
-        else if (strcmp(o, "--gpu-layers") == 0) ok = cli_parse_int(v, -1, 1 << 20, &a->gpu_layers);
-        else if (strcmp(o, "--gpu-mem") == 0) ok = v && (a->gpu_mem = parse_bytes(v)) > 0;
-        else if (strcmp(o, "--split") == 0) ok = load_plan_parse_split(v, a->split, &a->n_split);
-        else {
+        else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
+        } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
+            if (!ok) {
+                fprintf(stderr, "rightsize run: %s\n", err.msg);
+                return 2;
+            }
+        } else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
             else if (strcmp(o, "--json") == 0) a->json = true;
@@ -333,22 +319,14 @@ int cmd_run(int argc, char **argv)
     bool have_dec = false;
     const char *stop_reason = "length";
 
-    engine_options eo = engine_default_options();
-    if ((st = plan_precision_parse(a.precision, &eo.precision, &err)) != RS_OK) goto done;
-    int kv = dtype_from_name(a.kv_type);
-    if (kv != DTYPE_F16 && kv != DTYPE_Q8_0 && kv != DTYPE_F32) {
-        st = rs_fail(&err, RS_ERR_INPUT, "--kv-type: \"%s\" is not f16, q8_0 or f32", a.kv_type);
+    load_plan_request *rq = &a.load;
+    rq->verbose = a.verbose;
+    rq->progress = a.verbose || isatty(STDERR_FILENO);
+    engine_options eo = load_plan_engine_options(rq);
+    // Without the planner, the files' own precision unless --precision.
+    if ((st = plan_precision_parse(rq->precision ? rq->precision : "stored", &eo.precision,
+                                   &err)) != RS_OK)
         goto done;
-    }
-    eo.kv_type = (dtype)kv;
-    eo.n_threads = a.n_threads;
-    eo.device = a.device;
-    eo.n_gpu_layers = a.gpu_layers;
-    eo.n_split = a.n_split;
-    for (int i = 0; i < a.n_split; i++) eo.split[i] = a.split[i];
-    if (a.n_split > 0 && !eo.device) eo.device = "cuda";
-    eo.verbose = a.verbose;
-    eo.progress = a.verbose || isatty(STDERR_FILENO);
 
     if ((st = model_open(a.model, &m, &err)) != RS_OK) goto done;
     // Token ids need no tokenizer, but the output reads better with one.
@@ -395,8 +373,8 @@ int cmd_run(int argc, char **argv)
     }
 
     int64_t train = m->n_ctx_train > 0 ? m->n_ctx_train : 4096;
-    eo.n_ctx = a.n_ctx > 0 ? a.n_ctx : n_prompt + (a.n_predict > 0 ? a.n_predict : 1);
-    if (a.n_ctx <= 0 && eo.n_ctx > train) eo.n_ctx = train;
+    eo.n_ctx = rq->n_ctx > 0 ? rq->n_ctx : n_prompt + (a.n_predict > 0 ? a.n_predict : 1);
+    if (rq->n_ctx <= 0 && eo.n_ctx > train) eo.n_ctx = train;
     if (n_prompt >= eo.n_ctx) {
         st = rs_fail(&err, RS_ERR_INPUT, "the prompt (%lld tokens) does not fit the context (%lld)",
                      (long long)n_prompt, (long long)eo.n_ctx);
@@ -406,31 +384,18 @@ int cmd_run(int argc, char **argv)
     // --device cuda without --gpu-layers or --split loads as planned, like
     // --gpu-mem: one decision for the precision and the GPU blocks.
     int cuda_dev = -1;
-    bool planned = a.gpu_mem > 0 || (backend_device_parse(a.device, &cuda_dev) == 0 &&
-                                     cuda_dev >= 0 && a.gpu_layers < 0 && a.n_split == 0);
+    bool planned = rq->gpu_mem > 0 || (backend_device_parse(rq->device, &cuda_dev) == 0 &&
+                                       cuda_dev >= 0 && rq->n_gpu_layers < 0 && rq->n_split == 0);
     if (planned) {
         // Auto-fit: the planner picks the precision (unless --precision) and
         // the GPU blocks for the GPUs (each at most --gpu-mem free), as chat
         // does.
-        load_plan_request rq = {0};
-        rq.cmd = "run";
-        rq.model = a.model;
-        rq.precision = a.precision_set ? a.precision : NULL;
-        rq.n_ctx = eo.n_ctx;
-        rq.kv_type = eo.kv_type;
-        rq.n_threads = a.n_threads;
-        rq.device = a.device;
-        rq.n_gpu_layers = a.gpu_layers > 0 ? a.gpu_layers : 0;
-        rq.gpu_mem = (uint64_t)a.gpu_mem;
-        rq.n_split = a.n_split;
-        for (int i = 0; i < a.n_split; i++) rq.split[i] = a.split[i];
-        if (a.n_split > 0 && !rq.device) rq.device = "cuda";
-        rq.verbose = a.verbose;
-        rq.progress = eo.progress;
+        rq->model = a.model;
+        rq->n_ctx = eo.n_ctx;
         load_plan lp = {0};
         lp.m = m; // ours: taken back below
-        st = load_plan_prepare(&rq, &lp, &err);
-        if (st == RS_OK) st = load_plan_load(&rq, &lp, &err);
+        st = load_plan_prepare(rq, &lp, &err);
+        if (st == RS_OK) st = load_plan_load(rq, &lp, &err);
         if (st == RS_OK) {
             e = lp.e, eo = lp.eo;
             lp.e = NULL;
