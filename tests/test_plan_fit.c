@@ -5,13 +5,41 @@
 
 // The fit decision ladder on the toy model of plan_testmodel.h. Totals on
 // one GPU at 4096 context (MiB): bf16 5120 + 256 + 256 weights, 160 KV,
-// 156.125 compute, 596 overhead = 6544.1; int8 3904.1; int4 2529.1.
+// 142.3 compute, 596 overhead = 6530.3; int8 (+ 32 MiB of dequantization
+// scratch) 3922.3; int4 2547.3.
 
 // The process and a 32768-entry tokenizer: 8 + 8 MiB.
 #define CPU_OVH (PLAN_CPU_RUNTIME_BYTES + 32768ull * PLAN_TOKENIZER_BYTES_PER_TOKEN)
 // CUDA context + cuBLAS: 596 MiB.
 #define OVH (PLAN_CUDA_CONTEXT_BYTES + PLAN_CUBLAS_WORKSPACE_BYTES)
-static const uint64_t compute_4096 = 16777216 + 12582912 + 67108864 + 8388608 + 58720256 + 131072;
+// The GPU's compute arena (plan/gpu_arena.h) at batch 512, bf16, by hand:
+// the decode attention partials, (max(512 x 32, 32 x ceil(n_ctx / 128)),
+// 128 + 2) f32, grow past 64K tokens of context.
+static uint64_t gpu_parts_hd(int64_t n_ctx, uint64_t hd)
+{
+    uint64_t rows = 32ull * (uint64_t)((n_ctx + 127) / 128);
+    if (rows < 512ull * 32) rows = 512ull * 32;
+    return rows * hd * 4 + rows * 2 * 4;
+}
+#define gpu_parts(n_ctx) gpu_parts_hd(n_ctx, 128)
+
+// The largest context whose KV (kv_fixed + kv_token per token) and decode
+// partials fit in room beside `fixed`: counted down from the estimate
+// without the partials' growth.
+static int64_t gpu_max_ctx(uint64_t room, uint64_t fixed, uint64_t kv_fixed, uint64_t kv_token,
+                           uint64_t hd)
+{
+    int64_t n = (int64_t)((room - fixed - kv_fixed - gpu_parts_hd(1, hd)) / kv_token);
+    while (fixed + kv_fixed + (uint64_t)n * kv_token + gpu_parts_hd(n, hd) > room) n--;
+    return n;
+}
+// x, xb, att (512, 4096); qkv (512, 4096 + 2 x 1024); gate|up (512, 2 x
+// 14336); swiglu (512, 14336); one row of logits; the bf16 GEMM input
+// (512, 14336); 512 tokens; pos (256); the matrix-vector scratch of 14336
+// (f32 + int8 + 448 x 8 + 512); 22 norms (256).
+static const uint64_t compute_base = 3 * 8388608ull + 12582912 + 58720256 + 29360128 + 131072 +
+                                     14680064 + 2048 + 256 + 75776 + 256;
+#define compute_4096 (compute_base + gpu_parts(4096))
 // On the CPU (2 threads) the scores are one row of 4096 and a K/V row of
 // 2 x 128 per thread.
 static const uint64_t compute_cpu_4096 =
@@ -114,9 +142,10 @@ static void test_split(void **state)
     (void)state;
     // 2 GiB card: usable 1792 MiB. As the engine loads a split, the GPU
     // holds the first blocks and the embedding, the CPU the rest and the
-    // head (no logits on the GPU: 156 MiB of scratch). bf16: 596 + 156 +
-    // 256 (embedding) + G x (512 + 16) -> G = 1. int4: 596 + 156 + 72 + G x
-    // 160 -> G = 6. int8: 596 + 156 + 136 + G x 288 -> G = 3.
+    // head (no logits on the GPU: 142.2 MiB of scratch, 174.2 with the
+    // dequantization scratch of int8 and int4). bf16: 596 + 142.2 + 256
+    // (embedding) + G x (512 + 16) -> G = 1. int4: 596 + 174.2 + 72 + G x
+    // 160 -> G = 5. int8: 596 + 174.2 + 136 + G x 288 -> G = 3.
     uint64_t g = 2 * GiB;
     plan_result r = fit(1, &g, 64 * GiB, PLAN_PREFER_QUALITY);
     const plan_row *row = &r.rows[0];
@@ -138,14 +167,16 @@ static void test_split(void **state)
     row = chosen(&r);
     assert_int_equal(row->precision.kind, PLAN_PREC_INT4);
     assert_int_equal(row->layout.placement, PLAN_PLACE_SPLIT);
-    assert_int_equal(row->layout.n_gpu_layers, 6);
-    assert_non_null(strstr(r.reason, "6 layers on GPU, 4 on CPU"));
+    assert_int_equal(row->layout.n_gpu_layers, 5);
+    assert_non_null(strstr(r.reason, "5 layers on GPU, 5 on CPU"));
+    // Its GPU holds the dequantization scratch bf16 does without.
+    assert_int_equal(row->layout.dev[1].compute, compute_4096 - 131072 + (32 << 20));
 
     r = fit(1, &g, 64 * GiB, PLAN_PREFER_SPEED);
     row = chosen(&r);
     assert_int_equal(row->precision.kind, PLAN_PREC_INT4);
     assert_int_equal(row->layout.placement, PLAN_PLACE_SPLIT);
-    assert_int_equal(row->layout.n_gpu_layers, 6);
+    assert_int_equal(row->layout.n_gpu_layers, 5);
     assert_int_equal(r.rows[3].layout.n_gpu_layers, 3); // int8
 }
 
@@ -327,7 +358,9 @@ static void test_swa_mla_moe(void **state)
     assert_int_equal(r.chosen, 0);
     // KV at 4096 tokens: 5 x 4096 + 5 x 1024 tokens x 4 KiB.
     assert_int_equal(row->kv, (5ull * 4096 + 5ull * 1024) * 4096);
-    assert_int_equal(row->max_ctx, (int64_t)((left - 5ull * 1024 * 4096) / (5 * 4096)));
+    // Past 64K tokens the decode partials grow by 130 bytes a token too.
+    assert_int_equal(row->max_ctx, gpu_max_ctx(7936 * MiB, 5632 * MiB + OVH + compute_base,
+                                               5ull * 1024 * 4096, 5 * 4096, 128));
     assert_true(row->max_ctx > (int64_t)(left / 40960)); // more than without the window
 
     // MLA: the cache holds a 512-wide latent and a 64-wide rope key per
@@ -340,8 +373,9 @@ static void test_swa_mla_moe(void **state)
     row = chosen(&r);
     assert_int_equal(row->kv, 10ull * 4096 * 1152);
     const plan_device *d = &row->layout.dev[1];
-    uint64_t fixed = d->weights + d->compute + d->overhead;
-    assert_int_equal(row->max_ctx, (int64_t)((7936 * MiB - fixed) / (10 * 1152)));
+    // The GPU arena takes MLA heads as 32 KV heads of 64 (nope 0 + rope 64).
+    uint64_t fixed = d->weights + d->compute - gpu_parts_hd(4096, 64) + d->overhead;
+    assert_int_equal(row->max_ctx, gpu_max_ctx(7936 * MiB, fixed, 0, 10 * 1152, 64));
 
     // MoE: all 8 experts stay in memory (the fit is the dense one), but a
     // token reads 2 of 8: 10 x (512 - 128) MiB fewer bytes per decode step.

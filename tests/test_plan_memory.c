@@ -283,6 +283,153 @@ static void test_compute_bytes(void **state)
     assert_int_equal(c.ffn, 2ull * 512 * 6144 * 4 + 512ull * 128 * 4);
 }
 
+// The GPU compute arena (plan/gpu_arena.h), piece by piece as
+// src/engine/cuda/model.cu carves it, each rounded up to 256 bytes.
+static void check_arena(const plan_gpu_arena *a, const uint64_t *want)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < PLAN_GPU_N_PIECES; i++) {
+        if (a->bytes[i] != want[i])
+            fail_msg("%s: %llu, by hand %llu", plan_gpu_piece_name(i),
+                     (unsigned long long)a->bytes[i], (unsigned long long)want[i]);
+        sum += want[i];
+    }
+    assert_int_equal(a->total, sum);
+}
+
+static void test_gpu_arena(void **state)
+{
+    (void)state;
+    // Qwen2.5-7B at int8 (Q8_0): 3584 hidden, 28 heads, 4 KV heads of 128,
+    // FFN 18944, vocab 152064, 28 blocks; a 512-token chunk at 4096 context.
+    plan_gpu_shape s7 = {.n_layer = 28, .n_embd = 3584, .n_head = 28, .n_head_kv = 4,
+                         .head_dim = 128, .n_ff = 18944, .n_vocab = 152064, .n_ctx = 4096,
+                         .n_batch = 512, .logits_rows = 1, .dequant = 1};
+    const uint64_t want7[PLAN_GPU_N_PIECES] = {
+        512ull * 3584 * 4,          // x
+        512ull * 3584 * 4,          // xb: max(3584, 28 x 128)
+        512ull * (3584 + 1024) * 4, // qkv
+        512ull * 3584 * 4,          // att
+        512ull * 2 * 18944 * 4,     // hb
+        512ull * 18944 * 4,         // hb2
+        152064ull * 4,              // logits: 608256, a multiple of 256
+        512ull * 28 * 128 * 4,      // o_part: 512 x 28 rows > 28 x 32 splits
+        512ull * 28 * 2 * 4,        // ml_part
+        512ull * 18944 * 2,         // act (bf16)
+        32ull << 20,                // deq
+        2048,                       // tokens
+        256,                        // pos
+        100096,                     // mv: 18944 x 5 + 592 x 8 + 512 = 99968, rounded
+        256};                       // ss: 58 floats
+    plan_gpu_arena a;
+    plan_gpu_arena_size(&s7, &a);
+    check_arena(&a, want7);
+    assert_int_equal(a.widest, 18944);
+    assert_int_equal(a.n_split, 32);
+    assert_int_equal(plan_gpu_mv_scratch_bytes(18944), 99968);
+
+    // Qwen2.5-0.5B at bf16: 896 hidden, 14 heads, 2 KV heads of 64, FFN
+    // 4864, vocab 151936, 24 blocks: no dequantization scratch.
+    plan_gpu_shape s05 = {.n_layer = 24, .n_embd = 896, .n_head = 14, .n_head_kv = 2,
+                          .head_dim = 64, .n_ff = 4864, .n_vocab = 151936, .n_ctx = 4096,
+                          .n_batch = 512, .logits_rows = 1, .dequant = 0};
+    const uint64_t want05[PLAN_GPU_N_PIECES] = {
+        512ull * 896 * 4, 512ull * 896 * 4, 512ull * (896 + 256) * 4, 512ull * 896 * 4,
+        512ull * 2 * 4864 * 4, 512ull * 4864 * 4,
+        151936ull * 4,                       // 607744 = 2374 x 256
+        512ull * 14 * 64 * 4, 512ull * 14 * 2 * 4, 512ull * 4864 * 2,
+        0, 2048, 256,
+        26112,                               // 4864 x 5 + 152 x 8 + 512 = 26048, rounded
+        256};                                // 50 floats
+    plan_gpu_arena_size(&s05, &a);
+    check_arena(&a, want05);
+
+    // A long context: the decode split (14 x 1024 rows) outgrows the
+    // chunk's (14 x 512). A chunk of 3 tokens at 100 (the caller caps the
+    // chunk at the context): the small buffers round up to 256.
+    s05.n_ctx = 131072;
+    plan_gpu_arena_size(&s05, &a);
+    assert_int_equal(a.n_split, 1024);
+    assert_int_equal(a.bytes[PLAN_GPU_O_PART], 14ull * 1024 * 64 * 4);
+    assert_int_equal(a.bytes[PLAN_GPU_ML_PART], 14ull * 1024 * 2 * 4);
+    s05.n_ctx = 100;
+    s05.n_batch = 3;
+    s05.logits_rows = 0; // a part without the head
+    plan_gpu_arena_size(&s05, &a);
+    assert_int_equal(a.bytes[PLAN_GPU_X], 3ull * 896 * 4); // 42 x 256
+    assert_int_equal(a.bytes[PLAN_GPU_LOGITS], 0);
+    assert_int_equal(a.bytes[PLAN_GPU_TOKENS], 256);
+    assert_int_equal(a.bytes[PLAN_GPU_O_PART], 3ull * 14 * 64 * 4);
+    assert_int_equal(a.bytes[PLAN_GPU_ML_PART], 512); // 336 bytes, rounded
+}
+
+// plan_compute_gpu on real shapes: the plan's figure is the arena above,
+// and a quantized precision adds exactly the dequantization scratch.
+static void test_compute_gpu(void **state)
+{
+    (void)state;
+    model_desc *m = NULL;
+    rs_error err = {0};
+    if (model_open("qwen2.5-7b", &m, &err) != RS_OK) fail_msg("%s", err.msg);
+    plan_weights wb, w8;
+    assert_int_equal(plan_weights_init(&wb, m, plan_precision_of(PLAN_PREC_BF16), &err), RS_OK);
+    assert_int_equal(plan_weights_init(&w8, m, plan_precision_of(PLAN_PREC_INT8), &err), RS_OK);
+    plan_gpu_arena ab, a8, ref, a;
+    plan_compute_gpu(m, &wb, 0, 28, true, 512, 4096, 1, &ab);
+    plan_compute_gpu(m, &w8, 0, 28, true, 512, 4096, 1, &a8);
+    plan_gpu_shape s = {.n_layer = 28, .n_embd = 3584, .n_head = 28, .n_head_kv = 4,
+                        .head_dim = 128, .n_ff = 18944, .n_vocab = 152064, .n_ctx = 4096,
+                        .n_batch = 512, .logits_rows = 1, .dequant = 1};
+    plan_gpu_arena_size(&s, &ref);
+    assert_int_equal(a8.total, ref.total);
+    assert_int_equal(a8.total - ab.total, PLAN_GPU_DEQ_SCRATCH_BYTES);
+    assert_int_equal(ab.bytes[PLAN_GPU_DEQ], 0);
+    // Half the blocks on each of two cards: the first holds no logits, and
+    // the norms' sums of the 14 blocks fit one 256-byte slot either way.
+    plan_gpu_arena p0, p1;
+    plan_compute_gpu(m, &w8, 0, 14, false, 512, 4096, 1, &p0);
+    plan_compute_gpu(m, &w8, 14, 28, true, 512, 4096, 1, &p1);
+    assert_int_equal(p0.total, a8.total - 608256);
+    assert_int_equal(p1.total, a8.total);
+    // The engine's cap: a chunk never exceeds the context (run 6: 160 tokens).
+    plan_compute_gpu(m, &w8, 0, 28, true, 512, 160, 1, &a8);
+    s.n_ctx = s.n_batch = 160;
+    plan_gpu_arena_size(&s, &ref);
+    assert_int_equal(a8.total, ref.total);
+    plan_weights_free(&wb);
+    plan_weights_free(&w8);
+    model_free(m);
+
+    // Per block: a stored model with one Q8_0 block dequantizes only on the
+    // card holding it; f32 matrices go through the scratch too (the GPU's
+    // GEMMs take bf16/f16 only); the head decides for the card holding it.
+    model_desc t = tiny_model();
+    t.n_head = 4;
+    t.head_dim = 72;
+    t.n_head_kv = 4;
+    t.n_ff = 512;
+    t.n_vocab = 1000;
+    tiny_tensors[4].type = DTYPE_Q8_0;
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, &t, plan_precision_of(PLAN_PREC_STORED), &err), RS_OK);
+    plan_compute_gpu(&t, &w, 0, 1, false, 64, 256, 1, &a);
+    assert_int_equal(a.bytes[PLAN_GPU_DEQ], 0);
+    plan_compute_gpu(&t, &w, 1, 2, true, 64, 256, 1, &a);
+    assert_int_equal(a.bytes[PLAN_GPU_DEQ], PLAN_GPU_DEQ_SCRATCH_BYTES);
+    plan_weights_free(&w);
+    tiny_tensors[4].type = DTYPE_BF16;
+    assert_int_equal(plan_weights_init(&w, &t, plan_precision_of(PLAN_PREC_F32), &err), RS_OK);
+    plan_compute_gpu(&t, &w, 0, 1, false, 64, 256, 1, &a);
+    assert_int_equal(a.bytes[PLAN_GPU_DEQ], PLAN_GPU_DEQ_SCRATCH_BYTES);
+    plan_weights_free(&w);
+    assert_int_equal(plan_weights_init(&w, &t, plan_precision_of(PLAN_PREC_INT8), &err), RS_OK);
+    plan_compute_gpu(&t, &w, 2, 2, true, 64, 256, 1, &a); // the head alone
+    assert_int_equal(a.bytes[PLAN_GPU_DEQ], PLAN_GPU_DEQ_SCRATCH_BYTES);
+    plan_compute_gpu(&t, &w, 2, 2, false, 64, 256, 1, &a);
+    assert_int_equal(a.bytes[PLAN_GPU_DEQ], 0);
+    plan_weights_free(&w);
+}
+
 static void test_margins(void **state)
 {
     (void)state;
@@ -456,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_tensor_types),    cmocka_unit_test(test_weights_bytes),
         cmocka_unit_test(test_tied_split),      cmocka_unit_test(test_moe_active),
         cmocka_unit_test(test_compute_bytes),   cmocka_unit_test(test_margins),
+        cmocka_unit_test(test_gpu_arena),       cmocka_unit_test(test_compute_gpu),
         cmocka_unit_test(test_kv_gqa),          cmocka_unit_test(test_kv_swa),
         cmocka_unit_test(test_kv_mla_moe),      cmocka_unit_test(test_groups_match_tensors),
     };

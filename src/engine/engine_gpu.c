@@ -68,22 +68,22 @@ static rs_status open_part(const engine_gpu *g, const model_desc *m, const forwa
     }
     cm.layers = layers + first;
 
-    // The plan's figures for this device (the engine's KV is f16 on the GPU).
+    // The plan's figures for this device (the engine's KV is f16 on the GPU):
+    // the compute arena is plan_compute_gpu's, the function the device
+    // sizes its own arena with (plan/gpu_arena.h).
     engine_gpu_info *in = &out->info;
-    plan_compute pc;
-    plan_compute_bytes(m, p->n_batch, p->n_ctx, with_output ? (p->logits_all ? p->n_batch : 1) : 0,
-                       0, &pc);
-    // A part without the head keeps no logits (the plan's device_fill).
-    if (!with_output) pc.total -= pc.logits;
-    cm.compute_bytes_planned = pc.total;
-    cm.kv_bytes_planned = plan_kv_bytes_range(m, first, first + n, p->n_ctx, 1, DTYPE_F16);
-    in->plan_compute = pc.total;
-    in->plan_kv = cm.kv_bytes_planned;
-    in->plan_overhead = plan_overhead_gpu();
     plan_weights pw;
     if (plan_weights_init(&pw, m, p->precision, err) != RS_OK) return RS_ERR_INPUT;
+    plan_gpu_arena arena;
+    plan_compute_gpu(m, &pw, first, first + n, with_output, p->n_batch, p->n_ctx,
+                     p->logits_all ? p->n_batch : 1, &arena);
     in->plan_weights = plan_weights_range(&pw, first, first + n, with_embd, with_output);
     plan_weights_free(&pw);
+    cm.compute_bytes_planned = arena.total;
+    cm.kv_bytes_planned = plan_kv_bytes_range(m, first, first + n, p->n_ctx, 1, DTYPE_F16);
+    in->plan_compute = arena.total;
+    in->plan_kv = cm.kv_bytes_planned;
+    in->plan_overhead = plan_overhead_gpu();
 
     if (api->create(&cm, &out->ctx, cerr, sizeof cerr) != 0)
         return rs_fail(err, RS_ERR_RUNTIME, "CUDA device %d: %s", device, cerr);

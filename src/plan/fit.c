@@ -58,7 +58,17 @@ static void device_fill(const model_desc *m, const plan_options *o, const plan_w
     // copied back).
     bool host = d->gpu_index < 0;
     bool runs = host || d->layer_last > d->layer_first || d->has_output;
-    d->compute = runs ? c->total - c->logits + (d->has_output || host ? c->logits : 0) : 0;
+    if (host) {
+        d->compute = c->total;
+    } else if (runs) {
+        // A card's arena, exactly as the CUDA engine carves it for its blocks.
+        plan_gpu_arena a;
+        plan_compute_gpu(m, w, d->layer_first, d->layer_last, d->has_output, o->n_batch, n_ctx,
+                         o->n_parallel, &a);
+        d->compute = a.total;
+    } else {
+        d->compute = 0;
+    }
     d->total = d->weights + d->kv + d->compute + d->overhead;
 }
 
@@ -72,8 +82,8 @@ static double block_bytes(const model_desc *m, const plan_options *o, const plan
 
 // Fills GPU device d (hw->gpus[gpu]) with blocks [first, last).
 static void gpu_fill(const model_desc *m, const hw_info *hw, const plan_options *o,
-                     const plan_weights *w, const plan_compute *c, int gpu, int64_t first,
-                     int64_t last, bool embd, bool output, int64_t n_ctx, plan_device *d)
+                     const plan_weights *w, int gpu, int64_t first, int64_t last, bool embd,
+                     bool output, int64_t n_ctx, plan_device *d)
 {
     memset(d, 0, sizeof *d);
     d->gpu_index = gpu;
@@ -84,7 +94,7 @@ static void gpu_fill(const model_desc *m, const hw_info *hw, const plan_options 
     d->capacity = gpu_capacity(&hw->gpus[gpu]);
     d->usable = plan_usable_gpu(d->capacity);
     d->overhead = plan_overhead_gpu();
-    device_fill(m, o, w, c, n_ctx, d);
+    device_fill(m, o, w, NULL, n_ctx, d);
 }
 
 void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_options *o,
@@ -96,8 +106,7 @@ void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_opti
     out->n_ctx = n_ctx;
     out->gpu_one = -1;
     int64_t L = w->n_layer;
-    plan_compute c, ccpu; // a GPU's scratch, the CPU's
-    plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, 0, &c);
+    plan_compute ccpu; // the CPU's scratch
     plan_compute_bytes(m, o->n_batch, n_ctx, o->n_parallel, cpu_threads(hw), &ccpu);
 
     plan_device *cpu = &out->dev[out->n_dev++];
@@ -136,11 +145,16 @@ void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_opti
         const bool all = n_gpu_layers == L;
         // What each card has left after its fixed costs (overhead, scratch,
         // the embedding on the first, the head and logits on the last).
+        // The arena of every GPU block stands in for each card's (it differs
+        // by the dequantization scratch and a few bytes of norms).
+        plan_gpu_arena c;
+        plan_compute_gpu(m, w, 0, n_gpu_layers, true, o->n_batch, n_ctx, o->n_parallel, &c);
+        const uint64_t c_logits = c.bytes[PLAN_GPU_LOGITS];
         double room[HW_MAX_GPUS], sum = 0;
         for (int i = 0; i < k; i++) {
             bool head = all && i == k - 1;
-            double fixed = (double)(plan_overhead_gpu() + c.total - c.logits +
-                                    (head ? c.logits : 0));
+            double fixed = (double)(plan_overhead_gpu() + c.total - c_logits +
+                                    (head ? c_logits : 0));
             if (i == 0) fixed += (double)w->embd;
             if (head) fixed += (double)(w->output + w->output_head_tied);
             double u = (double)plan_usable_gpu(gpu_capacity(&hw->gpus[gpus[i]]));
@@ -170,8 +184,8 @@ void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_opti
         bound[k] = n_gpu_layers;
         plan_device *g = &out->dev[1];
         for (int i = 0; i < k; i++)
-            gpu_fill(m, hw, o, w, &c, gpus[i], bound[i], bound[i + 1], i == 0, all && i == k - 1,
-                     n_ctx, &g[i]);
+            gpu_fill(m, hw, o, w, gpus[i], bound[i], bound[i + 1], i == 0, all && i == k - 1, n_ctx,
+                     &g[i]);
         // The rounding can leave a card over its memory by part of a block
         // while a neighbour has room: move boundary blocks until none can.
         for (int64_t step = 0; step < n_gpu_layers * k; step++) {
@@ -188,7 +202,7 @@ void plan_layout_eval_on(const model_desc *m, const hw_info *hw, const plan_opti
                     else bound[i]++;
                     int lo = dir > 0 ? i : n, hi = dir > 0 ? n : i;
                     for (int t = lo; t <= hi; t++)
-                        gpu_fill(m, hw, o, w, &c, gpus[t], bound[t], bound[t + 1], t == 0,
+                        gpu_fill(m, hw, o, w, gpus[t], bound[t], bound[t + 1], t == 0,
                                  all && t == k - 1, n_ctx, &g[t]);
                     moved = true;
                 }
@@ -395,10 +409,15 @@ static rs_status add_row(const model_desc *m, plan_cache *cache, const hw_info *
     plan_weights w = *wv; // a view: the arrays stay the cache's
     row->weights = w.total;
     row->kv = plan_kv_bytes(m, o->n_ctx, o->n_parallel, o->kv_type);
-    plan_compute c;
-    plan_compute_bytes(m, o->n_batch, o->n_ctx, o->n_parallel,
-                       hw->n_gpus > 0 ? 0 : cpu_threads(hw), &c);
-    row->compute = c.total;
+    if (hw->n_gpus > 0) {
+        plan_gpu_arena a; // the whole model on one card
+        plan_compute_gpu(m, &w, 0, w.n_layer, true, o->n_batch, o->n_ctx, o->n_parallel, &a);
+        row->compute = a.total;
+    } else {
+        plan_compute c;
+        plan_compute_bytes(m, o->n_batch, o->n_ctx, o->n_parallel, cpu_threads(hw), &c);
+        row->compute = c.total;
+    }
     row->seed_rule = plan_seed_rule_bytes(m->n_params, bytes_per_param(m, p));
     row->candidate = p.kind == PLAN_PREC_STORED || o->force_precision ||
                      (double)row->weights <= PLAN_CANDIDATE_MAX_RATIO * (double)stored_bytes;

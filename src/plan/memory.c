@@ -459,8 +459,9 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
     w->layer_class = calloc(n * PLAN_WCLASS_N, sizeof *w->layer_class);
     w->layer_quant_params = calloc(n, sizeof *w->layer_quant_params);
     w->layer_chunked_params = calloc(n, sizeof *w->layer_chunked_params);
+    w->layer_dequant = calloc(n, sizeof *w->layer_dequant);
     if (!w->layer || !w->layer_active || !w->layer_active_params || !w->layer_class ||
-        !w->layer_quant_params || !w->layer_chunked_params) {
+        !w->layer_quant_params || !w->layer_chunked_params || !w->layer_dequant) {
         plan_weights_free(w);
         return rs_fail(err, RS_ERR_RUNTIME, "plan: out of memory for %zu layers", n);
     }
@@ -483,6 +484,10 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
         uint64_t ub = b < 0 ? 0 : (uint64_t)b;
         plan_wclass wc = plan_weight_class(ty);
         bool quant = wc != PLAN_WCLASS_FLOAT && t->n_dims >= 2;
+        // The CUDA engine's GEMMs take bf16/f16 directly, anything else
+        // (f32 too) through the dequantization scratch.
+        bool dequant = t->n_dims >= 2 && ty != DTYPE_BF16 && ty != DTYPE_F16;
+        if (dequant && c->as_head) w->output_dequant = true;
         if (c->role == PLAN_ROLE_LAYER && c->layer < w->n_layer) {
             int64_t il = c->layer;
             w->layer[il] += cnt * ub;
@@ -494,6 +499,7 @@ rs_status plan_weights_init_classes(plan_weights *w, const model_desc *m, const 
             w->layer_active[il] += ab;
             w->layer_active_params[il] += ap;
             w->layer_class[il * PLAN_WCLASS_N + wc] += ab;
+            if (dequant) w->layer_dequant[il] = 1;
             if (quant) {
                 w->layer_quant_params[il] += ap;
                 if (t->n_elems > PLAN_GPU_DEQ_SCRATCH_ELEMS) w->layer_chunked_params[il] += ap;
@@ -540,8 +546,10 @@ void plan_weights_free(plan_weights *w)
     free(w->layer_class);
     free(w->layer_quant_params);
     free(w->layer_chunked_params);
+    free(w->layer_dequant);
     w->layer = w->layer_active = w->layer_active_params = NULL;
     w->layer_class = w->layer_quant_params = w->layer_chunked_params = NULL;
+    w->layer_dequant = NULL;
 }
 
 uint64_t plan_weights_range(const plan_weights *w, int64_t first, int64_t last, bool with_embd,
@@ -622,6 +630,45 @@ void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int
     out->logits = (uint64_t)n_outputs * (uint64_t)m->n_vocab * f;
     out->total =
         out->hidden + out->qkv + out->scores + out->attn_out + out->ffn + out->logits;
+}
+
+void plan_compute_gpu(const model_desc *m, const plan_weights *w, int64_t first, int64_t last,
+                      bool with_output, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
+                      plan_gpu_arena *out)
+{
+    if (n_batch <= 0) n_batch = PLAN_DEFAULT_BATCH;
+    if (n_ctx < n_batch) n_batch = n_ctx > 0 ? n_ctx : 1; // as engine_init caps it
+    if (n_outputs <= 0) n_outputs = 1;
+    if (first < 0) first = 0;
+    if (last < first) last = first;
+    int64_t head_dim = m->head_dim > 0 ? m->head_dim : (m->n_head > 0 ? m->n_embd / m->n_head : 0);
+    int64_t n_head_kv = m->n_head_kv, n_ff = m->n_ff;
+    // The CUDA engine runs neither MLA nor MoE blocks; for a plan of such a
+    // model the nearest dense shape: q and k heads of the nope + rope dims,
+    // one KV head per head, an FFN as wide as the used experts.
+    if (m->kv_lora_rank > 0) {
+        head_dim = m->qk_nope_head_dim + m->qk_rope_head_dim;
+        n_head_kv = m->n_head;
+    }
+    if (m->n_expert > 0) n_ff = max64(n_ff, m->n_expert_used * m->n_ff_expert + m->n_ff_shared);
+    bool dequant = false;
+    if (w) {
+        for (int64_t l = first; l < last && l < w->n_layer && !dequant; l++)
+            dequant = w->layer_dequant && w->layer_dequant[l];
+        if (with_output && w->output_dequant) dequant = true;
+    }
+    const plan_gpu_shape s = {.n_layer = last - first,
+                              .n_embd = m->n_embd,
+                              .n_head = m->n_head,
+                              .n_head_kv = n_head_kv,
+                              .head_dim = head_dim,
+                              .n_ff = n_ff,
+                              .n_vocab = m->n_vocab,
+                              .n_ctx = n_ctx,
+                              .n_batch = n_batch,
+                              .logits_rows = with_output ? n_outputs : 0,
+                              .dequant = dequant};
+    plan_gpu_arena_size(&s, out);
 }
 
 uint64_t plan_overhead_gpu(void)

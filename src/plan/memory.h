@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "model/model.h"
+#include "plan/gpu_arena.h"
 #include "util/dtype.h"
 #include "util/error.h"
 
@@ -119,12 +120,17 @@ typedef struct plan_weights {
                                           // which a GPU prefill dequantizes to bf16 first
     uint64_t *layer_chunked_params;       // (n_layer) of which in matrices of more than
                                           // PLAN_GPU_DEQ_SCRATCH_ELEMS (dequantized in slabs)
+    // For the GPU compute arena (plan_compute_gpu): a matrix of the block,
+    // or the output head, is neither bf16 nor f16, so a GPU prefill
+    // dequantizes it and the device holds PLAN_GPU_DEQ_SCRATCH_BYTES.
+    uint8_t *layer_dequant; // (n_layer) 0 or 1
+    bool output_dequant;
 } plan_weights;
 
-// Elements of the CUDA engine's dequantization scratch (src/engine/cuda/
-// model.cu, DEQ_SCRATCH_BYTES = 32 MiB of bf16): a larger quantized matrix
-// is dequantized and multiplied in slabs of rows.
-#define PLAN_GPU_DEQ_SCRATCH_ELEMS (16ll << 20)
+// Elements of the CUDA engine's dequantization scratch
+// (PLAN_GPU_DEQ_SCRATCH_BYTES = 32 MiB of bf16, plan/gpu_arena.h): a larger
+// quantized matrix is dequantized and multiplied in slabs of rows.
+#define PLAN_GPU_DEQ_SCRATCH_ELEMS ((int64_t)(PLAN_GPU_DEQ_SCRATCH_BYTES / 2))
 
 rs_status plan_weights_init(plan_weights *w, const model_desc *m, plan_precision p, rs_error *err);
 
@@ -209,8 +215,21 @@ typedef struct plan_compute {
 
 // n_outputs: rows of logits kept (1 per sequence for generation);
 // n_threads: 0 for a GPU, the CPU engine's thread count for the CPU.
+// The planner uses it for the CPU; a GPU's figure is plan_compute_gpu's.
 void plan_compute_bytes(const model_desc *m, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
                         int n_threads, plan_compute *out);
+
+// The CUDA engine's compute arena on a device holding blocks [first, last)
+// and the output head when with_output (n_outputs rows of logits, the
+// engine's 1 or n_batch): exactly what src/engine/cuda/model.cu allocates,
+// buffer by buffer (plan/gpu_arena.h; docs/memory-model.md). w (the
+// precision's weights) decides the dequantization scratch; NULL: none.
+// n_batch <= 0 means PLAN_DEFAULT_BATCH, capped at n_ctx as the engine caps
+// it. The fused decode step's buffers (RIGHTSIZE_CUDA_FUSED=1, off by
+// default) are not counted.
+void plan_compute_gpu(const model_desc *m, const plan_weights *w, int64_t first, int64_t last,
+                      bool with_output, int64_t n_batch, int64_t n_ctx, int64_t n_outputs,
+                      plan_gpu_arena *out);
 
 // ---- Runtime overhead ---------------------------------------------------------
 

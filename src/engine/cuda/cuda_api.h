@@ -51,9 +51,10 @@ typedef struct rs_cuda_model {
     rs_cuda_weight output;    // when with_output
     const float *out_norm;    // (n_embd) when with_output
     const rs_cuda_layer *layers; // (n_layer)
-    // The plan's sizes (plan/memory.h) for this device, so that the device
-    // allocates what the plan counted: the KV cache of these blocks and the
-    // compute arena (scratch of one prefill chunk).
+    // The plan's sizes (plan/memory.h) for this device: the KV cache of
+    // these blocks and the compute arena (plan_compute_gpu). The device
+    // carves its arena with the same function (plan/gpu_arena.h), so the
+    // two agree by construction; the figure is informational.
     uint64_t kv_bytes_planned, compute_bytes_planned;
 } rs_cuda_model;
 

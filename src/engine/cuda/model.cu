@@ -12,6 +12,7 @@
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_api.h"
 #include "engine/cuda/fused.cuh"
+#include "plan/gpu_arena.h"
 
 #define BLAS(call)                                                                                 \
     do {                                                                                           \
@@ -23,10 +24,10 @@
     } while (0)
 
 // Bytes of dequantized bf16 rows a quantized prefill GEMM works through at a
-// time (the planner's cuBLAS workspace allowance).
-#define DEQ_SCRATCH_BYTES (32ull << 20)
-// Keys per attention block in decode (flash-decoding split).
-#define DECODE_SPLIT_LEN 128
+// time, and keys per attention block in decode (flash-decoding split): the
+// plan's numbers (plan/gpu_arena.h), which size the arena below.
+#define DEQ_SCRATCH_BYTES PLAN_GPU_DEQ_SCRATCH_BYTES
+#define DECODE_SPLIT_LEN PLAN_GPU_DECODE_SPLIT_LEN
 
 struct rs_cuda_ctx {
     rs_cuda_model m; // host pointers not kept past create
@@ -435,48 +436,35 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
         c->mem.kv = kv;
     }
     {
-        const int64_t B = m.n_batch, D = m.n_embd, H = m.n_head, hd = m.head_dim;
-        const int64_t QD = H * hd, KD = m.n_head_kv * hd, F = m.n_ff;
-        c->logits_rows = m.with_output ? (m.logits_all ? B : 1) : 0;
-        c->n_split_dec = (m.n_ctx + DECODE_SPLIT_LEN - 1) / DECODE_SPLIT_LEN;
-        const int64_t parts = B * H > H * c->n_split_dec ? B * H : H * c->n_split_dec;
-        int64_t widest = D > QD ? D : QD;
-        if (F > widest) widest = F;
-        // Sizes in bytes, in the order of the pointers they become.
-        const uint64_t sz[] = {(uint64_t)B * D * 4,
-                               (uint64_t)B * (D > QD ? D : QD) * 4,
-                               (uint64_t)B * (QD + 2 * KD) * 4,
-                               (uint64_t)B * QD * 4,
-                               (uint64_t)B * 2 * F * 4,
-                               (uint64_t)B * F * 4,
-                               (uint64_t)c->logits_rows * m.n_vocab * 4,
-                               (uint64_t)parts * hd * 4,
-                               (uint64_t)parts * 2 * 4,
-                               (uint64_t)B * widest * 2,
-                               needs_deq(m) ? DEQ_SCRATCH_BYTES : 0,
-                               (uint64_t)B * 4,
-                               256,
-                               mv_scratch_bytes(widest),
-                               (uint64_t)(2 * m.n_layer + 2) * 4};
-        uint64_t need = 0;
-        for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
-            need += align256(sz[i]);
-        // The plan's compute figure when it covers ours, so that planned and
-        // allocated agree; ours when the plan counted less.
-        const uint64_t bytes = need > m.compute_bytes_planned ? need : m.compute_bytes_planned;
-        if (cudaMalloc(&c->arena, bytes) != cudaSuccess) {
-            snprintf(err, errn, "cannot allocate %.2f GiB of compute buffers on GPU %d", bytes / 1073741824.0, m.device);
+        // The arena is the plan's (plan/gpu_arena.h): the same function
+        // gives plan_compute_gpu its figure, piece by piece.
+        const plan_gpu_shape shape = {m.n_layer, m.n_embd, m.n_head, m.n_head_kv, m.head_dim,
+                                      m.n_ff, m.n_vocab, m.n_ctx, m.n_batch,
+                                      m.with_output ? (m.logits_all ? m.n_batch : 1) : 0,
+                                      needs_deq(m)};
+        plan_gpu_arena ar;
+        plan_gpu_arena_size(&shape, &ar);
+        const int64_t F = m.n_ff, widest = ar.widest;
+        c->logits_rows = shape.logits_rows;
+        c->n_split_dec = ar.n_split;
+        if (ar.bytes[PLAN_GPU_MV] < align256(mv_scratch_bytes(widest))) {
+            snprintf(err, errn, "plan/gpu_arena.c counts %llu bytes of matrix-vector scratch, common.cuh needs %llu",
+                     (unsigned long long)ar.bytes[PLAN_GPU_MV], (unsigned long long)mv_scratch_bytes(widest));
             goto done;
         }
-        c->mem.compute = bytes;
+        if (cudaMalloc(&c->arena, ar.total) != cudaSuccess) {
+            snprintf(err, errn, "cannot allocate %.2f GiB of compute buffers on GPU %d", ar.total / 1073741824.0, m.device);
+            goto done;
+        }
+        c->mem.compute = ar.total;
         carver cv = {c->arena, 0};
-        void **ptrs[] = {(void **)&c->x,      (void **)&c->xb,     (void **)&c->qkv,
-                         (void **)&c->att,    (void **)&c->hb,     (void **)&c->hb2,
-                         (void **)&c->logits, (void **)&c->o_part, (void **)&c->ml_part,
-                         (void **)&c->act,    (void **)&c->deq,    (void **)&c->tokens,
-                         (void **)&c->pos,    (void **)&c->mvs_buf, (void **)&c->ss};
-        for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++)
-            *ptrs[i] = cv.take(sz[i]);
+        void **ptrs[PLAN_GPU_N_PIECES] = {
+            (void **)&c->x,      (void **)&c->xb,     (void **)&c->qkv,    (void **)&c->att,
+            (void **)&c->hb,     (void **)&c->hb2,    (void **)&c->logits, (void **)&c->o_part,
+            (void **)&c->ml_part, (void **)&c->act,   (void **)&c->deq,    (void **)&c->tokens,
+            (void **)&c->pos,    (void **)&c->mvs_buf, (void **)&c->ss};
+        for (int i = 0; i < PLAN_GPU_N_PIECES; i++)
+            *ptrs[i] = cv.take(ar.bytes[i]);
         c->mvs = mv_scratch_at(c->mvs_buf, widest);
         if (matvec_setup(F > widest ? F : widest, err, errn)) goto done;
         for (int64_t l = 0; l < m.n_layer; l++)
