@@ -75,10 +75,6 @@ static int parse_args(int argc, char **argv, bench_args *a)
             usage(stdout);
             return -1;
         } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
-            if (!ok) {
-                fprintf(stderr, "rightsize bench: %s\n", err.msg);
-                return 2;
-            }
         } else if (strcmp(o, "--prompt") == 0)
             ok = cli_parse_int(v, 1, 1 << 20, &a->n_prompt);
         else if (strcmp(o, "--gen") == 0)
@@ -94,10 +90,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
             else if (cli_take_model("bench", o, &a->model) != 0)
                 return 2;
         }
-        if (!ok) {
-            cli_bad_value("bench", o, v);
-            return 2;
-        }
+        if (!ok) return cli_bad_value("bench", o, v, &err);
         if (takes) i++;
     }
     if (!a->model) {

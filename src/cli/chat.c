@@ -88,10 +88,6 @@ static int parse_args(int argc, char **argv, chat_args *a)
             usage(stdout);
             return -1;
         } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
-            if (!ok) {
-                fprintf(stderr, "rightsize chat: %s\n", err.msg);
-                return 2;
-            }
         } else if (strcmp(o, "--system") == 0)
             a->system = v, ok = v;
         else if (strcmp(o, "--chat-template") == 0)
@@ -109,10 +105,7 @@ static int parse_args(int argc, char **argv, chat_args *a)
             else if (cli_take_model("chat", o, &a->model) != 0)
                 return 2;
         }
-        if (!ok) {
-            cli_bad_value("chat", o, v);
-            return 2;
-        }
+        if (!ok) return cli_bad_value("chat", o, v, &err);
         if (takes) i++;
     }
     if (!a->model) {

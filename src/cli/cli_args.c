@@ -64,8 +64,13 @@ int cli_take_model(const char *cmd, const char *arg, const char **model)
     return 0;
 }
 
-void cli_bad_value(const char *cmd, const char *option, const char *value)
+int cli_bad_value(const char *cmd, const char *option, const char *value, const rs_error *err)
 {
+    if (err && err->msg[0]) {
+        fprintf(stderr, "rightsize %s: %s\n", cmd, err->msg);
+        return 2;
+    }
     fprintf(stderr, "rightsize %s: option %s: bad or missing value%s%s%s\n", cmd, option,
             value ? " \"" : "", value ? value : "", value ? "\"" : "");
+    return 2;
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "engine/sampler.h"
+#include "util/error.h"
 
 // Option values shared by the commands: a whole number or a number in
 // [lo, hi], the whole string consumed; false on anything else.
@@ -19,8 +20,9 @@ bool cli_parse_sampler_option(const char *o, const char *v, sampler_params *sp, 
 // The ends of an argument loop the model commands share. A non-option
 // argument is the MODEL (once); an unknown option or a second model prints
 // one line and gives 2, else 0. cli_bad_value prints the line for an option
-// whose value was missing or wrong.
+// whose value was missing or wrong, and gives 2: err's message when it has
+// one (load_plan_parse_option's), else "bad or missing value".
 int cli_take_model(const char *cmd, const char *arg, const char **model);
-void cli_bad_value(const char *cmd, const char *option, const char *value);
+int cli_bad_value(const char *cmd, const char *option, const char *value, const rs_error *err);
 
 #endif

@@ -96,10 +96,6 @@ static int parse_args(int argc, char **argv, run_args *a)
             ok = cli_parse_int(v, 0, 1 << 24, &a->n_predict);
         else if (cli_parse_sampler_option(o, v, &a->sp, &ok)) {
         } else if (load_plan_parse_option(&a->load, o, v, &ok, &err)) {
-            if (!ok) {
-                fprintf(stderr, "rightsize run: %s\n", err.msg);
-                return 2;
-            }
         } else {
             takes = false;
             if (strcmp(o, "--chat") == 0) a->chat = true;
@@ -116,10 +112,7 @@ static int parse_args(int argc, char **argv, run_args *a)
                 return 2;
             }
         }
-        if (!ok) {
-            cli_bad_value("run", o, v);
-            return 2;
-        }
+        if (!ok) return cli_bad_value("run", o, v, &err);
         if (takes) i++;
     }
     if (!a->model) {
