@@ -44,6 +44,7 @@ void plan_gpu_arena_size(const plan_gpu_shape *s, plan_gpu_arena *out)
     raw[PLAN_GPU_POS] = 4;
     raw[PLAN_GPU_MV] = plan_gpu_mv_scratch_bytes((int64_t)widest);
     raw[PLAN_GPU_SS] = (2 * nn(s->n_layer) + 2) * 4;
+    raw[PLAN_GPU_DONE] = H * 4;
     out->total = 0;
     for (int i = 0; i < PLAN_GPU_N_PIECES; i++) {
         out->bytes[i] = align_up(raw[i]);
@@ -57,6 +58,6 @@ const char *plan_gpu_piece_name(int piece)
 {
     static const char *const names[PLAN_GPU_N_PIECES] = {
         "x",       "xb",  "qkv", "att",    "hb",  "hb2", "logits", "o_part",
-        "ml_part", "act", "deq", "tokens", "pos", "mv",  "ss"};
+        "ml_part", "act", "deq", "tokens", "pos", "mv",  "ss", "done"};
     return piece >= 0 && piece < PLAN_GPU_N_PIECES ? names[piece] : "?";
 }

@@ -18,8 +18,9 @@ extern "C" {
 // time (16 Mi elements): allocated only when some matrix of the device is
 // neither bf16 nor f16.
 #define PLAN_GPU_DEQ_SCRATCH_BYTES (32ull << 20)
-// Keys per attention block in decode (flash-decoding split).
-#define PLAN_GPU_DECODE_SPLIT_LEN 128
+// Keys per attention block in decode (flash-decoding split; the engine's
+// DECODE_SPLIT_KEYS, attn_decode.cu).
+#define PLAN_GPU_DECODE_SPLIT_LEN 64
 // The carver's alignment: every buffer starts on a 256-byte boundary.
 #define PLAN_GPU_ALIGN 256
 
@@ -49,6 +50,7 @@ typedef enum plan_gpu_piece {
     PLAN_GPU_POS,     // one int
     PLAN_GPU_MV,      // decode matrix-vector scratch of the widest input (common.cuh mv_scratch_bytes)
     PLAN_GPU_SS,      // (2 n_layer + 2) sums of squares of a decode step
+    PLAN_GPU_DONE,    // (H) uint32: decode attention's finished splits per head
     PLAN_GPU_N_PIECES
 } plan_gpu_piece;
 

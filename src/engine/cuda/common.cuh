@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 extern "C" {
+#include "plan/gpu_arena.h"
 #include "util/dtype.h"
 }
 
@@ -192,6 +193,32 @@ struct attn_args {
 // Causal attention of n queries (positions pos..pos+n-1) over the cache, the
 // keys split across n_split blocks per head (flash-decoding), then combined.
 void launch_attention(const attn_args &a, cudaStream_t s);
+// Keys per block of decode attention (flash-decoding splits): the plan's
+// figure, which sizes the partials in the arena.
+#define DECODE_SPLIT_KEYS PLAN_GPU_DECODE_SPLIT_LEN
+
+struct attn_decode_args {
+    const float *qkv;            // (H + 2 KVH) hd: the token's raw q | k | v projections
+    const float *bias;           // (q|k|v) or NULL
+    const float *q_norm, *k_norm; // (hd) or NULL
+    const float *inv_freq;       // (rope_dim / 2)
+    __half *k_cache, *v_cache;   // this layer's (KVH, n_ctx, hd)
+    const int *pos;              // device: the token's position
+    int64_t H, KVH, hd, rope_dim, n_ctx, window;
+    int64_t n_split;             // blocks per head: n_ctx / DECODE_SPLIT_KEYS rounded up
+    int interleaved;
+    float attn_factor, eps;
+    float *o_part, *ml_part;     // (H, n_split, hd), (H, n_split, 2)
+    unsigned *done;              // (H) splits finished per head, 0 between steps
+    float *out;                  // (H hd)
+    int8_t *xq;                  // NULL, or out as int8 blocks of 32 (hd % 32 == 0)
+    float2 *xds;
+};
+// One decode token's attention in one launch (attn_decode.cu): rope of q,
+// k, v with the KV write, flash-decoding, the merge. False, launching
+// nothing, unless head_dim is 64 or 128.
+bool launch_attention_decode(const attn_decode_args &a, cudaStream_t s);
+
 // The same for a prefill chunk, tiled 64 queries x 64 keys (attn_prefill.cu;
 // out only, no partials): false, launching nothing, unless head_dim is 64
 // or 128.

@@ -53,6 +53,7 @@ struct rs_cuda_ctx {
     __nv_bfloat16 *deq; // DEQ_SCRATCH_BYTES of dequantized rows
     uint8_t *mvs_buf; // mv_scratch_bytes(widest input)
     float *ss;      // (2 n_layer + 2) sums of squares of x, one per norm of a decode step
+    unsigned *attn_done; // (H) decode attention's finished splits per head (attn_decode.cu)
     mv_scratch mvs;
     int32_t *tokens; // (B)
     int *pos;
@@ -462,7 +463,7 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
             (void **)&c->x,      (void **)&c->xb,     (void **)&c->qkv,    (void **)&c->att,
             (void **)&c->hb,     (void **)&c->hb2,    (void **)&c->logits, (void **)&c->o_part,
             (void **)&c->ml_part, (void **)&c->act,   (void **)&c->deq,    (void **)&c->tokens,
-            (void **)&c->pos,    (void **)&c->mvs_buf, (void **)&c->ss};
+            (void **)&c->pos,    (void **)&c->mvs_buf, (void **)&c->ss,     (void **)&c->attn_done};
         for (int i = 0; i < PLAN_GPU_N_PIECES; i++)
             *ptrs[i] = cv.take(ar.bytes[i]);
         c->mvs = mv_scratch_at(c->mvs_buf, widest);
@@ -471,6 +472,10 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
             c->layers[l].window =
                 m.sliding_window > 0 && (!m.layer_swa || m.layer_swa[l]) ? m.sliding_window : 0;
         if (fused_init(c, widest, err, errn)) goto done;
+        if (cudaMemset(c->attn_done, 0, (size_t)ar.bytes[PLAN_GPU_DONE]) != cudaSuccess) {
+            snprintf(err, errn, "cannot clear the attention counters on GPU %d", m.device);
+            goto done;
+        }
     }
     if (cudaMallocHost(&c->h_io, (size_t)(m.n_batch + 1) * 4) != cudaSuccess ||
         cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking) != cudaSuccess ||
@@ -586,6 +591,39 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool qu
         launch_attention(a, c->st);
 }
 
+// The decode step's attention in one launch (attn_decode.cu), where it
+// handles the head size; false to take rope_kv + attention instead.
+static bool attention_decode(rs_cuda_ctx *c, int64_t l, bool quant_out)
+{
+    const rs_cuda_model &m = c->m;
+    static const bool off = getenv("RIGHTSIZE_CUDA_ATTN_OLD") != NULL;
+    if (off) return false;
+    const int64_t cache_layer = m.n_head_kv * m.n_ctx * m.head_dim;
+    attn_decode_args a;
+    a.qkv = c->qkv;
+    a.bias = c->layers[l].bias;
+    a.q_norm = c->layers[l].q_norm;
+    a.k_norm = c->layers[l].k_norm;
+    a.inv_freq = c->inv_freq;
+    a.k_cache = c->kv + l * cache_layer;
+    a.v_cache = c->kv + (m.n_layer + l) * cache_layer;
+    a.pos = c->pos;
+    a.H = m.n_head, a.KVH = m.n_head_kv, a.hd = m.head_dim, a.rope_dim = m.rope_dim;
+    a.n_ctx = m.n_ctx;
+    a.window = c->layers[l].window;
+    a.n_split = c->n_split_dec;
+    a.interleaved = m.rope_interleaved;
+    a.attn_factor = m.rope_attn_factor;
+    a.eps = m.norm_eps;
+    a.o_part = c->o_part;
+    a.ml_part = c->ml_part;
+    a.done = c->attn_done;
+    a.out = c->att;
+    a.xq = quant_out ? c->mvs.xq : NULL;
+    a.xds = quant_out ? c->mvs.xds : NULL;
+    return launch_attention_decode(a, c->st);
+}
+
 static void rope_kv(rs_cuda_ctx *c, int64_t l, int64_t n)
 {
     const rs_cuda_model &m = c->m;
@@ -656,11 +694,13 @@ static void decode_step(rs_cuda_ctx *c)
         launch_matvec_group(L.qkv.part, L.qkv.out_off, L.qkv.n_parts,
                             mv(c->x, PRO_RMSNORM, L.attn_norm, ss_cur, c->qkv, false, NULL, false, eps),
                             c->mvs, c->st);
-        rope_kv(c, l, 1);
         // An int8 o projection takes its input quantized by the attention's
         // last kernel rather than by a launch of its own.
         const bool att_q = mv_int8(L.wo.type) && m.head_dim % 32 == 0;
-        attention(c, l, 1, true, att_q);
+        if (!attention_decode(c, l, att_q)) {
+            rope_kv(c, l, 1);
+            attention(c, l, 1, true, att_q);
+        }
         mv_args ao = mv(c->att, PRO_NONE, NULL, NULL, c->x, true, ss_attn, false, eps);
         ao.q_ready = att_q;
         launch_matvec_group(&L.wo, &zero, 1, ao, c->mvs, c->st);
