@@ -313,19 +313,20 @@ static void test_gpu_arena(void **state)
         512ull * 2 * 18944 * 4,     // hb
         512ull * 18944 * 4,         // hb2
         152064ull * 4,              // logits: 608256, a multiple of 256
-        512ull * 28 * 128 * 4,      // o_part: 512 x 28 rows > 28 x 32 splits
+        512ull * 28 * 128 * 4,      // o_part: 512 x 28 rows > 28 x 64 splits
         512ull * 28 * 2 * 4,        // ml_part
         512ull * 18944 * 2,         // act (bf16)
         32ull << 20,                // deq
         2048,                       // tokens
         256,                        // pos
         100096,                     // mv: 18944 x 5 + 592 x 8 + 512 = 99968, rounded
-        256};                       // ss: 58 floats
+        256,                        // ss: 58 floats
+        256};                       // done: 28 counters
     plan_gpu_arena a;
     plan_gpu_arena_size(&s7, &a);
     check_arena(&a, want7);
     assert_int_equal(a.widest, 18944);
-    assert_int_equal(a.n_split, 32);
+    assert_int_equal(a.n_split, 64); // splits of 64 keys
     assert_int_equal(plan_gpu_mv_scratch_bytes(18944), 99968);
 
     // Qwen2.5-0.5B at bf16: 896 hidden, 14 heads, 2 KV heads of 64, FFN
@@ -340,18 +341,19 @@ static void test_gpu_arena(void **state)
         512ull * 14 * 64 * 4, 512ull * 14 * 2 * 4, 512ull * 4864 * 2,
         0, 2048, 256,
         26112,                               // 4864 x 5 + 152 x 8 + 512 = 26048, rounded
-        256};                                // 50 floats
+        256,                                 // ss: 50 floats
+        256};                                // done: 14 counters
     plan_gpu_arena_size(&s05, &a);
     check_arena(&a, want05);
 
-    // A long context: the decode split (14 x 1024 rows) outgrows the
+    // A long context: the decode split (14 x 2048 rows) outgrows the
     // chunk's (14 x 512). A chunk of 3 tokens at 100 (the caller caps the
     // chunk at the context): the small buffers round up to 256.
     s05.n_ctx = 131072;
     plan_gpu_arena_size(&s05, &a);
-    assert_int_equal(a.n_split, 1024);
-    assert_int_equal(a.bytes[PLAN_GPU_O_PART], 14ull * 1024 * 64 * 4);
-    assert_int_equal(a.bytes[PLAN_GPU_ML_PART], 14ull * 1024 * 2 * 4);
+    assert_int_equal(a.n_split, 2048);
+    assert_int_equal(a.bytes[PLAN_GPU_O_PART], 14ull * 2048 * 64 * 4);
+    assert_int_equal(a.bytes[PLAN_GPU_ML_PART], 14ull * 2048 * 2 * 4);
     s05.n_ctx = 100;
     s05.n_batch = 3;
     s05.logits_rows = 0; // a part without the head
