@@ -55,10 +55,23 @@ __device__ __forceinline__ float ad_rope(const attn_decode_args &a, const float 
     return d == d0 ? t[d0] * c - t[d1] * s : t[d1] * c + t[d0] * s;
 }
 
+// Programmatic dependent launch (RIGHTSIZE_CUDA_PDL=1, kernels.cu): the o
+// projection after this kernel may start and fetch its weights at once;
+// this kernel, launched while the q|k|v product still runs, waits for it
+// before reading anything. Without the launch attribute both return at once.
+__device__ __forceinline__ void ad_pdl_begin_and_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 template <int DPL> // head dimensions per lane in the value sums: hd / 32
 __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_args a)
 {
     __shared__ ad_smem sm;
+    ad_pdl_begin_and_wait();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int hd = 32 * DPL;
     const int64_t h = blockIdx.x, sp = blockIdx.y, G = a.H / a.KVH, kvh = h / G;
@@ -251,9 +264,19 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
 bool launch_attention_decode(const attn_decode_args &a, cudaStream_t s)
 {
     if (a.n_split > AD_MAX_SPLITS || a.rope_dim > a.hd) return false; // sm.f holds a weight per split
-    const dim3 grid((unsigned)a.H, (unsigned)a.n_split);
-    if (a.hd == 64) attn_decode_kernel<2><<<grid, AD_THREADS, 0, s>>>(a);
-    else if (a.hd == 128) attn_decode_kernel<4><<<grid, AD_THREADS, 0, s>>>(a);
+    void (*k)(attn_decode_args);
+    if (a.hd == 64) k = attn_decode_kernel<2>;
+    else if (a.hd == 128) k = attn_decode_kernel<4>;
     else return false;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)a.H, (unsigned)a.n_split);
+    cfg.blockDim = dim3(AD_THREADS);
+    cfg.stream = s;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = matvec_pdl() ? 1 : 0;
+    cudaLaunchKernelEx(&cfg, k, a);
     return true;
 }

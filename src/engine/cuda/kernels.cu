@@ -195,11 +195,21 @@ static void launch_matvec_old(const dweight &w, const float *x, float *y, bool a
 // - the epilogue adds into y (residual), sums the squares of the new y for
 //   the next norm, or, for gate|up stacked, writes silu(gate) * up.
 
+#ifndef MV2_WARPS
 #define MV2_WARPS 4
+#endif
+#ifndef MV2_R
 #define MV2_R 2
+#endif
+#ifndef MV2_RQ
 #define MV2_RQ 4
+#endif
+#ifndef MV2_MANY_ROWS
 #define MV2_MANY_ROWS 16384
+#endif
+#ifndef MV2_U
 #define MV2_U 4
+#endif
 #define PREP_THREADS 1024
 
 static bool g_mv_old_init, g_mv_old;
