@@ -23,7 +23,7 @@ grep -q "^  int4 .* GPU " <<<"$out" || fail "int4 row"
 grep -q "rule of thumb (params x bytes x 1.2): bf16 \* 17.02 int8 8.51 int4 4.26" <<<"$out" || fail "seed rule"
 grep -q "^  GPU0 \[W*K*C*O*\.*-*\]  15.1/24.0 GiB layers 0-27" <<<"$out" || fail "GPU bar"
 grep -q "^Decision: BF16 (stored) on GPU0 (all 28 layers), 4096-token context: the" <<<"$out" || fail decision
-grep -q "^Predicted: .* tok/s decode, .* tok/s prefill; GPU0 763 GB/s effective" <<<"$out" || fail predicted
+grep -q "^Predicted: .* tok/s decode, .* tok/s prefill; GPU0 905 GB/s effective" <<<"$out" || fail predicted
 
 # The same model on a 12 GB card: int8; with --prefer speed: int4.
 out=$("$bin" plan qwen2.5-7b-instruct --gpu "RTX 3060" --ram 64G)

@@ -35,11 +35,11 @@ static plan_speed speed_of(const model_desc *m, const hw_info *hw, plan_placemen
 
 // The GPU model (plan/speed.h): float weights and the cache at
 // PLAN_EFF_GPU_FLOAT of the copy bandwidth (the spec's 1000 GB/s x
-// PLAN_GPU_COPY_OF_SPEC when never measured), plus 7 launches per block and
+// PLAN_GPU_COPY_OF_SPEC when never measured), plus 5 launches per block and
 // 2 per step.
 static double gpu_step(double bytes, double copy_gbs, int blocks)
 {
-    return (7.0 * blocks + 2) * PLAN_GPU_LAUNCH_S + bytes / (PLAN_EFF_GPU_FLOAT * copy_gbs * 1e9);
+    return (5.0 * blocks + 2) * PLAN_GPU_LAUNCH_S + bytes / (PLAN_EFF_GPU_FLOAT * copy_gbs * 1e9);
 }
 
 static void test_gpu_decode(void **state)
@@ -75,12 +75,14 @@ static void test_gpu_prefill(void **state)
     uint64_t g = 80 * GiB;
     hw_info hw = toy_hw(1, &g, 64 * GiB);
     plan_speed s = speed_of(&m, &hw, PLAN_PLACE_GPU, 10, 1);
-    // 2 x params x 512 tokens, attention at an average of 256 keys
-    // (2 x 32 heads x (128 + 128) x 256 per token and layer), a per-token
-    // cost per block, and the head once (its 256 MiB read).
+    // 2 x params x 512 tokens at the GEMMs' rate, attention at an average
+    // of 256 keys (2 x 32 heads x (128 + 128) x 256 per token and layer) at
+    // its own, a per-token cost per block, and the head once (its 256 MiB
+    // read).
     double params = 10.0 * 4096 * 65536, bw = PLAN_GPU_COPY_OF_SPEC * 1000e9;
-    double flops = 2 * params * 512 + 10.0 * (2.0 * 32 * 256 * 256) * 512;
-    double t = flops / (PLAN_EFF_GPU_PREFILL * 100e12) + 10 * 512 * PLAN_GPU_PREFILL_TOKEN_S +
+    double attn = 10.0 * (2.0 * 32 * 256 * 256) * 512;
+    double t = 2 * params * 512 / (PLAN_EFF_GPU_PREFILL * 100e12) +
+               attn / (PLAN_EFF_GPU_PREFILL_ATTN * 100e12) + 10 * 512 * PLAN_GPU_PREFILL_TOKEN_S +
                256.0 * 1048576 / (PLAN_EFF_GPU_FLOAT * bw);
     close_to(s.prefill_tps, 512 / t);
 }

@@ -7,43 +7,49 @@
 #include "plan/speed.h"
 
 // The GPU speed model (plan/speed.h) with its documented constants against
-// what the CUDA engine measured on an H200 (bench/results/cuda.md, run 4:
-// default kernels without PDL, prompt 512 in one chunk, 128 decoded tokens,
-// so decode reads the cache at 576 positions on average; copy bandwidth
-// 4,252 GB/s). Every prediction within 15%. Then the bench calibration:
-// stored in the measurement cache, read back, and the next prediction is the
-// measurement.
+// what the CUDA engine measured on an H100 80GB HBM3 (bench/results/
+// cuda-run13: default kernels without PDL, prompt 512 in one chunk, 128
+// decoded tokens, so decode reads the cache at 576 positions on average;
+// copy bandwidth 3,007 GB/s). The 7B's rates are `rightsize bench`'s
+// (cli.log), what a plan is compared with. The 0.5B and the 8B ran through
+// cuda_bench only (results.jsonl), whose decode also takes a host argmax
+// over the vocabulary per token: 254 us, the mean of the 7B's three
+// differences between the two (cuda_bench 170.67/269.22/343.23 tok/s, the
+// CLI 178.7/287.9/376.4), taken off its time per token here
+// (0.5B: 701.16/803.81/833.99 -> 853.1/1010.0/1058.1; 8B: 160.02 -> 166.8).
+// Prefill is the same in both (within 2%). Every prediction within 10%.
+// Then the bench calibration: stored in the measurement cache, read back,
+// and the next prediction is the measurement.
 
-typedef struct run4 {
+typedef struct run13 {
     const char *model, *precision;
     double decode_tps, prefill_tps;
-    int64_t n_ctx;
-} run4;
+    int64_t n_ctx, n_batch;
+} run13;
 
-static const run4 runs[] = {
-    {"qwen2.5-7b", "bf16", 185.91, 10706.5, 576},
-    {"qwen2.5-7b", "int8", 275.08, 4260.6, 576},
-    {"qwen2.5-7b", "int4", 315.79, 4234.0, 576},
-    {"qwen2.5-0.5b", "bf16", 624.99, 44693.6, 576},
-    {"qwen2.5-0.5b", "int8", 708.64, 42305.1, 576},
-    {"qwen2.5-0.5b", "int4", 709.44, 42530.1, 576},
-    // Run 2: Llama-3.1-8B BF16 prefill (decode then ran older kernels).
-    {"llama-3.1-8b", "bf16", 0, 8878.0, 576},
-    // Run 6: `bench --device cuda` of the 7B at int8, prompt 128, 32 tokens.
-    {"qwen2.5-7b", "int8", 297.1, 0, 144},
+static const run13 runs[] = {
+    {"qwen2.5-7b", "bf16", 178.7, 24435.1, 576, 512},
+    {"qwen2.5-7b", "int8", 287.9, 5479.2, 576, 512},
+    {"qwen2.5-7b", "int4", 376.4, 5410.3, 576, 512},
+    {"qwen2.5-0.5b", "bf16", 853.1, 109257.6, 576, 512},
+    {"qwen2.5-0.5b", "int8", 1010.0, 95543.6, 576, 512},
+    {"qwen2.5-0.5b", "int4", 1058.1, 94198.7, 576, 512},
+    {"llama-3.1-8b", "bf16", 166.8, 22568.3, 576, 512},
+    // `bench --device cuda --gpu-mem 10G` of the 7B (int8), prompt 128, 32 tokens.
+    {"qwen2.5-7b", "int8", 291.3, 3435.3, 144, 128},
 };
 
-static hw_info h200(void)
+static hw_info h100(void)
 {
     hw_info hw;
     memset(&hw, 0, sizeof hw);
     snprintf(hw.cpu_model, sizeof hw.cpu_model, "test CPU");
     hw.cpu_cores = hw.cpu_threads = 16;
-    hw.cpu_bandwidth_gbs = 92.5;
+    hw.cpu_bandwidth_gbs = 103.8;
     hw.n_gpus = 1;
-    snprintf(hw.gpus[0].name, sizeof hw.gpus[0].name, "NVIDIA H200");
-    hw.gpus[0].bandwidth_gbs = 4814;
-    hw.gpus[0].bandwidth_measured_gbs = 4252;
+    snprintf(hw.gpus[0].name, sizeof hw.gpus[0].name, "NVIDIA H100 80GB HBM3");
+    hw.gpus[0].bandwidth_gbs = 3352;
+    hw.gpus[0].bandwidth_measured_gbs = 3007.2;
     hw.gpus[0].tflops_bf16 = 989;
     return hw;
 }
@@ -69,23 +75,22 @@ static plan_speed predict(const char *model, const char *precision, const hw_inf
     return s;
 }
 
-static void test_run4_within_15pct(void **state)
+static void test_run13_within_10pct(void **state)
 {
     (void)state;
-    hw_info hw = h200();
+    hw_info hw = h100();
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
-        const run4 *r = &runs[i];
-        plan_speed s = predict(r->model, r->precision, &hw, r->n_ctx, 512, NULL);
-        double ed = r->decode_tps > 0 ? 100 * (s.decode_tps - r->decode_tps) / r->decode_tps : 0;
-        double ep =
-            r->prefill_tps > 0 ? 100 * (s.prefill_tps - r->prefill_tps) / r->prefill_tps : 0;
+        const run13 *r = &runs[i];
+        plan_speed s = predict(r->model, r->precision, &hw, r->n_ctx, r->n_batch, NULL);
+        double ed = 100 * (s.decode_tps - r->decode_tps) / r->decode_tps;
+        double ep = 100 * (s.prefill_tps - r->prefill_tps) / r->prefill_tps;
         fprintf(stderr,
                 "  %-13s %-5s ctx %3lld: decode %7.1f (measured %7.1f, %+5.1f%%), prefill %8.0f "
                 "(%8.0f, %+5.1f%%)\n",
                 r->model, r->precision, (long long)r->n_ctx, s.decode_tps, r->decode_tps, ed,
                 s.prefill_tps, r->prefill_tps, ep);
-        assert_true(fabs(ed) <= 15.0);
-        assert_true(fabs(ep) <= 15.0);
+        assert_true(fabs(ed) <= 10.0);
+        assert_true(fabs(ep) <= 10.0);
     }
     // The family that names a run's calibration.
     plan_speed s = predict("qwen2.5-7b", "int4", &hw, 576, 512, NULL);
@@ -97,13 +102,13 @@ static void test_run4_within_15pct(void **state)
     assert_false(s.parts[0].calibrated);
 }
 
-// The terms of the model, by hand, for the 7B at int8: 28 blocks of 10
-// launches (7 + 3 quantization), 2 per step, Q8_0 bytes at the int8
+// The terms of the model, by hand, for the 7B at int8: 28 blocks of 8
+// launches (5 + 3 quantization), 2 per step, Q8_0 bytes at the int8
 // efficiency and the f16 cache at the float one.
 static void test_terms(void **state)
 {
     (void)state;
-    hw_info hw = h200();
+    hw_info hw = h100();
     model_desc *m = NULL;
     plan_speed s = predict("qwen2.5-7b", "int8", &hw, 576, 512, &m);
     plan_weights w;
@@ -116,8 +121,8 @@ static void test_terms(void **state)
     for (int64_t l = 0; l < m->n_layer; l++)
         q8 += (double)w.layer_active[l];
     double kv = (double)plan_kv_bytes_range(m, 0, m->n_layer, 576, 1, DTYPE_F16);
-    double bw = 4252e9;
-    double t = (28 * 7 + 2) * PLAN_GPU_LAUNCH_S + 28 * 3 * PLAN_GPU_QUANT_LAUNCH_S +
+    double bw = 3007.2e9;
+    double t = (28 * 5 + 2) * PLAN_GPU_LAUNCH_S + 28 * 3 * PLAN_GPU_QUANT_LAUNCH_S +
                q8 / (bw * PLAN_EFF_GPU_INT8) + (kv + f32) / (bw * PLAN_EFF_GPU_FLOAT);
     if (fabs(s.parts[0].decode_s - t) > 1e-9 * t)
         fail_msg("decode step %.9g s, by hand %.9g s", s.parts[0].decode_s, t);
@@ -131,9 +136,9 @@ static void test_calibration_round_trip(void **state)
 {
     (void)state;
     setenv("XDG_CACHE_HOME", test_tmpdir(), 1);
-    hw_info hw = h200();
+    hw_info hw = h100();
     plan_speed s = predict("qwen2.5-7b", "int8", &hw, 144, 128, NULL);
-    const double decode = 297.1, prefill = 1455.1; // run 6's bench
+    const double decode = 291.3, prefill = 3435.3; // run 13's bench at --gpu-mem 10G
     double df = 0, pf = 0;
     plan_gpu_calibration(&s, decode, prefill, 128, &df, &pf);
     assert_true(df > 0.5 && df < 2);
@@ -150,7 +155,7 @@ static void test_calibration_round_trip(void **state)
                      RS_OK);
     assert_string_equal(key, "prefill_calib_int8");
 
-    hw_info again = h200();
+    hw_info again = h100();
     hw_load_gpu_calibration(&again);
     assert_true(fabs(again.gpus[0].decode_calib[c] - df) < 1e-9);
     plan_speed s2 = predict("qwen2.5-7b", "int8", &again, 144, 128, NULL);
@@ -160,11 +165,11 @@ static void test_calibration_round_trip(void **state)
     // The same card at another family keeps the model; another card too.
     plan_speed s3 = predict("qwen2.5-7b", "bf16", &again, 144, 128, NULL);
     assert_false(s3.parts[0].calibrated);
-    snprintf(again.gpus[0].name, sizeof again.gpus[0].name, "NVIDIA H100 80GB HBM3");
+    snprintf(again.gpus[0].name, sizeof again.gpus[0].name, "NVIDIA H200");
     hw_load_gpu_calibration(&again);
     assert_true(again.gpus[0].decode_calib[c] == 0);
     // A what-if card never reads this machine's measurements.
-    hw_info w = h200();
+    hw_info w = h100();
     w.gpus[0].hypothetical = true;
     hw_load_gpu_calibration(&w);
     assert_true(w.gpus[0].decode_calib[c] == 0);
@@ -173,7 +178,7 @@ static void test_calibration_round_trip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run4_within_15pct),
+        cmocka_unit_test(test_run13_within_10pct),
         cmocka_unit_test(test_terms),
         cmocka_unit_test(test_calibration_round_trip),
     };

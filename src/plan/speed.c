@@ -105,9 +105,10 @@ static void gpu_times(const model_desc *m, const hw_info *hw, const plan_weights
     // token only (a matrix-vector product: its bytes).
     const double peak = hw->gpus[sp->gpu_index].tflops_bf16 * 1e12, n = (double)n_batch;
     if (peak > 0) {
-        double direct = 2.0 * (params - chunked) * n + (double)blocks * attn_flops(m, n / 2.0) * n;
-        double tp = direct / (PLAN_EFF_GPU_PREFILL * peak) +
+        double attn = (double)blocks * attn_flops(m, n / 2.0) * n; // causal: n/2 keys on average
+        double tp = 2.0 * (params - chunked) * n / (PLAN_EFF_GPU_PREFILL * peak) +
                     2.0 * chunked * n / (PLAN_EFF_GPU_PREFILL_SLABS * peak) +
+                    attn / (PLAN_EFF_GPU_PREFILL_ATTN * peak) +
                     (double)blocks * n * PLAN_GPU_PREFILL_TOKEN_S +
                     2.0 * quant / (PLAN_EFF_GPU_DEQUANT * bw);
         if (sp->has_output) {

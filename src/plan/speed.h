@@ -30,42 +30,51 @@
 // x 2 flops x ~2 GHz).
 #define PLAN_CPU_GFLOPS_PER_CORE     64.0
 
-// ---- GPUs: the CUDA engine, fitted to its own runs on an H200 (4,252 GB/s
-// copy, 989 bf16 TFLOPS): bench/results/cuda.md runs 2 (prefill of the 8B),
-// 4 (Qwen2.5-7B and 0.5B at BF16, Q8_0, Q4_K/Q4_0, 512 + 128 tokens) and 6;
-// the fit and its errors are in docs/memory-model.md. A decode step takes
+// ---- GPUs: the CUDA engine, fitted to its own runs on an H100 80GB HBM3
+// (3,007 GB/s copy, 989 bf16 TFLOPS, driver 580.159.04): bench/results/
+// cuda-run13 (`rightsize bench` of Qwen2.5-7B at BF16/Q8_0/Q4_K; cuda_bench
+// of Qwen2.5-0.5B and Llama-3.1-8B, its host argmax per token taken off) and
+// cuda-run10's Nsight Compute split of a prefill; the fit and its errors are
+// in docs/memory-model.md. A decode step takes
 //   sum over weight families (plan_wclass) of bytes / (copy bandwidth x efficiency)
 //   + launches x PLAN_GPU_LAUNCH_S + quantization launches x PLAN_GPU_QUANT_LAUNCH_S,
 // the copy bandwidth being the card's measured device-to-device copy (hw
 // --measure, read + write counted), else its spec x PLAN_GPU_COPY_OF_SPEC.
-#define PLAN_GPU_COPY_OF_SPEC 0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 2.9-3.0 of 3.35 TB/s
-#define PLAN_EFF_GPU_FLOAT    0.86 // F32/F16/BF16 (the KV cache too)
-#define PLAN_EFF_GPU_INT8     0.84 // Q8_0, Q4_0 through int8 dot products
-#define PLAN_EFF_GPU_KQUANT   0.60 // Q4_K, Q6_K through int8 dot products
-// Others, dequantized in fp32 (run 4's old kernels: Q4_K 0.18, Q4_0 0.20).
+// A matrix-vector product only reads, so it streams a little faster than a
+// copy's read + write: efficiencies of 1.0 and above are real.
+#define PLAN_GPU_COPY_OF_SPEC 0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 3,007 of 3,352
+#define PLAN_EFF_GPU_FLOAT    1.02 // F32/F16/BF16 (the KV cache too)
+#define PLAN_EFF_GPU_INT8     1.00 // Q8_0, Q4_0 through int8 dot products
+#define PLAN_EFF_GPU_KQUANT   0.81 // Q4_K, Q6_K through int8 dot products
+// Others, dequantized in fp32 (H200 run 4, older kernels: Q4_K 0.18, Q4_0
+// 0.20; no later run measures them).
 #define PLAN_EFF_GPU_DEQ      0.19
-// Per decode step: each block launches 7 kernels (qkv, rope + KV write,
-// attention split, attention combine, o, gate|up, down), 3 more that
-// quantize the input to int8 when its matrices take the int8 path, and each
-// GPU 2 more (embedding or input, head or output). The fitted latency of the
-// quantization launches is 0 (they hide in the products' tails): run 4's
-// 0.5B decodes at 709 tok/s with them and 625 at BF16 without.
-#define PLAN_GPU_LAUNCH_S                 7.6e-6
+// Per decode step: each block launches 5 kernels (qkv; attention: rope, KV
+// write, flash-decoding and merge in one, attn_decode.cu; o; gate|up; down),
+// 3 more that quantize the input to int8 when its matrices take the int8
+// path, and each GPU 2 more (embedding or input, head or output). The
+// attention's own time at a short context is mostly latency, in the launch
+// term. The fitted latency of the quantization launches is 0 (they hide in
+// the products' tails).
+#define PLAN_GPU_LAUNCH_S                 6.8e-6
 #define PLAN_GPU_QUANT_LAUNCH_S           0.0
-#define PLAN_GPU_LAUNCHES_PER_BLOCK       7
+#define PLAN_GPU_LAUNCHES_PER_BLOCK       5
 #define PLAN_GPU_QUANT_LAUNCHES_PER_BLOCK 3
 #define PLAN_GPU_LAUNCHES_PER_STEP        2
 // Prefill of a chunk of n tokens: the GEMMs' FLOPs at PLAN_EFF_GPU_PREFILL
 // of the bf16 tensor TFLOPS (cuBLAS; quantized matrices are dequantized to
 // bf16 first), those of quantized matrices larger than the dequantization
-// scratch (multiplied in slabs of rows) at PLAN_EFF_GPU_PREFILL_SLABS,
-// PLAN_GPU_PREFILL_TOKEN_S per token and block (attention, norms, launches),
-// and the dequantization: 2 bytes of bf16 per quantized weight at
-// PLAN_EFF_GPU_DEQUANT of the copy bandwidth.
-#define PLAN_EFF_GPU_PREFILL       0.172
-#define PLAN_EFF_GPU_PREFILL_SLABS 0.063
-#define PLAN_GPU_PREFILL_TOKEN_S   0.75e-6
-#define PLAN_EFF_GPU_DEQUANT       0.27
+// scratch (multiplied in slabs of rows) at PLAN_EFF_GPU_PREFILL_SLABS, the
+// causal attention's FLOPs (attn_prefill.cu, tiled) at
+// PLAN_EFF_GPU_PREFILL_ATTN (run 10's ncu: 6.6 of 21.2 ms of the 7B's 512
+// tokens), PLAN_GPU_PREFILL_TOKEN_S per token and block (norms, rope,
+// SwiGLU, conversions), and the dequantization: 2 bytes of bf16 per
+// quantized weight at PLAN_EFF_GPU_DEQUANT of the copy bandwidth.
+#define PLAN_EFF_GPU_PREFILL       0.65
+#define PLAN_EFF_GPU_PREFILL_SLABS 0.09
+#define PLAN_EFF_GPU_PREFILL_ATTN  0.008
+#define PLAN_GPU_PREFILL_TOKEN_S   0.20e-6
+#define PLAN_EFF_GPU_DEQUANT       0.23
 
 // Between two devices of a split the residual stream of each step passes
 // through host memory (engine_gpu.c: device to host, host to device). Run 6
