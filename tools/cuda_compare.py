@@ -20,8 +20,9 @@ CPU reference, no fp32 reference, transformers' decode timed twice after a
 warm-up). The default decode is the separate kernels in a CUDA graph;
 RS_AB_FUSED=1 also times each precision with the fused persistent kernel
 (RIGHTSIZE_CUDA_FUSED=1), RS_AB_OLD=1 with the first decode kernels
-(RIGHTSIZE_CUDA_MV=old), RS_AB_PDL=1 with programmatic dependent launch
-(RIGHTSIZE_CUDA_PDL=1), in the same process tree on the same card.
+(RIGHTSIZE_CUDA_MV=old), RS_AB_NOPDL=1 without programmatic dependent launch
+(RIGHTSIZE_CUDA_PDL=0; the default since run 14, when RS_AB_PDL=1 timed it
+beside the default of then), in the same process tree on the same card.
 (Runs 7-9 named the fused kernel the default and timed the graph with
 RS_AB_GRAPH; their "fused"/"graph" labels mean the same two paths.)
 RS_GREEDY=1 adds the greedy test: three 16-token prompts, each fed one
@@ -76,6 +77,8 @@ def main():
             env["RIGHTSIZE_CUDA_FUSED"] = "1"
         elif kernels == "pdl":
             env["RIGHTSIZE_CUDA_PDL"] = "1"
+        elif kernels == "nopdl":
+            env["RIGHTSIZE_CUDA_PDL"] = "0"
         if stepwise:
             env["CUDA_BENCH_STEPWISE"] = "1"
         t = time.time()
@@ -135,7 +138,7 @@ def main():
         prefix = run_bench(prec, -1, 512, 128, 3 if quick else 5)
         if prefix:
             compare(prefix, prec, 64)
-        for other in ("fused", "old", "pdl"):
+        for other in ("fused", "old", "pdl", "nopdl"):
             if os.environ.get("RS_AB_" + other.upper()) != "1":
                 continue
             alt = run_bench(prec, -1, 512, 128, 3 if quick else 5, other)

@@ -55,7 +55,7 @@ __device__ __forceinline__ float ad_rope(const attn_decode_args &a, const float 
     return d == d0 ? t[d0] * c - t[d1] * s : t[d1] * c + t[d0] * s;
 }
 
-// Programmatic dependent launch (RIGHTSIZE_CUDA_PDL=1, kernels.cu): the o
+// Programmatic dependent launch (matvec_pdl, kernels.cu): the o
 // projection after this kernel may start and fetch its weights at once;
 // this kernel, launched while the q|k|v product still runs, waits for it
 // before reading anything. Without the launch attribute both return at once.

@@ -140,8 +140,8 @@ void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const
 // Whether the old kernels (input staged per block in shared memory) run:
 // the default; RIGHTSIZE_CUDA_MV=new picks the second kernels (kernels.cu).
 bool matvec_old(void);
-// Whether the second kernels use programmatic dependent launch
-// (RIGHTSIZE_CUDA_PDL=1; set by matvec_setup).
+// Whether the decode kernels use programmatic dependent launch (sm_90 and
+// later unless RIGHTSIZE_CUDA_PDL=0; set by matvec_setup).
 bool matvec_pdl(void);
 // Dynamic shared memory limits for the matvec kernels (once per device).
 int matvec_setup(int64_t max_n_in, char *err, size_t errn);
