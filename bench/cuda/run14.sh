@@ -2,9 +2,9 @@
 # Runs 13-14 (bench/results/cuda.md): the table of record on one H100, in one
 # device call:
 #   bash bench/cuda/run14.sh CARRY OUT
-# (Runs 13 and 14 ran run13.sh when PDL was opt-in, so their "pdl" column
-# is today's default and their "default" column today's RIGHTSIZE_CUDA_PDL=0;
-# this script gives the same two columns with today's default.)
+# (Runs 13 and 14 ran this script as run13.sh while PDL was opt-in: their
+# "pdl" column is today's default and their "default" column today's
+# RIGHTSIZE_CUDA_PDL=0, the two columns this script gives now.)
 # 1. cuda_check (default kernels, and without programmatic dependent launch);
 # 2. tools/cuda_compare.py (quick) per model and precision, without PDL timed
 #    beside the default: decode, prefill, logits against transformers and

@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "  --ctx N            context tokens (default: prompt + gen)\n"
             "  --prompt N         prefill tokens (default 512)\n"
             "  --gen N            decoded tokens (default 128)\n"
-            "  --kv-type T        f16 (default) or q8_0\n"
+            "  --kv-type T        f16 (default), q8_0 or f32\n"
             "  --threads N        worker threads (default: one per core)\n"
             "  --device D         cpu (default), cuda or cuda:N\n"
             "  --gpu-layers N     with --device cuda: the first N blocks on the GPU (default: the plan's)\n"

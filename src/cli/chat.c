@@ -52,7 +52,7 @@ static void usage(FILE *out)
         "  --precision P         stored, fp32, bf16, fp16, int8, int4, or a GGUF type\n"
         "                        (default: the plan's pick for this machine)\n"
         "  --ctx N               context tokens (default: the plan's, 4096 at most)\n"
-        "  --kv-type T           f16 (default) or q8_0\n"
+        "  --kv-type T           f16 (default), q8_0 or f32\n"
         "  --system TEXT         system prompt\n"
         "  --chat-template NAME  a template family or .jinja file instead of the model's\n"
         "  --think on|off        reasoning models: thinking switch of the template\n"

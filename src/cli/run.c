@@ -55,7 +55,7 @@ static void usage(FILE *out)
             "  --stop TEXT           stop before this text (up to 8 times)\n"
             "  --ctx N               context tokens (default: prompt + N, at most the model's)\n"
             "  --precision P         stored (default), fp32, bf16, fp16, int8, int4, or a GGUF type\n"
-            "  --kv-type T           f16 (default) or q8_0\n"
+            "  --kv-type T           f16 (default), q8_0 or f32\n"
             "  --threads N           worker threads (default: one per core)\n"
             "  --device D            cpu (default), cuda or cuda:N (the CPU, with a note, without a GPU)\n"
             "  --gpu-layers N        with --device cuda: the first N blocks on the GPU (default:\n"
