@@ -174,12 +174,35 @@ static void sb_view(sb *b, view v)
 
 // ---- shared helpers ----
 
+// Most families write each message as its role's prefix + content + suffix
+// and end with a generation prompt: they differ only in these strings, so
+// they are data (the table at the end of the file). Where the real template
+// prints eos_token, a string says "{eos}".
+enum { ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT, ROLE_COUNT };
+
+typedef enum bos_rule {
+    BOS_NONE,
+    BOS_FIRST,    // bos before everything
+    BOS_IF_TURNS, // bos before the first message (none for an empty conversation)
+} bos_rule;
+
+typedef struct turn_format {
+    const char *start; // written first, before bos
+    bos_rule bos;
+    bool trim;                                      // content stripped (Python's strip())
+    const char *pre[ROLE_COUNT], *post[ROLE_COUNT]; // by role; NULL writes nothing
+    const char *gen;                                // the generation prompt
+    const char *tail; // written last whatever add_generation_prompt says
+} turn_format;
+
 typedef struct ctx {
     const chat_message *m;
     size_t n;
     const chat_options *o;
     const char *bos, *eos; // never NULL
     rs_error *err;
+    const turn_format *fmt; // the family's turns (the table's entry)
+    int variant;            // which variant of a shared renderer (the table's entry)
 } ctx;
 
 static bool is_role(const chat_message *m, const char *role)
@@ -212,21 +235,60 @@ static void gen(sb *b, const ctx *c, const char *prompt)
     if (c->o->add_generation_prompt) sb_add(b, prompt);
 }
 
-// ---- ChatML and its relatives ----
-
-// Generic ChatML (ollama chatml; Qwen-style templates without extras).
-static rs_status render_chatml(sb *b, const ctx *c)
+// s, with eos in place of every "{eos}"; nothing for NULL.
+static void add_with_eos(sb *b, const char *s, const char *eos)
 {
-    for (size_t i = 0; i < c->n; i++)
-        CAT(b, "<|im_start|>", c->m[i].role, "\n", c->m[i].content, "<|im_end|>\n");
-    gen(b, c, "<|im_start|>assistant\n");
+    const char *p;
+    if (!s) return;
+    while ((p = strstr(s, "{eos}"))) {
+        sb_addn(b, s, (size_t)(p - s));
+        sb_add(b, eos);
+        s = p + 5;
+    }
+    sb_add(b, s);
+}
+
+static int role_index(const chat_message *m)
+{
+    if (is_role(m, "system")) return ROLE_SYSTEM;
+    return is_role(m, "user") ? ROLE_USER : ROLE_ASSISTANT;
+}
+
+// Messages [from, n) in c->fmt, then the generation prompt and the tail.
+static void turns_from(sb *b, const ctx *c, size_t from)
+{
+    const turn_format *f = c->fmt;
+    for (size_t i = from; i < c->n; i++) {
+        int r = role_index(&c->m[i]);
+        add_with_eos(b, f->pre[r], c->eos);
+        if (f->trim)
+            sb_view(b, v_strip(vw(c->m[i].content)));
+        else
+            sb_add(b, c->m[i].content);
+        add_with_eos(b, f->post[r], c->eos);
+    }
+    if (c->o->add_generation_prompt) add_with_eos(b, f->gen, c->eos);
+    add_with_eos(b, f->tail, c->eos);
+}
+
+// A family that is all data.
+static rs_status render_turns(sb *b, const ctx *c)
+{
+    sb_add(b, c->fmt->start);
+    if (c->fmt->bos == BOS_FIRST || (c->fmt->bos == BOS_IF_TURNS && c->n > 0)) sb_add(b, c->bos);
+    turns_from(b, c, 0);
     return RS_OK;
 }
 
+// ---- ChatML and its relatives ----
+
 // Qwen2.5-7B-Instruct (and Qwen2 / DBRX-style defaults): a system turn is
-// always written, the template's default when the conversation has none.
-static rs_status render_chatml_defsys(sb *b, const ctx *c, const char *builtin)
+// always written, the template's default when the conversation has none
+// (variant 1: Qwen2.5's built-in default).
+static rs_status render_chatml_defsys(sb *b, const ctx *c)
 {
+    const char *builtin =
+        c->variant ? "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." : NULL;
     const char *def = c->o->default_system ? c->o->default_system : builtin;
     if (!first_is_system(c)) {
         if (!def)
@@ -235,7 +297,7 @@ static rs_status render_chatml_defsys(sb *b, const ctx *c, const char *builtin)
                            "prompt is unknown (give one, or a system message)");
         CAT(b, "<|im_start|>system\n", def, "<|im_end|>\n");
     }
-    return render_chatml(b, c);
+    return render_turns(b, c);
 }
 
 // Qwen3 (Qwen-Qwen3-0.6B.jinja): reasoning in assistant history is kept only
@@ -389,41 +451,15 @@ static rs_status render_smollm3(sb *b, const ctx *c)
     return RS_OK;
 }
 
-// microsoft/phi-4: ChatML with <|im_sep|> and no newlines (llama.cpp).
-static rs_status render_phi4(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        CAT(b, "<|im_start|>", c->m[i].role, "<|im_sep|>", c->m[i].content, "<|im_end|>");
-    gen(b, c, "<|im_start|>assistant<|im_sep|>");
-    return RS_OK;
-}
-
 // ---- Llama ----
 
-static void llama3_turn(sb *b, const char *role, const char *content)
-{
-    CAT(b, "<|start_header_id|>", role, "<|end_header_id|>\n\n");
-    sb_view(b, v_strip(vw(content)));
-    sb_add(b, "<|eot_id|>");
-}
-
-// Meta-Llama-3-8B-Instruct: bos before the first turn, content trimmed.
-static rs_status render_llama3(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        if (i == 0) sb_add(b, c->bos);
-        llama3_turn(b, c->m[i].role, c->m[i].content);
-    }
-    gen(b, c, "<|start_header_id|>assistant<|end_header_id|>\n\n");
-    return RS_OK;
-}
-
-// Llama 3.1/3.3 (date fixed at "26 Jul 2024") and 3.2 (today's date): the
-// system turn always carries the knowledge cutoff and the date.
-static rs_status render_llama3_1(sb *b, const ctx *c, bool today)
+// Llama 3.1/3.3 (variant 0: date fixed at "26 Jul 2024") and 3.2 (variant 1:
+// today's date): the system turn always carries the knowledge cutoff and the
+// date; the other turns are Llama 3's.
+static rs_status render_llama3_1(sb *b, const ctx *c)
 {
     char date[32] = "26 Jul 2024";
-    if (today) {
+    if (c->variant) {
         struct tm tm;
         time_t t = c->o->now ? c->o->now : time(NULL);
         localtime_r(&t, &tm);
@@ -435,9 +471,7 @@ static rs_status render_llama3_1(sb *b, const ctx *c, bool today)
         "Cutting Knowledge Date: December 2023\n", "Today Date: ", date, "\n\n");
     if (from) sb_view(b, v_strip(vw(c->m[0].content)));
     sb_add(b, "<|eot_id|>");
-    for (size_t i = from; i < c->n; i++)
-        llama3_turn(b, c->m[i].role, c->m[i].content);
-    gen(b, c, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    turns_from(b, c, from);
     return RS_OK;
 }
 
@@ -473,24 +507,41 @@ static rs_status render_llama2(sb *b, const ctx *c)
     return RS_OK;
 }
 
-// Meta Llama 4 (llama.cpp's rendering).
-static rs_status render_llama4(sb *b, const ctx *c)
+// ---- Mistral ----
+
+// Mistral-7B-Instruct-v0.1: bos, "[INST] q [/INST]" then the answer and eos;
+// the template rejects system messages and roles out of turn.
+static rs_status render_mistral_v0(sb *b, const ctx *c)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        CAT(b, "<|header_start|>", c->m[i].role, "<|header_end|>\n\n");
-        sb_view(b, v_strip(vw(c->m[i].content)));
-        sb_add(b, "<|eot|>");
-    }
-    gen(b, c, "<|header_start|>assistant<|header_end|>\n\n");
+    if (first_is_system(c))
+        return rs_fail(c->err, RS_ERR_INPUT,
+                       "chat template mistral-v0: the template supports only user and assistant "
+                       "roles (no system message)");
+    rs_status st = check_alternation(c, 0, "mistral-v0");
+    if (st != RS_OK) return st;
+    return render_turns(b, c);
+}
+
+// mistralai/Mistral-Small-3.2-24B-Instruct-2506: the system prompt (the
+// template's long default, with today's date, when there is none) comes
+// first; no generation prompt.
+static rs_status render_mistral_v7_tekken(sb *b, const ctx *c)
+{
+    size_t from = first_is_system(c) ? 1 : 0;
+    rs_status st = check_alternation(c, from, "mistral-v7-tekken");
+    if (st != RS_OK) return st;
+    const char *sys = from ? c->m[0].content : c->o->default_system;
+    sb_add(b, c->bos);
+    if (sys) CAT(b, "[SYSTEM_PROMPT]", sys, "[/SYSTEM_PROMPT]");
+    turns_from(b, c, from);
     return RS_OK;
 }
 
-// ---- Mistral ----
-
 // Mistral cookbook v1 and v3 (llama.cpp's rendering, which ollama's
 // mistral-instruct matches): the system text opens the first [INST].
-static rs_status render_mistral_v1_v3(sb *b, const ctx *c, bool v1)
+static rs_status render_mistral_v1_v3(sb *b, const ctx *c)
 {
+    bool v1 = c->variant;
     const char *lead = v1 ? " " : "";
     bool inside = false;
     sb_add(b, c->bos);
@@ -539,71 +590,15 @@ static rs_status render_mistral_v3_tekken(sb *b, const ctx *c)
     return RS_OK;
 }
 
-// Mistral-7B-Instruct-v0.1: bos, "[INST] q [/INST]" then the answer and eos;
-// the template rejects system messages and roles out of turn.
-static rs_status render_mistral_v0(sb *b, const ctx *c)
-{
-    if (first_is_system(c))
-        return rs_fail(c->err, RS_ERR_INPUT,
-                       "chat template mistral-v0: the template supports only user and assistant "
-                       "roles (no system message)");
-    rs_status st = check_alternation(c, 0, "mistral-v0");
-    if (st != RS_OK) return st;
-    sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        if (is_role(&c->m[i], "user"))
-            CAT(b, "[INST] ", c->m[i].content, " [/INST]");
-        else
-            CAT(b, c->m[i].content, c->eos);
-    }
-    return RS_OK;
-}
-
-// Mistral v7 (Mistral Large 2411; llama.cpp's rendering).
-static rs_status render_mistral_v7(sb *b, const ctx *c)
-{
-    sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "system"))
-            CAT(b, "[SYSTEM_PROMPT] ", m->content, "[/SYSTEM_PROMPT]");
-        else if (is_role(m, "user"))
-            CAT(b, "[INST] ", m->content, "[/INST]");
-        else
-            CAT(b, " ", m->content, "</s>");
-    }
-    return RS_OK;
-}
-
-// mistralai/Mistral-Small-3.2-24B-Instruct-2506: the system prompt (the
-// template's long default, with today's date, when there is none) comes
-// first; no generation prompt.
-static rs_status render_mistral_v7_tekken(sb *b, const ctx *c)
-{
-    size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, "mistral-v7-tekken");
-    if (st != RS_OK) return st;
-    const char *sys = from ? c->m[0].content : c->o->default_system;
-    sb_add(b, c->bos);
-    if (sys) CAT(b, "[SYSTEM_PROMPT]", sys, "[/SYSTEM_PROMPT]");
-    for (size_t i = from; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "user"))
-            CAT(b, "[INST]", m->content, "[/INST]");
-        else
-            CAT(b, m->content, c->eos);
-    }
-    return RS_OK;
-}
-
 // ---- Gemma ----
 
 // google/gemma-2-2b-it: assistant is "model", content trimmed. The real
 // template rejects a system message; like ollama's gemma-instruct, the
 // system text joins the first user turn, followed by "\n" (Gemma 3's template
 // uses "\n\n" and keeps the system text as is).
-static rs_status render_gemma(sb *b, const ctx *c, bool gemma3)
+static rs_status render_gemma(sb *b, const ctx *c)
 {
+    bool gemma3 = c->variant;
     size_t from = first_is_system(c) ? 1 : 0;
     rs_status st = check_alternation(c, from, gemma3 ? "gemma3" : "gemma");
     if (st != RS_OK) return st;
@@ -664,8 +659,9 @@ static rs_status render_phi3_mini(sb *b, const ctx *c)
 
 // DeepSeek-R1 distills (and V3): bos, the last system text, then turns; an
 // answer keeps only what follows its last </think>.
-static rs_status render_deepseek_r1(sb *b, const ctx *c, int think_gen)
+static rs_status render_deepseek_r1(sb *b, const ctx *c)
 {
+    int think_gen = c->variant;
     const char *sys = "";
     for (size_t i = 0; i < c->n; i++)
         if (is_role(&c->m[i], "system")) sys = c->m[i].content;
@@ -723,146 +719,7 @@ static rs_status render_deepseek3_1(sb *b, const ctx *c)
     return RS_OK;
 }
 
-// deepseek-coder-instruct (llama.cpp's rendering).
-static rs_status render_deepseek(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "system"))
-            sb_add(b, m->content);
-        else if (is_role(m, "user"))
-            CAT(b, "### Instruction:\n", m->content, "\n");
-        else
-            CAT(b, "### Response:\n", m->content, "\n<|EOT|>\n");
-    }
-    gen(b, c, "### Response:\n");
-    return RS_OK;
-}
-
-// DeepSeek-V2 chat (llama.cpp's rendering; eos is <｜end▁of▁sentence｜>).
-// NVIDIA's ChatQA template writes the same turns.
-static rs_status render_deepseek2(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "system"))
-            CAT(b, m->content, "\n\n");
-        else if (is_role(m, "user"))
-            CAT(b, "User: ", m->content, "\n\n");
-        else
-            CAT(b, "Assistant: ", m->content, c->eos);
-    }
-    gen(b, c, "Assistant:");
-    return RS_OK;
-}
-
-// ---- simple turn formats ----
-
-// Formats that write each role as prefix + content + suffix and end with a
-// generation prompt: Zephyr, Alpaca, ChatQA, StarCoder2, ... Where the real
-// template prints eos_token, the suffix says "{eos}".
-typedef struct turn_format {
-    const char *system_pre, *system_post;
-    const char *user_pre, *user_post;
-    const char *asst_pre, *asst_post;
-    const char *gen;
-    bool bos_first; // bos before everything
-} turn_format;
-
-static void add_with_eos(sb *b, const char *s, const char *eos)
-{
-    const char *p;
-    while ((p = strstr(s, "{eos}"))) {
-        sb_addn(b, s, (size_t)(p - s));
-        sb_add(b, eos);
-        s = p + 5;
-    }
-    sb_add(b, s);
-}
-
-static rs_status render_turns(sb *b, const ctx *c, const turn_format *f)
-{
-    if (f->bos_first) sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        const char *pre = f->asst_pre, *post = f->asst_post;
-        if (is_role(m, "system")) pre = f->system_pre, post = f->system_post;
-        if (is_role(m, "user")) pre = f->user_pre, post = f->user_post;
-        add_with_eos(b, pre, c->eos);
-        sb_add(b, m->content);
-        add_with_eos(b, post, c->eos);
-    }
-    if (c->o->add_generation_prompt) add_with_eos(b, f->gen, c->eos);
-    return RS_OK;
-}
-
-static const turn_format fmt_zephyr = {"<|system|>\n",    "{eos}\n", "<|user|>\n",      "{eos}\n",
-                                       "<|assistant|>\n", "{eos}\n", "<|assistant|>\n", false};
-static const turn_format fmt_vicuna = {
-    "", "\n\n", "USER: ", "\n", "ASSISTANT: ", "</s>\n", "ASSISTANT:", false};
-static const turn_format fmt_vicuna_orca = {"SYSTEM: ",    "\n",     "USER: ",     "\n",
-                                            "ASSISTANT: ", "</s>\n", "ASSISTANT:", false};
-static const turn_format fmt_alpaca = {
-    "", "\n\n", "### Instruction:\n", "\n\n", "### Response:\n", "\n\n", "### Response:\n", false};
-static const turn_format fmt_chatqa = {"System: ",    "\n\n", "User: ",     "\n\n",
-                                       "Assistant: ", "\n\n", "Assistant:", false};
-static const turn_format fmt_granite_code = {"System:\n", "\n\n", "Question:\n", "\n\n",
-                                             "Answer:\n", "\n\n", "Answer:\n",   false};
-static const turn_format fmt_falcon = {"System: ",  "\n", "User:\n",   "\n",
-                                       "Falcon:\n", "\n", "Falcon:\n", false};
-static const turn_format fmt_falcon3 = {"<|system|>\n",    "\n", "<|user|>\n",      "\n",
-                                        "<|assistant|>\n", "\n", "<|assistant|>\n", false};
-static const turn_format fmt_starcoder2 = {
-    "",   "\n\n", "### Instruction\n", "\n\n", "### Response\n", "{eos}\n\n", "### Response\n",
-    false};
-static const turn_format fmt_magicoder = {
-    "", "\n\n", "@@ Instruction\n", "\n\n", "@@ Response\n", "\n\n", "@@ Response\n", false};
-static const turn_format fmt_solar = {"### System:\n",    "\n\n",      "### User:\n",      "\n\n",
-                                      "### Assistant:\n", "{eos}\n\n", "### Assistant:\n", false};
-static const turn_format fmt_alfred = {
-    "<start_system>",    "<end_message>", "<start_user>",      "<end_message>",
-    "<start_assistant>", "<end_message>", "<start_assistant>", false};
-static const turn_format fmt_openchat = {
-    "GPT4 Correct System: ",    "<|end_of_turn|>", "GPT4 Correct User: ",     "<|end_of_turn|>",
-    "GPT4 Correct Assistant: ", "<|end_of_turn|>", "GPT4 Correct Assistant:", true};
-static const turn_format fmt_granite = {
-    "<|start_of_role|>system<|end_of_role|>",      "<|end_of_text|>\n",
-    "<|start_of_role|>user<|end_of_role|>",        "<|end_of_text|>\n",
-    "<|start_of_role|>assistant<|end_of_role|>",   "<|end_of_text|>\n",
-    "<|start_of_role|>assistant<|end_of_role|>\n", false};
-static const turn_format fmt_chatglm4 = {"<|system|>\n",    "", "<|user|>\n",      "",
-                                         "<|assistant|>\n", "", "<|assistant|>\n", false};
-static const turn_format fmt_glmedge = {"<|system|>\n",    "", "<|user|>\n",    "",
-                                        "<|assistant|>\n", "", "<|assistant|>", false};
-static const turn_format fmt_chatglm3 = {"<|system|>\n ",    "", "<|user|>\n ",   "",
-                                         "<|assistant|>\n ", "", "<|assistant|>", false};
-static const turn_format fmt_megrez = {"<|role_start|>system<|role_end|>",    "<|turn_end|>",
-                                       "<|role_start|>user<|role_end|>",      "<|turn_end|>",
-                                       "<|role_start|>assistant<|role_end|>", "<|turn_end|>",
-                                       "<|role_start|>assistant<|role_end|>", false};
-static const turn_format fmt_bailing = {
-    "<role>SYSTEM</role>",    "", "<role>HUMAN</role>",     "",
-    "<role>ASSISTANT</role>", "", "<role>ASSISTANT</role>", false};
-static const turn_format fmt_dots1 = {
-    "<|system|>",   "<|endofsystem|>",   "<|userprompt|>", "<|endofuserprompt|>",
-    "<|response|>", "<|endofresponse|>", "<|response|>",   false};
-
-// Formats whose content is trimmed (Python's strip()).
-static rs_status render_trimmed_turns(sb *b, const ctx *c, const turn_format *f)
-{
-    if (f->bos_first) sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        const char *pre = f->asst_pre, *post = f->asst_post;
-        if (is_role(m, "system")) pre = f->system_pre, post = f->system_post;
-        if (is_role(m, "user")) pre = f->user_pre, post = f->user_post;
-        sb_add(b, pre);
-        sb_view(b, v_strip(vw(m->content)));
-        sb_add(b, post);
-    }
-    gen(b, c, f->gen);
-    return RS_OK;
-}
+// ---- other families ----
 
 // CohereForAI/c4ai-command-r-v01 and -plus ("default" template): bos, the
 // system text as given, then user and chatbot turns stripped; roles must
@@ -875,31 +732,7 @@ static rs_status render_command_r(sb *b, const ctx *c)
     sb_add(b, c->bos);
     if (from)
         CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", c->m[0].content, "<|END_OF_TURN_TOKEN|>");
-    for (size_t i = from; i < c->n; i++) {
-        sb_add(b, is_role(&c->m[i], "user") ? "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>"
-                                            : "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>");
-        sb_view(b, v_strip(vw(c->m[i].content)));
-        sb_add(b, "<|END_OF_TURN_TOKEN|>");
-    }
-    gen(b, c, "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>");
-    return RS_OK;
-}
-
-static const turn_format fmt_exaone = {"[|system|]",    "[|endofturn|]\n", "[|user|]",      "\n",
-                                       "[|assistant|]", "[|endofturn|]\n", "[|assistant|]", false};
-
-// codellama/CodeLlama-70b-Instruct-hf: "<s>" (bos) then "Source: role\n\n "
-// + trimmed content + " <step> " per turn; the generation prompt is always
-// written.
-static rs_status render_codellama70b(sb *b, const ctx *c)
-{
-    sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        CAT(b, "Source: ", c->m[i].role, "\n\n ");
-        sb_view(b, v_strip(vw(c->m[i].content)));
-        sb_add(b, " <step> ");
-    }
-    sb_add(b, "Source: assistant\nDestination: user\n\n ");
+    turns_from(b, c, from);
     return RS_OK;
 }
 
@@ -936,18 +769,6 @@ static rs_status render_orion(sb *b, const ctx *c)
     return RS_OK;
 }
 
-// MiniCPM (llama.cpp's rendering).
-static rs_status render_minicpm(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "user")) sb_add(b, "<用户>");
-        sb_view(b, v_strip(vw(m->content)));
-        if (is_role(m, "user")) sb_add(b, "<AI>");
-    }
-    return RS_OK;
-}
-
 // RWKV world (llama.cpp's rendering): "Assistant:" follows a final user turn.
 static rs_status render_rwkv_world(sb *b, const ctx *c)
 {
@@ -961,23 +782,6 @@ static rs_status render_rwkv_world(sb *b, const ctx *c)
         sb_add(b, "\n\n");
         if (is_role(m, "user") && i == c->n - 1) sb_add(b, "Assistant:");
     }
-    return RS_OK;
-}
-
-// SmolVLM (llama.cpp's rendering).
-static rs_status render_smolvlm(sb *b, const ctx *c)
-{
-    sb_add(b, "<|im_start|>");
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "system"))
-            CAT(b, m->content, "\n\n");
-        else if (is_role(m, "user"))
-            CAT(b, "User: ", m->content, "<end_of_utterance>\n");
-        else
-            CAT(b, "Assistant: ", m->content, "<end_of_utterance>\n");
-    }
-    gen(b, c, "Assistant:");
     return RS_OK;
 }
 
@@ -1079,8 +883,9 @@ static rs_status render_command_r_ollama(sb *b, const ctx *c)
     for (size_t i = 0; i < t.n; i++) {
         const chat_message *m = &t.m[i];
         if (is_role(m, "system")) continue;
-        CAT(b, "<|START_OF_TURN_TOKEN|>", is_role(m, "user") ? "<|USER_TOKEN|>" : "<|CHATBOT_TOKEN|>",
-            m->content, "<|END_OF_TURN_TOKEN|>");
+        CAT(b, "<|START_OF_TURN_TOKEN|>",
+            is_role(m, "user") ? "<|USER_TOKEN|>" : "<|CHATBOT_TOKEN|>", m->content,
+            "<|END_OF_TURN_TOKEN|>");
     }
     gen(b, c, "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>\n");
     collated_free(&t);
@@ -1115,139 +920,245 @@ static rs_status render_gemma3_ollama(sb *b, const ctx *c)
     return RS_OK;
 }
 
-static rs_status render_family(sb *b, chat_family f, const ctx *c)
-{
-    switch (f) {
-    case CHAT_FAMILY_CHATML:
-        return render_chatml(b, c);
-    case CHAT_FAMILY_CHATML_DEFSYS:
-        return render_chatml_defsys(b, c, NULL);
-    case CHAT_FAMILY_QWEN2_5:
-        return render_chatml_defsys(
-            b, c, "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
-    case CHAT_FAMILY_QWEN3:
-        return render_qwen3(b, c);
-    case CHAT_FAMILY_QWQ:
-        return render_qwq(b, c);
-    case CHAT_FAMILY_SMOLLM3:
-        return render_smollm3(b, c);
-    case CHAT_FAMILY_LLAMA3:
-        return render_llama3(b, c);
-    case CHAT_FAMILY_LLAMA3_1:
-        return render_llama3_1(b, c, false);
-    case CHAT_FAMILY_LLAMA3_2:
-        return render_llama3_1(b, c, true);
-    case CHAT_FAMILY_LLAMA2:
-        return render_llama2(b, c);
-    case CHAT_FAMILY_MISTRAL_V0:
-        return render_mistral_v0(b, c);
-    case CHAT_FAMILY_MISTRAL_V1:
-        return render_mistral_v1_v3(b, c, true);
-    case CHAT_FAMILY_MISTRAL_V3:
-        return render_mistral_v1_v3(b, c, false);
-    case CHAT_FAMILY_MISTRAL_V3_TEKKEN:
-        return render_mistral_v3_tekken(b, c);
-    case CHAT_FAMILY_MISTRAL_V7:
-        return render_mistral_v7(b, c);
-    case CHAT_FAMILY_MISTRAL_V7_TEKKEN:
-        return render_mistral_v7_tekken(b, c);
-    case CHAT_FAMILY_GEMMA:
-        return render_gemma(b, c, false);
-    case CHAT_FAMILY_GEMMA3:
-        return render_gemma(b, c, true);
-    case CHAT_FAMILY_PHI3:
-        return render_phi3(b, c);
-    case CHAT_FAMILY_PHI3_MINI:
-        return render_phi3_mini(b, c);
-    case CHAT_FAMILY_PHI4:
-        return render_phi4(b, c);
-    case CHAT_FAMILY_DEEPSEEK:
-        return render_deepseek(b, c);
-    case CHAT_FAMILY_DEEPSEEK2:
-        return render_deepseek2(b, c);
-    case CHAT_FAMILY_DEEPSEEK3:
-        return render_deepseek_r1(b, c, 0);
-    case CHAT_FAMILY_DEEPSEEK3_1:
-        return render_deepseek3_1(b, c);
-    case CHAT_FAMILY_DEEPSEEK_R1:
-        return render_deepseek_r1(b, c, 1);
-    case CHAT_FAMILY_DEEPSEEK_R1_TOGGLE:
-        return render_deepseek_r1(b, c, 2);
-    case CHAT_FAMILY_ZEPHYR:
-        return render_turns(b, c, &fmt_zephyr);
-    case CHAT_FAMILY_VICUNA:
-        return render_turns(b, c, &fmt_vicuna);
-    case CHAT_FAMILY_VICUNA_ORCA:
-        return render_turns(b, c, &fmt_vicuna_orca);
-    case CHAT_FAMILY_ALPACA:
-        return render_turns(b, c, &fmt_alpaca);
-    case CHAT_FAMILY_COMMAND_R:
-        return render_command_r(b, c);
-    case CHAT_FAMILY_GRANITE:
-        return render_turns(b, c, &fmt_granite);
-    case CHAT_FAMILY_GRANITE_CODE:
-        return render_turns(b, c, &fmt_granite_code);
-    case CHAT_FAMILY_FALCON:
-        return render_turns(b, c, &fmt_falcon);
-    case CHAT_FAMILY_FALCON3:
-        return render_turns(b, c, &fmt_falcon3);
-    case CHAT_FAMILY_OPENCHAT:
-        return render_turns(b, c, &fmt_openchat);
-    case CHAT_FAMILY_CHATQA:
-        return render_turns(b, c, &fmt_chatqa);
-    case CHAT_FAMILY_STARCODER2:
-        return render_turns(b, c, &fmt_starcoder2);
-    case CHAT_FAMILY_MAGICODER:
-        return render_turns(b, c, &fmt_magicoder);
-    case CHAT_FAMILY_CODELLAMA70B:
-        return render_codellama70b(b, c);
-    case CHAT_FAMILY_SOLAR:
-        return render_turns(b, c, &fmt_solar);
-    case CHAT_FAMILY_ALFRED:
-        return render_turns(b, c, &fmt_alfred);
-    case CHAT_FAMILY_MONARCH:
-        return render_monarch(b, c);
-    case CHAT_FAMILY_ORION:
-        return render_orion(b, c);
-    case CHAT_FAMILY_CHATGLM3:
-        sb_add(b, "[gMASK]sop");
-        return render_turns(b, c, &fmt_chatglm3);
-    case CHAT_FAMILY_CHATGLM4:
-        sb_add(b, "[gMASK]<sop>");
-        return render_turns(b, c, &fmt_chatglm4);
-    case CHAT_FAMILY_GLMEDGE:
-        return render_turns(b, c, &fmt_glmedge);
-    case CHAT_FAMILY_MINICPM:
-        return render_minicpm(b, c);
-    case CHAT_FAMILY_EXAONE3:
-    case CHAT_FAMILY_EXAONE4:
-        return render_trimmed_turns(b, c, &fmt_exaone);
-    case CHAT_FAMILY_RWKV_WORLD:
-        return render_rwkv_world(b, c);
-    case CHAT_FAMILY_MEGREZ:
-        return render_turns(b, c, &fmt_megrez);
-    case CHAT_FAMILY_LLAMA4:
-        return render_llama4(b, c);
-    case CHAT_FAMILY_SMOLVLM:
-        return render_smolvlm(b, c);
-    case CHAT_FAMILY_BAILING:
-        return render_turns(b, c, &fmt_bailing);
-    case CHAT_FAMILY_DOTS1:
-        return render_turns(b, c, &fmt_dots1);
-    case CHAT_FAMILY_LLAMA2_OLLAMA:
-        return render_llama2_ollama(b, c);
-    case CHAT_FAMILY_COMMAND_R_OLLAMA:
-        return render_command_r_ollama(b, c);
-    case CHAT_FAMILY_GEMMA3_OLLAMA:
-        return render_gemma3_ollama(b, c);
-    case CHAT_FAMILY_UNKNOWN:
-    case CHAT_FAMILY_COUNT:
-        break;
+// ---- the families ----
+
+typedef struct family_renderer {
+    rs_status (*render)(sb *b, const ctx *c);
+    int variant;     // c->variant
+    turn_format fmt; // c->fmt
+} family_renderer;
+
+// {pre "system" post, pre "user" post, pre "assistant" post}
+#define BY_ROLE(pre, post)                                                                         \
+    {                                                                                              \
+        pre "system" post, pre "user" post, pre "assistant" post                                   \
     }
-    return rs_fail(c->err, RS_ERR_INPUT,
-                   "chat template: unknown family; pick one with --chat-template NAME (%s)",
-                   chat_family_list());
-}
+#define ALL3(s)                                                                                    \
+    {                                                                                              \
+        s, s, s                                                                                    \
+    }
+
+#define FMT_CHATML                                                                                 \
+    {                                                                                              \
+        .pre = BY_ROLE("<|im_start|>", "\n"), .post = ALL3("<|im_end|>\n"),                        \
+        .gen = "<|im_start|>assistant\n"                                                           \
+    }
+// Meta-Llama-3-8B-Instruct: bos before the first turn, content trimmed.
+#define FMT_LLAMA3                                                                                 \
+    {                                                                                              \
+        .bos = BOS_IF_TURNS, .trim = true,                                                         \
+        .pre = BY_ROLE("<|start_header_id|>", "<|end_header_id|>\n\n"),                            \
+        .post = ALL3("<|eot_id|>"), .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n"     \
+    }
+#define FMT_EXAONE                                                                                 \
+    {                                                                                              \
+        .trim = true, .pre = {"[|system|]", "[|user|]", "[|assistant|]"},                          \
+        .post = {"[|endofturn|]\n", "\n", "[|endofturn|]\n"}, .gen = "[|assistant|]"               \
+    }
+
+static const family_renderer families[CHAT_FAMILY_COUNT] = {
+    // Generic ChatML (ollama chatml; Qwen-style templates without extras).
+    [CHAT_FAMILY_CHATML] = {render_turns, 0, FMT_CHATML},
+    [CHAT_FAMILY_CHATML_DEFSYS] = {render_chatml_defsys, 0, FMT_CHATML},
+    [CHAT_FAMILY_QWEN2_5] = {render_chatml_defsys, 1, FMT_CHATML},
+    [CHAT_FAMILY_QWEN3] = {render_qwen3, 0, {0}},
+    [CHAT_FAMILY_QWQ] = {render_qwq, 0, {0}},
+    [CHAT_FAMILY_SMOLLM3] = {render_smollm3, 0, {0}},
+    [CHAT_FAMILY_LLAMA3] = {render_turns, 0, FMT_LLAMA3},
+    [CHAT_FAMILY_LLAMA3_1] = {render_llama3_1, 0, FMT_LLAMA3},
+    [CHAT_FAMILY_LLAMA3_2] = {render_llama3_1, 1, FMT_LLAMA3},
+    [CHAT_FAMILY_LLAMA2] = {render_llama2, 0, {0}},
+    [CHAT_FAMILY_MISTRAL_V0] = {render_mistral_v0,
+                                0,
+                                {.bos = BOS_FIRST,
+                                 .pre = {NULL, "[INST] ", NULL},
+                                 .post = {NULL, " [/INST]", "{eos}"}}},
+    [CHAT_FAMILY_MISTRAL_V1] = {render_mistral_v1_v3, 1, {0}},
+    [CHAT_FAMILY_MISTRAL_V3] = {render_mistral_v1_v3, 0, {0}},
+    [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {render_mistral_v3_tekken, 0, {0}},
+    // Mistral v7 (Mistral Large 2411; llama.cpp's rendering).
+    [CHAT_FAMILY_MISTRAL_V7] = {render_turns,
+                                0,
+                                {.bos = BOS_FIRST,
+                                 .pre = {"[SYSTEM_PROMPT] ", "[INST] ", " "},
+                                 .post = {"[/SYSTEM_PROMPT]", "[/INST]", "</s>"}}},
+    [CHAT_FAMILY_MISTRAL_V7_TEKKEN] = {render_mistral_v7_tekken,
+                                       0,
+                                       {.pre = {NULL, "[INST]", NULL},
+                                        .post = {NULL, "[/INST]", "{eos}"}}},
+    [CHAT_FAMILY_GEMMA] = {render_gemma, 0, {0}},
+    [CHAT_FAMILY_GEMMA3] = {render_gemma, 1, {0}},
+    [CHAT_FAMILY_PHI3] = {render_phi3, 0, {0}},
+    [CHAT_FAMILY_PHI3_MINI] = {render_phi3_mini, 0, {0}},
+    // microsoft/phi-4: ChatML with <|im_sep|> and no newlines (llama.cpp).
+    [CHAT_FAMILY_PHI4] = {render_turns,
+                          0,
+                          {.pre = BY_ROLE("<|im_start|>", "<|im_sep|>"),
+                           .post = ALL3("<|im_end|>"),
+                           .gen = "<|im_start|>assistant<|im_sep|>"}},
+    // deepseek-coder-instruct (llama.cpp's rendering).
+    [CHAT_FAMILY_DEEPSEEK] = {render_turns,
+                              0,
+                              {.pre = {"", "### Instruction:\n", "### Response:\n"},
+                               .post = {"", "\n", "\n<|EOT|>\n"},
+                               .gen = "### Response:\n"}},
+    // DeepSeek-V2 chat (llama.cpp's rendering; eos is <｜end▁of▁sentence｜>).
+    [CHAT_FAMILY_DEEPSEEK2] = {render_turns,
+                               0,
+                               {.pre = {"", "User: ", "Assistant: "},
+                                .post = {"\n\n", "\n\n", "{eos}"},
+                                .gen = "Assistant:"}},
+    [CHAT_FAMILY_DEEPSEEK3] = {render_deepseek_r1, 0, {0}},
+    [CHAT_FAMILY_DEEPSEEK3_1] = {render_deepseek3_1, 0, {0}},
+    [CHAT_FAMILY_DEEPSEEK_R1] = {render_deepseek_r1, 1, {0}},
+    [CHAT_FAMILY_DEEPSEEK_R1_TOGGLE] = {render_deepseek_r1, 2, {0}},
+    [CHAT_FAMILY_ZEPHYR] = {render_turns,
+                            0,
+                            {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                             .post = ALL3("{eos}\n"),
+                             .gen = "<|assistant|>\n"}},
+    [CHAT_FAMILY_VICUNA] = {render_turns,
+                            0,
+                            {.pre = {"", "USER: ", "ASSISTANT: "},
+                             .post = {"\n\n", "\n", "</s>\n"},
+                             .gen = "ASSISTANT:"}},
+    [CHAT_FAMILY_VICUNA_ORCA] = {render_turns,
+                                 0,
+                                 {.pre = {"SYSTEM: ", "USER: ", "ASSISTANT: "},
+                                  .post = {"\n", "\n", "</s>\n"},
+                                  .gen = "ASSISTANT:"}},
+    [CHAT_FAMILY_ALPACA] = {render_turns,
+                            0,
+                            {.pre = {"", "### Instruction:\n", "### Response:\n"},
+                             .post = ALL3("\n\n"),
+                             .gen = "### Response:\n"}},
+    [CHAT_FAMILY_COMMAND_R] = {render_command_r,
+                               0,
+                               {.trim = true,
+                                .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                                .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                                .gen = "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"}},
+    [CHAT_FAMILY_GRANITE] = {render_turns,
+                             0,
+                             {.pre = BY_ROLE("<|start_of_role|>", "<|end_of_role|>"),
+                              .post = ALL3("<|end_of_text|>\n"),
+                              .gen = "<|start_of_role|>assistant<|end_of_role|>\n"}},
+    [CHAT_FAMILY_GRANITE_CODE] = {render_turns,
+                                  0,
+                                  {.pre = {"System:\n", "Question:\n", "Answer:\n"},
+                                   .post = ALL3("\n\n"),
+                                   .gen = "Answer:\n"}},
+    [CHAT_FAMILY_FALCON] = {render_turns,
+                            0,
+                            {.pre = {"System: ", "User:\n", "Falcon:\n"},
+                             .post = ALL3("\n"),
+                             .gen = "Falcon:\n"}},
+    [CHAT_FAMILY_FALCON3] = {render_turns,
+                             0,
+                             {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                              .post = ALL3("\n"),
+                              .gen = "<|assistant|>\n"}},
+    [CHAT_FAMILY_OPENCHAT] = {render_turns,
+                              0,
+                              {.bos = BOS_FIRST,
+                               .pre = {"GPT4 Correct System: ", "GPT4 Correct User: ",
+                                       "GPT4 Correct Assistant: "},
+                               .post = ALL3("<|end_of_turn|>"),
+                               .gen = "GPT4 Correct Assistant:"}},
+    [CHAT_FAMILY_CHATQA] = {render_turns,
+                            0,
+                            {.pre = {"System: ", "User: ", "Assistant: "},
+                             .post = ALL3("\n\n"),
+                             .gen = "Assistant:"}},
+    [CHAT_FAMILY_STARCODER2] = {render_turns,
+                                0,
+                                {.pre = {"", "### Instruction\n", "### Response\n"},
+                                 .post = {"\n\n", "\n\n", "{eos}\n\n"},
+                                 .gen = "### Response\n"}},
+    [CHAT_FAMILY_MAGICODER] = {render_turns,
+                               0,
+                               {.pre = {"", "@@ Instruction\n", "@@ Response\n"},
+                                .post = ALL3("\n\n"),
+                                .gen = "@@ Response\n"}},
+    // codellama/CodeLlama-70b-Instruct-hf: "<s>" (bos) then "Source: role\n\n "
+    // + trimmed content + " <step> " per turn; the generation prompt is
+    // always written.
+    [CHAT_FAMILY_CODELLAMA70B] = {render_turns,
+                                  0,
+                                  {.bos = BOS_FIRST,
+                                   .trim = true,
+                                   .pre = BY_ROLE("Source: ", "\n\n "),
+                                   .post = ALL3(" <step> "),
+                                   .tail = "Source: assistant\nDestination: user\n\n "}},
+    [CHAT_FAMILY_SOLAR] = {render_turns,
+                           0,
+                           {.pre = {"### System:\n", "### User:\n", "### Assistant:\n"},
+                            .post = {"\n\n", "\n\n", "{eos}\n\n"},
+                            .gen = "### Assistant:\n"}},
+    [CHAT_FAMILY_ALFRED] = {render_turns,
+                            0,
+                            {.pre = {"<start_system>", "<start_user>", "<start_assistant>"},
+                             .post = ALL3("<end_message>"),
+                             .gen = "<start_assistant>"}},
+    [CHAT_FAMILY_MONARCH] = {render_monarch, 0, {0}},
+    [CHAT_FAMILY_ORION] = {render_orion, 0, {0}},
+    [CHAT_FAMILY_CHATGLM3] = {render_turns,
+                              0,
+                              {.start = "[gMASK]sop",
+                               .pre = {"<|system|>\n ", "<|user|>\n ", "<|assistant|>\n "},
+                               .gen = "<|assistant|>"}},
+    [CHAT_FAMILY_CHATGLM4] = {render_turns,
+                              0,
+                              {.start = "[gMASK]<sop>",
+                               .pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                               .gen = "<|assistant|>\n"}},
+    [CHAT_FAMILY_GLMEDGE] = {render_turns,
+                             0,
+                             {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                              .gen = "<|assistant|>"}},
+    // MiniCPM (llama.cpp's rendering).
+    [CHAT_FAMILY_MINICPM] = {render_turns,
+                             0,
+                             {.trim = true,
+                              .pre = {NULL, "<用户>", NULL},
+                              .post = {NULL, "<AI>", NULL}}},
+    [CHAT_FAMILY_EXAONE3] = {render_turns, 0, FMT_EXAONE},
+    [CHAT_FAMILY_EXAONE4] = {render_turns, 0, FMT_EXAONE},
+    [CHAT_FAMILY_RWKV_WORLD] = {render_rwkv_world, 0, {0}},
+    [CHAT_FAMILY_MEGREZ] = {render_turns,
+                            0,
+                            {.pre = BY_ROLE("<|role_start|>", "<|role_end|>"),
+                             .post = ALL3("<|turn_end|>"),
+                             .gen = "<|role_start|>assistant<|role_end|>"}},
+    // Meta Llama 4 (llama.cpp's rendering).
+    [CHAT_FAMILY_LLAMA4] = {render_turns,
+                            0,
+                            {.trim = true,
+                             .pre = BY_ROLE("<|header_start|>", "<|header_end|>\n\n"),
+                             .post = ALL3("<|eot|>"),
+                             .gen = "<|header_start|>assistant<|header_end|>\n\n"}},
+    // SmolVLM (llama.cpp's rendering).
+    [CHAT_FAMILY_SMOLVLM] = {render_turns,
+                             0,
+                             {.start = "<|im_start|>",
+                              .pre = {"", "User: ", "Assistant: "},
+                              .post = {"\n\n", "<end_of_utterance>\n", "<end_of_utterance>\n"},
+                              .gen = "Assistant:"}},
+    [CHAT_FAMILY_BAILING] = {render_turns,
+                             0,
+                             {.pre = {"<role>SYSTEM</role>", "<role>HUMAN</role>",
+                                      "<role>ASSISTANT</role>"},
+                              .gen = "<role>ASSISTANT</role>"}},
+    [CHAT_FAMILY_DOTS1] = {render_turns,
+                           0,
+                           {.pre = {"<|system|>", "<|userprompt|>", "<|response|>"},
+                            .post = {"<|endofsystem|>", "<|endofuserprompt|>", "<|endofresponse|>"},
+                            .gen = "<|response|>"}},
+    [CHAT_FAMILY_LLAMA2_OLLAMA] = {render_llama2_ollama, 0, {0}},
+    [CHAT_FAMILY_COMMAND_R_OLLAMA] = {render_command_r_ollama, 0, {0}},
+    [CHAT_FAMILY_GEMMA3_OLLAMA] = {render_gemma3_ollama, 0, {0}},
+};
 
 rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const chat_options *opts,
                       char **out, rs_error *err)
@@ -1264,14 +1175,21 @@ rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const c
                            "chat message %zu: role \"%s\" is not system, user or assistant", i + 1,
                            r);
     }
+    const family_renderer *r = (unsigned)f < CHAT_FAMILY_COUNT ? &families[f] : NULL;
+    if (!r || !r->render)
+        return rs_fail(err, RS_ERR_INPUT,
+                       "chat template: unknown family; pick one with --chat-template NAME (%s)",
+                       chat_family_list());
     ctx c = {msgs,
              n,
              opts,
              opts->bos_token ? opts->bos_token : "",
              opts->eos_token ? opts->eos_token : "",
-             err};
+             err,
+             &r->fmt,
+             r->variant};
     sb b = {0};
-    rs_status st = render_family(&b, f, &c);
+    rs_status st = r->render(&b, &c);
     if (st == RS_OK && b.oom) st = rs_fail(err, RS_ERR_RUNTIME, "chat template: out of memory");
     if (st != RS_OK) {
         free(b.s);
