@@ -186,13 +186,21 @@ typedef enum bos_rule {
     BOS_IF_TURNS, // bos before the first message (none for an empty conversation)
 } bos_rule;
 
+typedef enum skip_rule {
+    SKIP_NONE,
+    SKIP_SYSTEM,       // system messages are not written
+    SKIP_EMPTY_SYSTEM, // nor are empty ones
+} skip_rule;
+
 typedef struct turn_format {
     const char *start; // written first, before bos
     bos_rule bos;
+    skip_rule skip;
     bool trim;                                      // content stripped (Python's strip())
     const char *pre[ROLE_COUNT], *post[ROLE_COUNT]; // by role; NULL writes nothing
     const char *gen;                                // the generation prompt
-    const char *tail; // written last whatever add_generation_prompt says
+    const char *no_gen; // written instead of gen when add_generation_prompt is off
+    const char *tail;   // written last whatever add_generation_prompt says
 } turn_format;
 
 typedef struct ctx {
@@ -260,6 +268,9 @@ static void turns_from(sb *b, const ctx *c, size_t from)
     const turn_format *f = c->fmt;
     for (size_t i = from; i < c->n; i++) {
         int r = role_index(&c->m[i]);
+        if (r == ROLE_SYSTEM &&
+            (f->skip == SKIP_SYSTEM || (f->skip == SKIP_EMPTY_SYSTEM && !c->m[i].content[0])))
+            continue;
         add_with_eos(b, f->pre[r], c->eos);
         if (f->trim)
             sb_view(b, v_strip(vw(c->m[i].content)));
@@ -267,7 +278,7 @@ static void turns_from(sb *b, const ctx *c, size_t from)
             sb_add(b, c->m[i].content);
         add_with_eos(b, f->post[r], c->eos);
     }
-    if (c->o->add_generation_prompt) add_with_eos(b, f->gen, c->eos);
+    add_with_eos(b, c->o->add_generation_prompt ? f->gen : f->no_gen, c->eos);
     add_with_eos(b, f->tail, c->eos);
 }
 
@@ -623,38 +634,6 @@ static rs_status render_gemma(sb *b, const ctx *c)
 
 // ---- Phi ----
 
-// microsoft/Phi-3.5-mini-instruct: an empty system message is skipped;
-// without a generation prompt the text ends with eos.
-static rs_status render_phi3(sb *b, const ctx *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "system") && !m->content[0]) continue;
-        CAT(b, "<|", m->role, "|>\n", m->content, "<|end|>\n");
-    }
-    if (c->o->add_generation_prompt)
-        sb_add(b, "<|assistant|>\n");
-    else
-        sb_add(b, c->eos);
-    return RS_OK;
-}
-
-// microsoft/Phi-3-mini-4k-instruct: bos, then each user turn followed by
-// the assistant header whatever add_generation_prompt says; the template
-// ignores system messages.
-static rs_status render_phi3_mini(sb *b, const ctx *c)
-{
-    sb_add(b, c->bos);
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        if (is_role(m, "user"))
-            CAT(b, "<|user|>\n", m->content, "<|end|>\n<|assistant|>\n");
-        else if (is_role(m, "assistant"))
-            CAT(b, m->content, "<|end|>\n");
-    }
-    return RS_OK;
-}
-
 // ---- DeepSeek ----
 
 // DeepSeek-R1 distills (and V3): bos, the last system text, then turns; an
@@ -772,16 +751,8 @@ static rs_status render_orion(sb *b, const ctx *c)
 // RWKV world (llama.cpp's rendering): "Assistant:" follows a final user turn.
 static rs_status render_rwkv_world(sb *b, const ctx *c)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        const chat_message *m = &c->m[i];
-        const char *pre = is_role(m, "system") ? "System: "
-                          : is_role(m, "user") ? "User: "
-                                               : "Assistant: ";
-        sb_add(b, pre);
-        sb_view(b, v_strip(vw(m->content)));
-        sb_add(b, "\n\n");
-        if (is_role(m, "user") && i == c->n - 1) sb_add(b, "Assistant:");
-    }
+    render_turns(b, c);
+    if (c->n > 0 && is_role(&c->m[c->n - 1], "user")) sb_add(b, "Assistant:");
     return RS_OK;
 }
 
@@ -880,14 +851,10 @@ static rs_status render_command_r_ollama(sb *b, const ctx *c)
     sb_add(b, c->bos);
     if (t.system.len)
         CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", t.system.s, "<|END_OF_TURN_TOKEN|>");
-    for (size_t i = 0; i < t.n; i++) {
-        const chat_message *m = &t.m[i];
-        if (is_role(m, "system")) continue;
-        CAT(b, "<|START_OF_TURN_TOKEN|>",
-            is_role(m, "user") ? "<|USER_TOKEN|>" : "<|CHATBOT_TOKEN|>", m->content,
-            "<|END_OF_TURN_TOKEN|>");
-    }
-    gen(b, c, "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>\n");
+    ctx turns = *c; // the collated turns in the row's format
+    turns.m = t.m;
+    turns.n = t.n;
+    turns_from(b, &turns, 0);
     collated_free(&t);
     return RS_OK;
 }
@@ -988,8 +955,24 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
                                         .post = {NULL, "[/INST]", "{eos}"}}},
     [CHAT_FAMILY_GEMMA] = {render_gemma, 0, {0}},
     [CHAT_FAMILY_GEMMA3] = {render_gemma, 1, {0}},
-    [CHAT_FAMILY_PHI3] = {render_phi3, 0, {0}},
-    [CHAT_FAMILY_PHI3_MINI] = {render_phi3_mini, 0, {0}},
+    // microsoft/Phi-3.5-mini-instruct: an empty system message is skipped;
+    // without a generation prompt the text ends with eos.
+    [CHAT_FAMILY_PHI3] = {render_turns,
+                          0,
+                          {.skip = SKIP_EMPTY_SYSTEM,
+                           .pre = BY_ROLE("<|", "|>\n"),
+                           .post = ALL3("<|end|>\n"),
+                           .gen = "<|assistant|>\n",
+                           .no_gen = "{eos}"}},
+    // microsoft/Phi-3-mini-4k-instruct: bos, then each user turn followed by
+    // the assistant header whatever add_generation_prompt says; the template
+    // ignores system messages.
+    [CHAT_FAMILY_PHI3_MINI] = {render_turns,
+                               0,
+                               {.bos = BOS_FIRST,
+                                .skip = SKIP_SYSTEM,
+                                .pre = {NULL, "<|user|>\n", NULL},
+                                .post = {NULL, "<|end|>\n<|assistant|>\n", "<|end|>\n"}}},
     // microsoft/phi-4: ChatML with <|im_sep|> and no newlines (llama.cpp).
     [CHAT_FAMILY_PHI4] = {render_turns,
                           0,
@@ -1125,7 +1108,11 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
                               .post = {NULL, "<AI>", NULL}}},
     [CHAT_FAMILY_EXAONE3] = {render_turns, 0, FMT_EXAONE},
     [CHAT_FAMILY_EXAONE4] = {render_turns, 0, FMT_EXAONE},
-    [CHAT_FAMILY_RWKV_WORLD] = {render_rwkv_world, 0, {0}},
+    [CHAT_FAMILY_RWKV_WORLD] = {render_rwkv_world,
+                                0,
+                                {.trim = true,
+                                 .pre = {"System: ", "User: ", "Assistant: "},
+                                 .post = ALL3("\n\n")}},
     [CHAT_FAMILY_MEGREZ] = {render_turns,
                             0,
                             {.pre = BY_ROLE("<|role_start|>", "<|role_end|>"),
@@ -1156,7 +1143,14 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
                             .post = {"<|endofsystem|>", "<|endofuserprompt|>", "<|endofresponse|>"},
                             .gen = "<|response|>"}},
     [CHAT_FAMILY_LLAMA2_OLLAMA] = {render_llama2_ollama, 0, {0}},
-    [CHAT_FAMILY_COMMAND_R_OLLAMA] = {render_command_r_ollama, 0, {0}},
+    [CHAT_FAMILY_COMMAND_R_OLLAMA] = {render_command_r_ollama,
+                                      0,
+                                      {.skip = SKIP_SYSTEM,
+                                       .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                               "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                                       .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                                       .gen = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|>"
+                                              "<|CHATBOT_TOKEN|>\n"}},
     [CHAT_FAMILY_GEMMA3_OLLAMA] = {render_gemma3_ollama, 0, {0}},
 };
 
