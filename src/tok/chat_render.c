@@ -895,263 +895,166 @@ typedef struct family_renderer {
     turn_format fmt; // c->fmt
 } family_renderer;
 
+// clang-format off
 // {pre "system" post, pre "user" post, pre "assistant" post}
-#define BY_ROLE(pre, post)                                                                         \
-    {                                                                                              \
-        pre "system" post, pre "user" post, pre "assistant" post                                   \
-    }
-#define ALL3(s)                                                                                    \
-    {                                                                                              \
-        s, s, s                                                                                    \
-    }
+#define BY_ROLE(pre, post) {pre "system" post, pre "user" post, pre "assistant" post}
+#define ALL3(s)            {s, s, s}
+// A family that is all data; one whose renderer uses the data.
+#define TURNS(...)               {render_turns, 0, {__VA_ARGS__}}
+#define RENDER(fn, variant, ...) {fn, variant, {__VA_ARGS__}}
+// clang-format on
 
+// Rows that several families share.
 #define FMT_CHATML                                                                                 \
-    {                                                                                              \
-        .pre = BY_ROLE("<|im_start|>", "\n"), .post = ALL3("<|im_end|>\n"),                        \
-        .gen = "<|im_start|>assistant\n"                                                           \
-    }
+    .pre = BY_ROLE("<|im_start|>", "\n"), .post = ALL3("<|im_end|>\n"),                            \
+    .gen = "<|im_start|>assistant\n"
 // Meta-Llama-3-8B-Instruct: bos before the first turn, content trimmed.
 #define FMT_LLAMA3                                                                                 \
-    {                                                                                              \
-        .bos = BOS_IF_TURNS, .trim = true,                                                         \
-        .pre = BY_ROLE("<|start_header_id|>", "<|end_header_id|>\n\n"),                            \
-        .post = ALL3("<|eot_id|>"), .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n"     \
-    }
+    .bos = BOS_IF_TURNS, .trim = true,                                                             \
+    .pre = BY_ROLE("<|start_header_id|>", "<|end_header_id|>\n\n"), .post = ALL3("<|eot_id|>"),    \
+    .gen = "<|start_header_id|>assistant<|end_header_id|>\n\n"
 #define FMT_EXAONE                                                                                 \
-    {                                                                                              \
-        .trim = true, .pre = {"[|system|]", "[|user|]", "[|assistant|]"},                          \
-        .post = {"[|endofturn|]\n", "\n", "[|endofturn|]\n"}, .gen = "[|assistant|]"               \
-    }
+    .trim = true, .pre = {"[|system|]", "[|user|]", "[|assistant|]"},                              \
+    .post = {"[|endofturn|]\n", "\n", "[|endofturn|]\n"}, .gen = "[|assistant|]"
 
 static const family_renderer families[CHAT_FAMILY_COUNT] = {
     // Generic ChatML (ollama chatml; Qwen-style templates without extras).
-    [CHAT_FAMILY_CHATML] = {render_turns, 0, FMT_CHATML},
-    [CHAT_FAMILY_CHATML_DEFSYS] = {render_chatml_defsys, 0, FMT_CHATML},
-    [CHAT_FAMILY_QWEN2_5] = {render_chatml_defsys, 1, FMT_CHATML},
-    [CHAT_FAMILY_QWEN3] = {render_qwen3, 0, {0}},
-    [CHAT_FAMILY_QWQ] = {render_qwq, 0, {0}},
-    [CHAT_FAMILY_SMOLLM3] = {render_smollm3, 0, {0}},
-    [CHAT_FAMILY_LLAMA3] = {render_turns, 0, FMT_LLAMA3},
-    [CHAT_FAMILY_LLAMA3_1] = {render_llama3_1, 0, FMT_LLAMA3},
-    [CHAT_FAMILY_LLAMA3_2] = {render_llama3_1, 1, FMT_LLAMA3},
-    [CHAT_FAMILY_LLAMA2] = {render_llama2, 0, {0}},
-    [CHAT_FAMILY_MISTRAL_V0] = {render_mistral_v0,
-                                0,
-                                {.bos = BOS_FIRST,
-                                 .pre = {NULL, "[INST] ", NULL},
-                                 .post = {NULL, " [/INST]", "{eos}"}}},
-    [CHAT_FAMILY_MISTRAL_V1] = {render_mistral_v1_v3, 1, {0}},
-    [CHAT_FAMILY_MISTRAL_V3] = {render_mistral_v1_v3, 0, {0}},
-    [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {render_mistral_v3_tekken, 0, {0}},
+    [CHAT_FAMILY_CHATML] = TURNS(FMT_CHATML),
+    [CHAT_FAMILY_CHATML_DEFSYS] = RENDER(render_chatml_defsys, 0, FMT_CHATML),
+    [CHAT_FAMILY_QWEN2_5] = RENDER(render_chatml_defsys, 1, FMT_CHATML),
+    [CHAT_FAMILY_QWEN3] = {render_qwen3},
+    [CHAT_FAMILY_QWQ] = {render_qwq},
+    [CHAT_FAMILY_SMOLLM3] = {render_smollm3},
+    [CHAT_FAMILY_LLAMA3] = TURNS(FMT_LLAMA3),
+    [CHAT_FAMILY_LLAMA3_1] = RENDER(render_llama3_1, 0, FMT_LLAMA3),
+    [CHAT_FAMILY_LLAMA3_2] = RENDER(render_llama3_1, 1, FMT_LLAMA3),
+    [CHAT_FAMILY_LLAMA2] = {render_llama2},
+    [CHAT_FAMILY_MISTRAL_V0] =
+        RENDER(render_mistral_v0, 0, .bos = BOS_FIRST, .pre = {NULL, "[INST] ", NULL},
+               .post = {NULL, " [/INST]", "{eos}"}),
+    [CHAT_FAMILY_MISTRAL_V1] = {render_mistral_v1_v3, 1},
+    [CHAT_FAMILY_MISTRAL_V3] = {render_mistral_v1_v3},
+    [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {render_mistral_v3_tekken},
     // Mistral v7 (Mistral Large 2411; llama.cpp's rendering).
-    [CHAT_FAMILY_MISTRAL_V7] = {render_turns,
-                                0,
-                                {.bos = BOS_FIRST,
-                                 .pre = {"[SYSTEM_PROMPT] ", "[INST] ", " "},
-                                 .post = {"[/SYSTEM_PROMPT]", "[/INST]", "</s>"}}},
-    [CHAT_FAMILY_MISTRAL_V7_TEKKEN] = {render_mistral_v7_tekken,
-                                       0,
-                                       {.pre = {NULL, "[INST]", NULL},
-                                        .post = {NULL, "[/INST]", "{eos}"}}},
-    [CHAT_FAMILY_GEMMA] = {render_gemma, 0, {0}},
-    [CHAT_FAMILY_GEMMA3] = {render_gemma, 1, {0}},
+    [CHAT_FAMILY_MISTRAL_V7] = TURNS(.bos = BOS_FIRST, .pre = {"[SYSTEM_PROMPT] ", "[INST] ", " "},
+                                     .post = {"[/SYSTEM_PROMPT]", "[/INST]", "</s>"}),
+    [CHAT_FAMILY_MISTRAL_V7_TEKKEN] =
+        RENDER(render_mistral_v7_tekken, 0, .pre = {NULL, "[INST]", NULL},
+               .post = {NULL, "[/INST]", "{eos}"}),
+    [CHAT_FAMILY_GEMMA] = {render_gemma},
+    [CHAT_FAMILY_GEMMA3] = {render_gemma, 1},
     // microsoft/Phi-3.5-mini-instruct: an empty system message is skipped;
     // without a generation prompt the text ends with eos.
-    [CHAT_FAMILY_PHI3] = {render_turns,
-                          0,
-                          {.skip = SKIP_EMPTY_SYSTEM,
-                           .pre = BY_ROLE("<|", "|>\n"),
-                           .post = ALL3("<|end|>\n"),
-                           .gen = "<|assistant|>\n",
-                           .no_gen = "{eos}"}},
+    [CHAT_FAMILY_PHI3] =
+        TURNS(.skip = SKIP_EMPTY_SYSTEM, .pre = BY_ROLE("<|", "|>\n"), .post = ALL3("<|end|>\n"),
+              .gen = "<|assistant|>\n", .no_gen = "{eos}"),
     // microsoft/Phi-3-mini-4k-instruct: bos, then each user turn followed by
     // the assistant header whatever add_generation_prompt says; the template
     // ignores system messages.
-    [CHAT_FAMILY_PHI3_MINI] = {render_turns,
-                               0,
-                               {.bos = BOS_FIRST,
-                                .skip = SKIP_SYSTEM,
-                                .pre = {NULL, "<|user|>\n", NULL},
-                                .post = {NULL, "<|end|>\n<|assistant|>\n", "<|end|>\n"}}},
+    [CHAT_FAMILY_PHI3_MINI] =
+        TURNS(.bos = BOS_FIRST, .skip = SKIP_SYSTEM, .pre = {NULL, "<|user|>\n", NULL},
+              .post = {NULL, "<|end|>\n<|assistant|>\n", "<|end|>\n"}),
     // microsoft/phi-4: ChatML with <|im_sep|> and no newlines (llama.cpp).
-    [CHAT_FAMILY_PHI4] = {render_turns,
-                          0,
-                          {.pre = BY_ROLE("<|im_start|>", "<|im_sep|>"),
-                           .post = ALL3("<|im_end|>"),
-                           .gen = "<|im_start|>assistant<|im_sep|>"}},
+    [CHAT_FAMILY_PHI4] =
+        TURNS(.pre = BY_ROLE("<|im_start|>", "<|im_sep|>"), .post = ALL3("<|im_end|>"),
+              .gen = "<|im_start|>assistant<|im_sep|>"),
     // deepseek-coder-instruct (llama.cpp's rendering).
-    [CHAT_FAMILY_DEEPSEEK] = {render_turns,
-                              0,
-                              {.pre = {"", "### Instruction:\n", "### Response:\n"},
-                               .post = {"", "\n", "\n<|EOT|>\n"},
-                               .gen = "### Response:\n"}},
+    [CHAT_FAMILY_DEEPSEEK] = TURNS(.pre = {"", "### Instruction:\n", "### Response:\n"},
+                                   .post = {"", "\n", "\n<|EOT|>\n"}, .gen = "### Response:\n"),
     // DeepSeek-V2 chat (llama.cpp's rendering; eos is <｜end▁of▁sentence｜>).
-    [CHAT_FAMILY_DEEPSEEK2] = {render_turns,
-                               0,
-                               {.pre = {"", "User: ", "Assistant: "},
-                                .post = {"\n\n", "\n\n", "{eos}"},
-                                .gen = "Assistant:"}},
-    [CHAT_FAMILY_DEEPSEEK3] = {render_deepseek_r1, 0, {0}},
-    [CHAT_FAMILY_DEEPSEEK3_1] = {render_deepseek3_1, 0, {0}},
-    [CHAT_FAMILY_DEEPSEEK_R1] = {render_deepseek_r1, 1, {0}},
-    [CHAT_FAMILY_DEEPSEEK_R1_TOGGLE] = {render_deepseek_r1, 2, {0}},
-    [CHAT_FAMILY_ZEPHYR] = {render_turns,
-                            0,
-                            {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
-                             .post = ALL3("{eos}\n"),
-                             .gen = "<|assistant|>\n"}},
-    [CHAT_FAMILY_VICUNA] = {render_turns,
-                            0,
-                            {.pre = {"", "USER: ", "ASSISTANT: "},
-                             .post = {"\n\n", "\n", "</s>\n"},
-                             .gen = "ASSISTANT:"}},
-    [CHAT_FAMILY_VICUNA_ORCA] = {render_turns,
-                                 0,
-                                 {.pre = {"SYSTEM: ", "USER: ", "ASSISTANT: "},
-                                  .post = {"\n", "\n", "</s>\n"},
-                                  .gen = "ASSISTANT:"}},
-    [CHAT_FAMILY_ALPACA] = {render_turns,
-                            0,
-                            {.pre = {"", "### Instruction:\n", "### Response:\n"},
-                             .post = ALL3("\n\n"),
-                             .gen = "### Response:\n"}},
-    [CHAT_FAMILY_COMMAND_R] = {render_command_r,
-                               0,
-                               {.trim = true,
-                                .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
-                                        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
-                                .post = ALL3("<|END_OF_TURN_TOKEN|>"),
-                                .gen = "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"}},
-    [CHAT_FAMILY_GRANITE] = {render_turns,
-                             0,
-                             {.pre = BY_ROLE("<|start_of_role|>", "<|end_of_role|>"),
-                              .post = ALL3("<|end_of_text|>\n"),
-                              .gen = "<|start_of_role|>assistant<|end_of_role|>\n"}},
-    [CHAT_FAMILY_GRANITE_CODE] = {render_turns,
-                                  0,
-                                  {.pre = {"System:\n", "Question:\n", "Answer:\n"},
-                                   .post = ALL3("\n\n"),
-                                   .gen = "Answer:\n"}},
-    [CHAT_FAMILY_FALCON] = {render_turns,
-                            0,
-                            {.pre = {"System: ", "User:\n", "Falcon:\n"},
-                             .post = ALL3("\n"),
-                             .gen = "Falcon:\n"}},
-    [CHAT_FAMILY_FALCON3] = {render_turns,
-                             0,
-                             {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
-                              .post = ALL3("\n"),
-                              .gen = "<|assistant|>\n"}},
-    [CHAT_FAMILY_OPENCHAT] = {render_turns,
-                              0,
-                              {.bos = BOS_FIRST,
-                               .pre = {"GPT4 Correct System: ", "GPT4 Correct User: ",
-                                       "GPT4 Correct Assistant: "},
-                               .post = ALL3("<|end_of_turn|>"),
-                               .gen = "GPT4 Correct Assistant:"}},
-    [CHAT_FAMILY_CHATQA] = {render_turns,
-                            0,
-                            {.pre = {"System: ", "User: ", "Assistant: "},
-                             .post = ALL3("\n\n"),
-                             .gen = "Assistant:"}},
-    [CHAT_FAMILY_STARCODER2] = {render_turns,
-                                0,
-                                {.pre = {"", "### Instruction\n", "### Response\n"},
-                                 .post = {"\n\n", "\n\n", "{eos}\n\n"},
-                                 .gen = "### Response\n"}},
-    [CHAT_FAMILY_MAGICODER] = {render_turns,
-                               0,
-                               {.pre = {"", "@@ Instruction\n", "@@ Response\n"},
-                                .post = ALL3("\n\n"),
-                                .gen = "@@ Response\n"}},
+    [CHAT_FAMILY_DEEPSEEK2] = TURNS(.pre = {"", "User: ", "Assistant: "},
+                                    .post = {"\n\n", "\n\n", "{eos}"}, .gen = "Assistant:"),
+    [CHAT_FAMILY_DEEPSEEK3] = {render_deepseek_r1},
+    [CHAT_FAMILY_DEEPSEEK3_1] = {render_deepseek3_1},
+    [CHAT_FAMILY_DEEPSEEK_R1] = {render_deepseek_r1, 1},
+    [CHAT_FAMILY_DEEPSEEK_R1_TOGGLE] = {render_deepseek_r1, 2},
+    [CHAT_FAMILY_ZEPHYR] = TURNS(.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                                 .post = ALL3("{eos}\n"), .gen = "<|assistant|>\n"),
+    [CHAT_FAMILY_VICUNA] = TURNS(.pre = {"", "USER: ", "ASSISTANT: "},
+                                 .post = {"\n\n", "\n", "</s>\n"}, .gen = "ASSISTANT:"),
+    [CHAT_FAMILY_VICUNA_ORCA] = TURNS(.pre = {"SYSTEM: ", "USER: ", "ASSISTANT: "},
+                                      .post = {"\n", "\n", "</s>\n"}, .gen = "ASSISTANT:"),
+    [CHAT_FAMILY_ALPACA] = TURNS(.pre = {"", "### Instruction:\n", "### Response:\n"},
+                                 .post = ALL3("\n\n"), .gen = "### Response:\n"),
+    [CHAT_FAMILY_COMMAND_R] = RENDER(render_command_r, 0, .trim = true,
+                                     .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                             "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                                     .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                                     .gen = "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"),
+    [CHAT_FAMILY_GRANITE] = TURNS(.pre = BY_ROLE("<|start_of_role|>", "<|end_of_role|>"),
+                                  .post = ALL3("<|end_of_text|>\n"),
+                                  .gen = "<|start_of_role|>assistant<|end_of_role|>\n"),
+    [CHAT_FAMILY_GRANITE_CODE] = TURNS(.pre = {"System:\n", "Question:\n", "Answer:\n"},
+                                       .post = ALL3("\n\n"), .gen = "Answer:\n"),
+    [CHAT_FAMILY_FALCON] =
+        TURNS(.pre = {"System: ", "User:\n", "Falcon:\n"}, .post = ALL3("\n"), .gen = "Falcon:\n"),
+    [CHAT_FAMILY_FALCON3] = TURNS(.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+                                  .post = ALL3("\n"), .gen = "<|assistant|>\n"),
+    [CHAT_FAMILY_OPENCHAT] =
+        TURNS(.bos = BOS_FIRST,
+              .pre = {"GPT4 Correct System: ", "GPT4 Correct User: ", "GPT4 Correct Assistant: "},
+              .post = ALL3("<|end_of_turn|>"), .gen = "GPT4 Correct Assistant:"),
+    [CHAT_FAMILY_CHATQA] = TURNS(.pre = {"System: ", "User: ", "Assistant: "}, .post = ALL3("\n\n"),
+                                 .gen = "Assistant:"),
+    [CHAT_FAMILY_STARCODER2] =
+        TURNS(.pre = {"", "### Instruction\n", "### Response\n"},
+              .post = {"\n\n", "\n\n", "{eos}\n\n"}, .gen = "### Response\n"),
+    [CHAT_FAMILY_MAGICODER] = TURNS(.pre = {"", "@@ Instruction\n", "@@ Response\n"},
+                                    .post = ALL3("\n\n"), .gen = "@@ Response\n"),
     // codellama/CodeLlama-70b-Instruct-hf: "<s>" (bos) then "Source: role\n\n "
     // + trimmed content + " <step> " per turn; the generation prompt is
     // always written.
-    [CHAT_FAMILY_CODELLAMA70B] = {render_turns,
-                                  0,
-                                  {.bos = BOS_FIRST,
-                                   .trim = true,
-                                   .pre = BY_ROLE("Source: ", "\n\n "),
-                                   .post = ALL3(" <step> "),
-                                   .tail = "Source: assistant\nDestination: user\n\n "}},
-    [CHAT_FAMILY_SOLAR] = {render_turns,
-                           0,
-                           {.pre = {"### System:\n", "### User:\n", "### Assistant:\n"},
-                            .post = {"\n\n", "\n\n", "{eos}\n\n"},
-                            .gen = "### Assistant:\n"}},
-    [CHAT_FAMILY_ALFRED] = {render_turns,
-                            0,
-                            {.pre = {"<start_system>", "<start_user>", "<start_assistant>"},
-                             .post = ALL3("<end_message>"),
-                             .gen = "<start_assistant>"}},
-    [CHAT_FAMILY_MONARCH] = {render_monarch, 0, {0}},
-    [CHAT_FAMILY_ORION] = {render_orion, 0, {0}},
-    [CHAT_FAMILY_CHATGLM3] = {render_turns,
-                              0,
-                              {.start = "[gMASK]sop",
-                               .pre = {"<|system|>\n ", "<|user|>\n ", "<|assistant|>\n "},
-                               .gen = "<|assistant|>"}},
-    [CHAT_FAMILY_CHATGLM4] = {render_turns,
-                              0,
-                              {.start = "[gMASK]<sop>",
-                               .pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
-                               .gen = "<|assistant|>\n"}},
-    [CHAT_FAMILY_GLMEDGE] = {render_turns,
-                             0,
-                             {.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
-                              .gen = "<|assistant|>"}},
+    [CHAT_FAMILY_CODELLAMA70B] =
+        TURNS(.bos = BOS_FIRST, .trim = true, .pre = BY_ROLE("Source: ", "\n\n "),
+              .post = ALL3(" <step> "), .tail = "Source: assistant\nDestination: user\n\n "),
+    [CHAT_FAMILY_SOLAR] = TURNS(.pre = {"### System:\n", "### User:\n", "### Assistant:\n"},
+                                .post = {"\n\n", "\n\n", "{eos}\n\n"}, .gen = "### Assistant:\n"),
+    [CHAT_FAMILY_ALFRED] = TURNS(.pre = {"<start_system>", "<start_user>", "<start_assistant>"},
+                                 .post = ALL3("<end_message>"), .gen = "<start_assistant>"),
+    [CHAT_FAMILY_MONARCH] = {render_monarch},
+    [CHAT_FAMILY_ORION] = {render_orion},
+    [CHAT_FAMILY_CHATGLM3] =
+        TURNS(.start = "[gMASK]sop", .pre = {"<|system|>\n ", "<|user|>\n ", "<|assistant|>\n "},
+              .gen = "<|assistant|>"),
+    [CHAT_FAMILY_CHATGLM4] =
+        TURNS(.start = "[gMASK]<sop>", .pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
+              .gen = "<|assistant|>\n"),
+    [CHAT_FAMILY_GLMEDGE] =
+        TURNS(.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"}, .gen = "<|assistant|>"),
     // MiniCPM (llama.cpp's rendering).
-    [CHAT_FAMILY_MINICPM] = {render_turns,
-                             0,
-                             {.trim = true,
-                              .pre = {NULL, "<用户>", NULL},
-                              .post = {NULL, "<AI>", NULL}}},
-    [CHAT_FAMILY_EXAONE3] = {render_turns, 0, FMT_EXAONE},
-    [CHAT_FAMILY_EXAONE4] = {render_turns, 0, FMT_EXAONE},
-    [CHAT_FAMILY_RWKV_WORLD] = {render_rwkv_world,
-                                0,
-                                {.trim = true,
-                                 .pre = {"System: ", "User: ", "Assistant: "},
-                                 .post = ALL3("\n\n")}},
-    [CHAT_FAMILY_MEGREZ] = {render_turns,
-                            0,
-                            {.pre = BY_ROLE("<|role_start|>", "<|role_end|>"),
-                             .post = ALL3("<|turn_end|>"),
-                             .gen = "<|role_start|>assistant<|role_end|>"}},
+    [CHAT_FAMILY_MINICPM] =
+        TURNS(.trim = true, .pre = {NULL, "<用户>", NULL}, .post = {NULL, "<AI>", NULL}),
+    [CHAT_FAMILY_EXAONE3] = TURNS(FMT_EXAONE),
+    [CHAT_FAMILY_EXAONE4] = TURNS(FMT_EXAONE),
+    [CHAT_FAMILY_RWKV_WORLD] =
+        RENDER(render_rwkv_world, 0, .trim = true, .pre = {"System: ", "User: ", "Assistant: "},
+               .post = ALL3("\n\n")),
+    [CHAT_FAMILY_MEGREZ] =
+        TURNS(.pre = BY_ROLE("<|role_start|>", "<|role_end|>"), .post = ALL3("<|turn_end|>"),
+              .gen = "<|role_start|>assistant<|role_end|>"),
     // Meta Llama 4 (llama.cpp's rendering).
-    [CHAT_FAMILY_LLAMA4] = {render_turns,
-                            0,
-                            {.trim = true,
-                             .pre = BY_ROLE("<|header_start|>", "<|header_end|>\n\n"),
-                             .post = ALL3("<|eot|>"),
-                             .gen = "<|header_start|>assistant<|header_end|>\n\n"}},
+    [CHAT_FAMILY_LLAMA4] =
+        TURNS(.trim = true, .pre = BY_ROLE("<|header_start|>", "<|header_end|>\n\n"),
+              .post = ALL3("<|eot|>"), .gen = "<|header_start|>assistant<|header_end|>\n\n"),
     // SmolVLM (llama.cpp's rendering).
-    [CHAT_FAMILY_SMOLVLM] = {render_turns,
-                             0,
-                             {.start = "<|im_start|>",
-                              .pre = {"", "User: ", "Assistant: "},
-                              .post = {"\n\n", "<end_of_utterance>\n", "<end_of_utterance>\n"},
-                              .gen = "Assistant:"}},
-    [CHAT_FAMILY_BAILING] = {render_turns,
-                             0,
-                             {.pre = {"<role>SYSTEM</role>", "<role>HUMAN</role>",
-                                      "<role>ASSISTANT</role>"},
-                              .gen = "<role>ASSISTANT</role>"}},
-    [CHAT_FAMILY_DOTS1] = {render_turns,
-                           0,
-                           {.pre = {"<|system|>", "<|userprompt|>", "<|response|>"},
-                            .post = {"<|endofsystem|>", "<|endofuserprompt|>", "<|endofresponse|>"},
-                            .gen = "<|response|>"}},
-    [CHAT_FAMILY_LLAMA2_OLLAMA] = {render_llama2_ollama, 0, {0}},
-    [CHAT_FAMILY_COMMAND_R_OLLAMA] = {render_command_r_ollama,
-                                      0,
-                                      {.skip = SKIP_SYSTEM,
-                                       .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
-                                               "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
-                                       .post = ALL3("<|END_OF_TURN_TOKEN|>"),
-                                       .gen = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|>"
-                                              "<|CHATBOT_TOKEN|>\n"}},
-    [CHAT_FAMILY_GEMMA3_OLLAMA] = {render_gemma3_ollama, 0, {0}},
+    [CHAT_FAMILY_SMOLVLM] = TURNS(.start = "<|im_start|>", .pre = {"", "User: ", "Assistant: "},
+                                  .post = {"\n\n", "<end_of_utterance>\n", "<end_of_utterance>\n"},
+                                  .gen = "Assistant:"),
+    [CHAT_FAMILY_BAILING] =
+        TURNS(.pre = {"<role>SYSTEM</role>", "<role>HUMAN</role>", "<role>ASSISTANT</role>"},
+              .gen = "<role>ASSISTANT</role>"),
+    [CHAT_FAMILY_DOTS1] =
+        TURNS(.pre = {"<|system|>", "<|userprompt|>", "<|response|>"},
+              .post = {"<|endofsystem|>", "<|endofuserprompt|>", "<|endofresponse|>"},
+              .gen = "<|response|>"),
+    [CHAT_FAMILY_LLAMA2_OLLAMA] = {render_llama2_ollama},
+    [CHAT_FAMILY_COMMAND_R_OLLAMA] = RENDER(render_command_r_ollama, 0, .skip = SKIP_SYSTEM,
+                                            .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                                    "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                                            .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                                            .gen = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|>"
+                                                   "<|CHATBOT_TOKEN|>\n"),
+    [CHAT_FAMILY_GEMMA3_OLLAMA] = {render_gemma3_ollama},
 };
 
 rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const chat_options *opts,
