@@ -1,7 +1,11 @@
-// Chat template rendering: one small function per family, each written from
-// the family's real Jinja template (the reference each function follows is
-// named above it). The tests compare every function with transformers'
-// rendering of the real template, or with ollama's expected prompts.
+// Chat template rendering, written from each family's real Jinja template
+// (the reference each row or function follows is named above it). Families
+// that only differ in their strings are rows of the table at the end of the
+// file, rendered by render_turns; the others (thinking tags, system-message
+// merging, date blocks, ollama's collated turns) are functions, which reuse
+// their row's turns where they can. The tests compare every family with
+// transformers' rendering of the real template, or with ollama's expected
+// prompts.
 #include "tok/chat_template.h"
 
 #include <stdarg.h>
@@ -211,6 +215,7 @@ typedef struct ctx {
     rs_error *err;
     const turn_format *fmt; // the family's turns (the table's entry)
     int variant;            // which variant of a shared renderer (the table's entry)
+    const char *system;     // collated families: every system text (NULL when none)
 } ctx;
 
 static bool is_role(const chat_message *m, const char *role)
@@ -492,8 +497,6 @@ static rs_status render_llama3_1(sb *b, const ctx *c)
 static rs_status render_llama2(sb *b, const ctx *c)
 {
     size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, "llama2");
-    if (st != RS_OK) return st;
     for (size_t i = from; i < c->n; i++) {
         const chat_message *m = &c->m[i];
         sb content = {0};
@@ -539,8 +542,6 @@ static rs_status render_mistral_v0(sb *b, const ctx *c)
 static rs_status render_mistral_v7_tekken(sb *b, const ctx *c)
 {
     size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, "mistral-v7-tekken");
-    if (st != RS_OK) return st;
     const char *sys = from ? c->m[0].content : c->o->default_system;
     sb_add(b, c->bos);
     if (sys) CAT(b, "[SYSTEM_PROMPT]", sys, "[/SYSTEM_PROMPT]");
@@ -584,8 +585,6 @@ static rs_status render_mistral_v1_v3(sb *b, const ctx *c)
 static rs_status render_mistral_v3_tekken(sb *b, const ctx *c)
 {
     size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, "mistral-v3-tekken");
-    if (st != RS_OK) return st;
     sb_add(b, c->bos);
     for (size_t i = from; i < c->n; i++) {
         const chat_message *m = &c->m[i];
@@ -611,8 +610,6 @@ static rs_status render_gemma(sb *b, const ctx *c)
 {
     bool gemma3 = c->variant;
     size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, gemma3 ? "gemma3" : "gemma");
-    if (st != RS_OK) return st;
     sb_add(b, c->bos);
     for (size_t i = from; i < c->n; i++) {
         const chat_message *m = &c->m[i];
@@ -706,8 +703,6 @@ static rs_status render_deepseek3_1(sb *b, const ctx *c)
 static rs_status render_command_r(sb *b, const ctx *c)
 {
     size_t from = first_is_system(c) ? 1 : 0;
-    rs_status st = check_alternation(c, from, "command-r");
-    if (st != RS_OK) return st;
     sb_add(b, c->bos);
     if (from)
         CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", c->m[0].content, "<|END_OF_TURN_TOKEN|>");
@@ -813,13 +808,10 @@ static rs_status ollama_collate(const ctx *c, collated *t, const char *family)
 // writes no empty <<SYS>> blocks.
 static rs_status render_llama2_ollama(sb *b, const ctx *c)
 {
-    collated t;
-    rs_status st = ollama_collate(c, &t, "llama2-ollama");
-    if (st != RS_OK) return st;
     sb sys = {0}; // system text waiting for the next user turn
     CAT(b, c->bos, "[INST] ");
-    for (size_t i = 0; i < t.n; i++) {
-        const chat_message *m = &t.m[i];
+    for (size_t i = 0; i < c->n; i++) {
+        const chat_message *m = &c->m[i];
         if (is_role(m, "system")) {
             if (sys.len) sb_add(&sys, "\n\n");
             sb_add(&sys, m->content);
@@ -834,7 +826,6 @@ static rs_status render_llama2_ollama(sb *b, const ctx *c)
     }
     bool oom = sys.oom;
     free(sys.s);
-    collated_free(&t);
     if (oom) return rs_fail(c->err, RS_ERR_RUNTIME, "chat template llama2-ollama: out of memory");
     return RS_OK;
 }
@@ -845,17 +836,10 @@ static rs_status render_llama2_ollama(sb *b, const ctx *c)
 // does neither.
 static rs_status render_command_r_ollama(sb *b, const ctx *c)
 {
-    collated t;
-    rs_status st = ollama_collate(c, &t, "command-r-ollama");
-    if (st != RS_OK) return st;
     sb_add(b, c->bos);
-    if (t.system.len)
-        CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", t.system.s, "<|END_OF_TURN_TOKEN|>");
-    ctx turns = *c; // the collated turns in the row's format
-    turns.m = t.m;
-    turns.n = t.n;
-    turns_from(b, &turns, 0);
-    collated_free(&t);
+    if (c->system)
+        CAT(b, "<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>", c->system, "<|END_OF_TURN_TOKEN|>");
+    turns_from(b, c, 0);
     return RS_OK;
 }
 
@@ -865,17 +849,14 @@ static rs_status render_command_r_ollama(sb *b, const ctx *c)
 // (gemma3) does not write.
 static rs_status render_gemma3_ollama(sb *b, const ctx *c)
 {
-    collated t;
-    rs_status st = ollama_collate(c, &t, "gemma3-ollama");
-    if (st != RS_OK) return st;
     sb_add(b, c->bos);
     bool first_user = true;
-    for (size_t i = 0; i < t.n; i++) {
-        const chat_message *m = &t.m[i];
+    for (size_t i = 0; i < c->n; i++) {
+        const chat_message *m = &c->m[i];
         if (is_role(m, "system")) continue;
         if (is_role(m, "user")) {
             sb_add(b, "<start_of_turn>user\n");
-            if (first_user && t.system.len) CAT(b, t.system.s, "\n\n");
+            if (first_user && c->system) CAT(b, c->system, "\n\n");
             first_user = false;
         } else {
             sb_add(b, "<start_of_turn>model\n");
@@ -883,7 +864,6 @@ static rs_status render_gemma3_ollama(sb *b, const ctx *c)
         CAT(b, m->content, "<end_of_turn>\n");
     }
     gen(b, c, "<start_of_turn>model\n\n");
-    collated_free(&t);
     return RS_OK;
 }
 
@@ -893,6 +873,8 @@ typedef struct family_renderer {
     rs_status (*render)(sb *b, const ctx *c);
     int variant;     // c->variant
     turn_format fmt; // c->fmt
+    bool collate;    // renders ollama's collated turns (c->m, c->n and c->system)
+    bool alternate;  // the template rejects roles out of turn (check_alternation)
 } family_renderer;
 
 // clang-format off
@@ -902,6 +884,7 @@ typedef struct family_renderer {
 // A family that is all data; one whose renderer uses the data.
 #define TURNS(...)               {render_turns, 0, {__VA_ARGS__}}
 #define RENDER(fn, variant, ...) {fn, variant, {__VA_ARGS__}}
+#define RENDER_COLLATED(fn, ...) {fn, 0, {__VA_ARGS__}, true}
 // clang-format on
 
 // Rows that several families share.
@@ -928,21 +911,22 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
     [CHAT_FAMILY_LLAMA3] = TURNS(FMT_LLAMA3),
     [CHAT_FAMILY_LLAMA3_1] = RENDER(render_llama3_1, 0, FMT_LLAMA3),
     [CHAT_FAMILY_LLAMA3_2] = RENDER(render_llama3_1, 1, FMT_LLAMA3),
-    [CHAT_FAMILY_LLAMA2] = {render_llama2},
+    [CHAT_FAMILY_LLAMA2] = {.render = render_llama2, .alternate = true},
     [CHAT_FAMILY_MISTRAL_V0] =
         RENDER(render_mistral_v0, 0, .bos = BOS_FIRST, .pre = {NULL, "[INST] ", NULL},
                .post = {NULL, " [/INST]", "{eos}"}),
     [CHAT_FAMILY_MISTRAL_V1] = {render_mistral_v1_v3, 1},
     [CHAT_FAMILY_MISTRAL_V3] = {render_mistral_v1_v3},
-    [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {render_mistral_v3_tekken},
+    [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {.render = render_mistral_v3_tekken, .alternate = true},
     // Mistral v7 (Mistral Large 2411; llama.cpp's rendering).
     [CHAT_FAMILY_MISTRAL_V7] = TURNS(.bos = BOS_FIRST, .pre = {"[SYSTEM_PROMPT] ", "[INST] ", " "},
                                      .post = {"[/SYSTEM_PROMPT]", "[/INST]", "</s>"}),
-    [CHAT_FAMILY_MISTRAL_V7_TEKKEN] =
-        RENDER(render_mistral_v7_tekken, 0, .pre = {NULL, "[INST]", NULL},
-               .post = {NULL, "[/INST]", "{eos}"}),
-    [CHAT_FAMILY_GEMMA] = {render_gemma},
-    [CHAT_FAMILY_GEMMA3] = {render_gemma, 1},
+    [CHAT_FAMILY_MISTRAL_V7_TEKKEN] = {.render = render_mistral_v7_tekken,
+                                       .alternate = true,
+                                       .fmt = {.pre = {NULL, "[INST]", NULL},
+                                               .post = {NULL, "[/INST]", "{eos}"}}},
+    [CHAT_FAMILY_GEMMA] = {.render = render_gemma, .alternate = true},
+    [CHAT_FAMILY_GEMMA3] = {.render = render_gemma, .variant = 1, .alternate = true},
     // microsoft/Phi-3.5-mini-instruct: an empty system message is skipped;
     // without a generation prompt the text ends with eos.
     [CHAT_FAMILY_PHI3] =
@@ -976,11 +960,13 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
                                       .post = {"\n", "\n", "</s>\n"}, .gen = "ASSISTANT:"),
     [CHAT_FAMILY_ALPACA] = TURNS(.pre = {"", "### Instruction:\n", "### Response:\n"},
                                  .post = ALL3("\n\n"), .gen = "### Response:\n"),
-    [CHAT_FAMILY_COMMAND_R] = RENDER(render_command_r, 0, .trim = true,
-                                     .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
-                                             "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
-                                     .post = ALL3("<|END_OF_TURN_TOKEN|>"),
-                                     .gen = "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"),
+    [CHAT_FAMILY_COMMAND_R] = {.render = render_command_r,
+                               .alternate = true,
+                               .fmt = {.trim = true,
+                                       .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                               "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                                       .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                                       .gen = "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"}},
     [CHAT_FAMILY_GRANITE] = TURNS(.pre = BY_ROLE("<|start_of_role|>", "<|end_of_role|>"),
                                   .post = ALL3("<|end_of_text|>\n"),
                                   .gen = "<|start_of_role|>assistant<|end_of_role|>\n"),
@@ -1047,14 +1033,15 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
         TURNS(.pre = {"<|system|>", "<|userprompt|>", "<|response|>"},
               .post = {"<|endofsystem|>", "<|endofuserprompt|>", "<|endofresponse|>"},
               .gen = "<|response|>"),
-    [CHAT_FAMILY_LLAMA2_OLLAMA] = {render_llama2_ollama},
-    [CHAT_FAMILY_COMMAND_R_OLLAMA] = RENDER(render_command_r_ollama, 0, .skip = SKIP_SYSTEM,
-                                            .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
-                                                    "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
-                                            .post = ALL3("<|END_OF_TURN_TOKEN|>"),
-                                            .gen = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|>"
-                                                   "<|CHATBOT_TOKEN|>\n"),
-    [CHAT_FAMILY_GEMMA3_OLLAMA] = {render_gemma3_ollama},
+    [CHAT_FAMILY_LLAMA2_OLLAMA] = {.render = render_llama2_ollama, .collate = true},
+    [CHAT_FAMILY_COMMAND_R_OLLAMA] =
+        RENDER_COLLATED(render_command_r_ollama, .skip = SKIP_SYSTEM,
+                        .pre = {NULL, "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>",
+                                "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"},
+                        .post = ALL3("<|END_OF_TURN_TOKEN|>"),
+                        .gen = "<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|>"
+                               "<|CHATBOT_TOKEN|>\n"),
+    [CHAT_FAMILY_GEMMA3_OLLAMA] = {.render = render_gemma3_ollama, .collate = true},
 };
 
 rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const chat_options *opts,
@@ -1084,9 +1071,23 @@ rs_status chat_render(chat_family f, const chat_message *msgs, size_t n, const c
              opts->eos_token ? opts->eos_token : "",
              err,
              &r->fmt,
-             r->variant};
+             r->variant,
+             NULL};
+    collated t = {0};
+    if (r->collate) {
+        rs_status st = ollama_collate(&c, &t, chat_family_name(f));
+        if (st != RS_OK) return st;
+        c.m = t.m;
+        c.n = t.n;
+        c.system = t.system.len ? t.system.s : NULL;
+    }
+    if (r->alternate) {
+        rs_status st = check_alternation(&c, first_is_system(&c) ? 1 : 0, chat_family_name(f));
+        if (st != RS_OK) return st;
+    }
     sb b = {0};
     rs_status st = r->render(&b, &c);
+    collated_free(&t);
     if (st == RS_OK && b.oom) st = rs_fail(err, RS_ERR_RUNTIME, "chat template: out of memory");
     if (st != RS_OK) {
         free(b.s);
