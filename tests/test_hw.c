@@ -173,6 +173,73 @@ static void test_nvml_missing(void **state)
     unsetenv("FAKE_NVML_INIT_FAIL");
 }
 
+// Expects hw_nvml_process_gpu_memory on CUDA ordinal cuda_index to fail
+// with a message containing want.
+static void expect_proc_unknown(int cuda_index, const char *want)
+{
+    uint64_t bytes = 123;
+    rs_error err = {0};
+    assert_int_equal(hw_nvml_process_gpu_memory(cuda_index, &bytes, &err), RS_ERR_RUNTIME);
+    if (!strstr(err.msg, want)) fail_msg("got \"%s\", expected \"%s\" in it", err.msg, want);
+    assert_true(bytes == 0);
+}
+
+static uint64_t proc_bytes(int cuda_index)
+{
+    uint64_t bytes = 0;
+    rs_error err = {0};
+    if (hw_nvml_process_gpu_memory(cuda_index, &bytes, &err) != RS_OK) fail_msg("%s", err.msg);
+    return bytes;
+}
+
+static void test_nvml_process_memory(void **state)
+{
+    (void)state;
+    setenv("RIGHTSIZE_NVML_LIB", fake_nvml(), 1);
+    setenv("FAKE_NVML_GPUS",
+           "NVIDIA H100 80GB HBM3:81559:80000:9.0:5120:2619;"
+           "NVIDIA GeForce RTX 4090:24564:20000:8.9:384:10501;"
+           "NVIDIA H200:143771:143156:9.0:6016:3201",
+           1);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    unsetenv("FAKE_NVML_PROC_API");
+    // GPU 0: 700 MiB; GPU 1: listed without a figure; GPU 2: not listed
+    // (another process, pid + 1, is listed first on each).
+    setenv("FAKE_NVML_PROC_MIB", "700,na,", 1);
+    assert_true(proc_bytes(0) == 700ull << 20);
+    expect_proc_unknown(1, "no memory figure for process");
+    expect_proc_unknown(2, "lists no process");
+    expect_proc_unknown(3, "no GPU with CUDA ordinal 3 (3 visible)");
+    // The older functions (the unversioned one with its 16-byte records).
+    setenv("FAKE_NVML_PROC_API", "v2", 1);
+    assert_true(proc_bytes(0) == 700ull << 20);
+    setenv("FAKE_NVML_PROC_API", "v1", 1);
+    assert_true(proc_bytes(0) == 700ull << 20);
+    unsetenv("FAKE_NVML_PROC_API");
+    // CUDA ordinals follow CUDA_VISIBLE_DEVICES: ordinal 0 is NVML's GPU 2.
+    setenv("FAKE_NVML_PROC_MIB", "1,2,3", 1);
+    setenv("CUDA_VISIBLE_DEVICES", "GPU-fake-0000-2,0", 1);
+    assert_true(proc_bytes(0) == 3ull << 20);
+    assert_true(proc_bytes(1) == 1ull << 20);
+    expect_proc_unknown(2, "no GPU with CUDA ordinal 2 (2 visible)");
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    unsetenv("FAKE_NVML_PROC_MIB");
+    expect_proc_unknown(0, "lists no process");
+
+    // A driver without the function, and none at all.
+    char old[4096];
+    snprintf(old, sizeof old, "%s", fake_nvml());
+    char *slash = strrchr(old, '/');
+    assert_non_null(slash);
+    snprintf(slash + 1, sizeof old - (size_t)(slash + 1 - old), "libfake_nvml_noproc.so");
+    setenv("RIGHTSIZE_NVML_LIB", old, 1);
+    setenv("FAKE_NVML_PROC_MIB", "700", 1);
+    expect_proc_unknown(0, "NVML lacks nvmlDeviceGetComputeRunningProcesses");
+    setenv("RIGHTSIZE_NVML_LIB", "/nonexistent/libnvidia-ml.so.1", 1);
+    expect_proc_unknown(0, "no NVIDIA driver");
+    unsetenv("FAKE_NVML_PROC_MIB");
+}
+
 static void probe_mem(hw_info *hw)
 {
     memset(hw, 0, sizeof *hw);
@@ -446,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_fake_nvml_gpus),
         cmocka_unit_test(test_nvml_missing),
         cmocka_unit_test(test_cuda_visible_devices),
+        cmocka_unit_test(test_nvml_process_memory),
         cmocka_unit_test(test_memory_no_cgroup),
         cmocka_unit_test(test_memory_cgroup_v2),
         cmocka_unit_test(test_memory_cgroup_v1),

@@ -152,12 +152,20 @@ typedef struct bench_result {
     engine_gpu_info gpus[ENGINE_GPU_MAX];
     uint64_t gpu_free_starts[ENGINE_GPU_MAX]; // NVML's free memory before the process (0: unknown)
     uint64_t gpu_free_ends[ENGINE_GPU_MAX];   // cudaMemGetInfo after the run (0: unknown)
+    // NVML's figure for this process after the run (hw_nvml_process_gpu_memory),
+    // known or why not.
+    bool gpu_nvml_known[ENGINE_GPU_MAX];
+    uint64_t gpu_nvml_proc[ENGINE_GPU_MAX];
+    char gpu_nvml_note[ENGINE_GPU_MAX][160];
 } bench_result;
 
 // One GPU's figures, as the printers below read them.
 typedef struct gpu_view {
     engine_gpu_info gpu;
     uint64_t gpu_free_start, gpu_free_end;
+    bool nvml_known;
+    uint64_t nvml_proc;
+    const char *nvml_note;
 } gpu_view;
 
 // Measured GPU use: the engine's allocations as cudaMemGetInfo saw them from
@@ -202,6 +210,13 @@ static void print_gpu_text(const gpu_view *r)
            format_bytes(b1, sizeof b1, gpu_used(r) + gpu_context(r)),
            format_bytes(b2, sizeof b2, plan_alloc + g->plan_overhead),
            err_pct((double)(gpu_used(r) + gpu_context(r)), (double)(plan_alloc + g->plan_overhead)));
+    if (r->nvml_known)
+        printf("  NVML process  %10s  %11s  %+6.1f%%   (NVML's memory of this process)\n",
+               format_bytes(b1, sizeof b1, r->nvml_proc),
+               format_bytes(b2, sizeof b2, plan_alloc + g->plan_overhead),
+               err_pct((double)r->nvml_proc, (double)(plan_alloc + g->plan_overhead)));
+    else
+        printf("  NVML process  unknown: %s\n", r->nvml_note);
 }
 
 static void add_gpu_json(cJSON *arr, const gpu_view *r)
@@ -220,11 +235,25 @@ static void add_gpu_json(cJSON *arr, const gpu_view *r)
     cJSON_AddNumberToObject(m, "compute_bytes", (double)g->compute);
     cJSON_AddNumberToObject(m, "in_use_bytes", (double)gpu_used(r));
     cJSON_AddNumberToObject(m, "context_bytes", (double)gpu_context(r));
+    if (r->nvml_known) {
+        cJSON_AddNumberToObject(m, "nvml_process_bytes", (double)r->nvml_proc);
+    } else {
+        cJSON_AddNullToObject(m, "nvml_process_bytes");
+        cJSON_AddStringToObject(m, "nvml_process_note", r->nvml_note);
+    }
     cJSON *p = cJSON_AddObjectToObject(o, "planned");
     cJSON_AddNumberToObject(p, "weights_bytes", (double)g->plan_weights);
     cJSON_AddNumberToObject(p, "kv_bytes", (double)g->plan_kv);
     cJSON_AddNumberToObject(p, "compute_bytes", (double)g->plan_compute);
     cJSON_AddNumberToObject(p, "overhead_bytes", (double)g->plan_overhead);
+    const uint64_t plan_total = g->plan_weights + g->plan_kv + g->plan_compute + g->plan_overhead;
+    cJSON_AddNumberToObject(p, "total_bytes", (double)plan_total);
+    cJSON *e = cJSON_AddObjectToObject(o, "error_pct");
+    double ep = err_pct((double)r->nvml_proc, (double)plan_total);
+    if (r->nvml_known && !isnan(ep))
+        cJSON_AddNumberToObject(e, "nvml_process", ep);
+    else
+        cJSON_AddNullToObject(e, "nvml_process");
 }
 
 static void print_text(const bench_args *a, const load_plan *lp, const bench_result *r)
@@ -281,7 +310,8 @@ static void print_text(const bench_args *a, const load_plan *lp, const bench_res
            format_bytes(b1, sizeof b1, r->decode_bytes), r->decode_tps);
     printf("           %s\n", r->save_note);
     for (int i = 0; i < r->n_gpu; i++) {
-        gpu_view v = {r->gpus[i], r->gpu_free_starts[i], r->gpu_free_ends[i]};
+        gpu_view v = {r->gpus[i],           r->gpu_free_starts[i], r->gpu_free_ends[i],
+                      r->gpu_nvml_known[i], r->gpu_nvml_proc[i],   r->gpu_nvml_note[i]};
         print_gpu_text(&v);
     }
 }
@@ -351,7 +381,8 @@ static void print_json(const bench_args *a, const load_plan *lp, const bench_res
     if (r->on_gpu) {
         cJSON *arr = cJSON_AddArrayToObject(j, "gpus");
         for (int i = 0; arr && i < r->n_gpu; i++) {
-            gpu_view v = {r->gpus[i], r->gpu_free_starts[i], r->gpu_free_ends[i]};
+            gpu_view v = {r->gpus[i],           r->gpu_free_starts[i], r->gpu_free_ends[i],
+                          r->gpu_nvml_known[i], r->gpu_nvml_proc[i],   r->gpu_nvml_note[i]};
             add_gpu_json(arr, &v);
         }
     }
@@ -564,6 +595,10 @@ int cmd_bench(int argc, char **argv)
             r.gpu_free_ends[i] = 0;
         for (int k = 0; k < lp.n_probed; k++)
             if (lp.probed_index[k] == r.gpus[i].device) r.gpu_free_starts[i] = lp.probed_free[k];
+        rs_error e4 = {0};
+        r.gpu_nvml_known[i] =
+            hw_nvml_process_gpu_memory(r.gpus[i].device, &r.gpu_nvml_proc[i], &e4) == RS_OK;
+        snprintf(r.gpu_nvml_note[i], sizeof r.gpu_nvml_note[i], "%.159s", e4.msg);
     }
     r.bandwidth_gbs = (double)r.decode_bytes * r.decode_tps / 1e9;
 

@@ -64,6 +64,15 @@ void hw_probe_cpu(hw_info *out);                        // src/hw/cpu.c
 rs_status hw_probe_memory(hw_info *out, rs_error *err); // src/hw/memory.c
 void hw_probe_nvidia(hw_info *out);                     // src/hw/nvidia.c
 
+// The GPU memory NVML attributes to this process on the GPU of CUDA ordinal
+// cuda_index (mapped through CUDA_VISIBLE_DEVICES as hw_probe_nvidia does):
+// usedGpuMemory of nvmlDeviceGetComputeRunningProcesses (_v3, else _v2, else
+// the unversioned one), summed over the records whose pid is getpid(). Fails,
+// with the reason, when NVML does not know it: no driver, no such function,
+// this process not listed (its PID namespace hides it), or
+// NVML_VALUE_NOT_AVAILABLE. RIGHTSIZE_NVML_LIB as for hw_probe.
+rs_status hw_nvml_process_gpu_memory(int cuda_index, uint64_t *bytes, rs_error *err);
+
 // What-if hardware for `plan --ram 64G` / `--cpu-only` (the GPUs come from
 // hw_set_hypothetical_gpus in gpu_table.h). hw_set_hypothetical_ram sets
 // ram_total = ram_available = bytes and drops the cgroup limit.

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hw/gpu_table.h"
 #include "hw/hw.h"
@@ -16,7 +17,13 @@ typedef struct nvml_device_st *nvml_device;
 typedef struct nvml_memory {
     unsigned long long total, free, used; // bytes
 } nvml_memory;
-enum { NVML_SUCCESS = 0, NVML_CLOCK_MEM = 2 }; // nvmlClockType_t NVML_CLOCK_MEM
+enum {
+    NVML_SUCCESS = 0,
+    NVML_CLOCK_MEM = 2, // nvmlClockType_t NVML_CLOCK_MEM
+    NVML_ERROR_INSUFFICIENT_SIZE = 7,
+    NVML_ERROR_FUNCTION_NOT_FOUND = 13,
+};
+#define NVML_VALUE_NOT_AVAILABLE 0xFFFFFFFFFFFFFFFFULL // usedGpuMemory unknown (nvml.h)
 
 typedef struct nvml_api {
     nvml_return (*init)(void);
@@ -119,20 +126,20 @@ static void probe_device(const nvml_api *api, unsigned idx, nvml_device dev, hw_
 // their ordinals, but NVML ignores it; the plan must not count a hidden
 // card. Entries are NVML indices or UUIDs ("GPU-8c1d...", a unique prefix
 // suffices); as in CUDA, the list ends at the first entry that names no
-// device. The GPUs kept take their CUDA ordinal as index.
-void hw_nvidia_apply_visible(const hw_gpu *all, char (*uuids)[96], int n_all, const char *visible,
-                             hw_info *out)
+// device. map[k] = the position in all of CUDA ordinal k; returns how many.
+static int visible_map(const hw_gpu *all, char (*uuids)[96], int n_all, const char *visible,
+                       int map[HW_MAX_GPUS])
 {
-    out->n_gpus = 0;
+    int n = 0;
     if (!visible) {
-        for (int i = 0; i < n_all; i++)
-            out->gpus[out->n_gpus++] = all[i];
-        return;
+        for (int i = 0; i < n_all && i < HW_MAX_GPUS; i++)
+            map[n++] = i;
+        return n;
     }
     char copy[1024];
     snprintf(copy, sizeof copy, "%s", visible);
     bool used[HW_MAX_GPUS] = {false};
-    for (char *tok = copy, *next; tok && out->n_gpus < HW_MAX_GPUS; tok = next) {
+    for (char *tok = copy, *next; tok && n < HW_MAX_GPUS; tok = next) {
         next = strchr(tok, ',');
         if (next) *next++ = '\0';
         while (*tok == ' ')
@@ -158,14 +165,51 @@ void hw_nvidia_apply_visible(const hw_gpu *all, char (*uuids)[96], int n_all, co
         }
         if (hit < 0 || used[hit]) break;
         used[hit] = true;
-        out->gpus[out->n_gpus] = all[hit];
-        out->gpus[out->n_gpus].index = out->n_gpus;
-        out->n_gpus++;
+        map[n++] = hit;
     }
-    if (out->n_gpus < n_all)
+    return n;
+}
+
+// The GPUs kept take their CUDA ordinal as index.
+void hw_nvidia_apply_visible(const hw_gpu *all, char (*uuids)[96], int n_all, const char *visible,
+                             hw_info *out)
+{
+    int map[HW_MAX_GPUS];
+    out->n_gpus = visible_map(all, uuids, n_all, visible, map);
+    for (int k = 0; k < out->n_gpus; k++) {
+        out->gpus[k] = all[map[k]];
+        out->gpus[k].index = k;
+    }
+    if (visible && out->n_gpus < n_all)
         snprintf(out->nvml_note, sizeof out->nvml_note,
                  "CUDA_VISIBLE_DEVICES=\"%.60s\": %d of %d GPUs visible", visible, out->n_gpus,
                  n_all);
+}
+
+// Opens NVML (RIGHTSIZE_NVML_LIB or the driver's library) and starts it;
+// false with the reason in note when there is none to use.
+static bool nvml_open(nvml_api *api, void **lib_out, char *note, size_t n)
+{
+    const char *path = getenv("RIGHTSIZE_NVML_LIB");
+    if (!path || !*path) path = "libnvidia-ml.so.1";
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(note, n, "no NVIDIA driver (%s not found)", path);
+        return false;
+    }
+    memset(api, 0, sizeof *api);
+    if (!nvml_resolve(lib, api, note, n)) {
+        dlclose(lib);
+        return false;
+    }
+    nvml_return r = api->init();
+    if (r != NVML_SUCCESS) {
+        snprintf(note, n, "NVML failed to start: %s", nvml_err(api, r));
+        dlclose(lib);
+        return false;
+    }
+    *lib_out = lib;
+    return true;
 }
 
 void hw_probe_nvidia(hw_info *out)
@@ -173,26 +217,10 @@ void hw_probe_nvidia(hw_info *out)
     out->n_gpus = 0;
     out->driver_version[0] = '\0';
     out->nvml_note[0] = '\0';
-    const char *path = getenv("RIGHTSIZE_NVML_LIB");
-    if (!path || !*path) path = "libnvidia-ml.so.1";
-    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(out->nvml_note, sizeof out->nvml_note, "no NVIDIA driver (%s not found)", path);
-        return;
-    }
     nvml_api api;
-    memset(&api, 0, sizeof api);
-    if (!nvml_resolve(lib, &api, out->nvml_note, sizeof out->nvml_note)) {
-        dlclose(lib);
-        return;
-    }
-    nvml_return r = api.init();
-    if (r != NVML_SUCCESS) {
-        snprintf(out->nvml_note, sizeof out->nvml_note, "NVML failed to start: %s",
-                 nvml_err(&api, r));
-        dlclose(lib);
-        return;
-    }
+    void *lib = NULL;
+    if (!nvml_open(&api, &lib, out->nvml_note, sizeof out->nvml_note)) return;
+    nvml_return r;
     if (api.driver_version &&
         api.driver_version(out->driver_version, sizeof out->driver_version) != NVML_SUCCESS)
         out->driver_version[0] = '\0';
@@ -236,4 +264,145 @@ void hw_probe_nvidia(hw_info *out)
                  out->driver_version[0] ? out->driver_version : "(unknown version)");
     api.shutdown();
     dlclose(lib);
+}
+
+// nvmlDeviceGetComputeRunningProcesses fills an array of process records
+// whose first fields are { unsigned pid; unsigned long long usedGpuMemory; }
+// (offsets 0 and 8) in every version; the record size is what differs:
+// nvmlProcessInfo_v1_t (unversioned) 16 bytes, _v2 24 (+ GPU and compute
+// instance ids); _v3 takes the v2 record, except that R535 drivers' first
+// _v3 wrote 32 (+ usedGpuCcProtectedMemory). The figure is looked for at the
+// version's record size first, then at the others.
+typedef nvml_return (*nvml_procs_fn)(nvml_device, unsigned int *, void *);
+static const struct {
+    const char *sym;
+    size_t stride;
+} nvml_procs_syms[] = {
+    {"nvmlDeviceGetComputeRunningProcesses_v3", 24},
+    {"nvmlDeviceGetComputeRunningProcesses_v2", 24},
+    {"nvmlDeviceGetComputeRunningProcesses", 16},
+};
+#define NVML_PROCS_MAX_RECORD 32
+
+// Sums this process's usedGpuMemory over the n records of buf, read at
+// stride; false when no record is this process's. *na: one was, but NVML
+// has no figure for it.
+static bool procs_find(const unsigned char *buf, unsigned n, size_t stride, unsigned pid,
+                       uint64_t *sum, bool *na)
+{
+    bool found = false;
+    *sum = 0;
+    *na = false;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned p;
+        unsigned long long used;
+        memcpy(&p, buf + (size_t)i * stride, sizeof p);
+        memcpy(&used, buf + (size_t)i * stride + 8, sizeof used);
+        if (p != pid) continue;
+        found = true;
+        if (used == NVML_VALUE_NOT_AVAILABLE)
+            *na = true;
+        else
+            *sum += used; // MIG: one record per GPU instance the process uses
+    }
+    return found;
+}
+
+// One device's records through fn: RS_OK with *bytes, or why not. *next:
+// the function is missing in the driver (try an older version).
+static rs_status procs_query(nvml_procs_fn fn, size_t stride, nvml_device dev, int cuda_index,
+                             const nvml_api *api, uint64_t *bytes, bool *next, rs_error *err)
+{
+    *next = false;
+    unsigned cap = 64;
+    unsigned char *buf = NULL;
+    nvml_return r = NVML_ERROR_INSUFFICIENT_SIZE;
+    unsigned n = 0;
+    // Processes may start between two calls: grow a few times, then give up.
+    for (int tries = 0; tries < 4 && r == NVML_ERROR_INSUFFICIENT_SIZE; tries++) {
+        free(buf);
+        // (cap records) of the largest record size, whatever the driver writes.
+        buf = calloc(cap, NVML_PROCS_MAX_RECORD);
+        if (!buf) return rs_fail(err, RS_ERR_RUNTIME, "NVML processes: out of memory");
+        n = cap;
+        r = fn(dev, &n, buf);
+        if (r == NVML_ERROR_INSUFFICIENT_SIZE) cap = n > cap && n < 65536 ? n + 16 : cap * 2;
+    }
+    if (r != NVML_SUCCESS) {
+        free(buf);
+        *next = r == NVML_ERROR_FUNCTION_NOT_FOUND;
+        return rs_fail(err, RS_ERR_RUNTIME, "NVML cannot list GPU %d's processes: %s", cuda_index,
+                       nvml_err(api, r));
+    }
+    if (n > cap) n = cap;
+    unsigned pid = (unsigned)getpid();
+    const size_t strides[] = {stride, 24, 32, 16};
+    bool na = false, found = false;
+    for (size_t k = 0; k < sizeof strides / sizeof strides[0] && !found; k++)
+        found = procs_find(buf, n, strides[k], pid, bytes, &na);
+    free(buf);
+    if (!found)
+        return rs_fail(err, RS_ERR_RUNTIME,
+                       "NVML lists no process %u on GPU %d (%u listed; another PID namespace?)",
+                       pid, cuda_index, n);
+    if (na)
+        return rs_fail(err, RS_ERR_RUNTIME, "NVML has no memory figure for process %u on GPU %d",
+                       pid, cuda_index);
+    return RS_OK;
+}
+
+rs_status hw_nvml_process_gpu_memory(int cuda_index, uint64_t *bytes, rs_error *err)
+{
+    *bytes = 0;
+    nvml_api api;
+    void *lib = NULL;
+    char note[160];
+    if (!nvml_open(&api, &lib, note, sizeof note)) return rs_fail(err, RS_ERR_RUNTIME, "%s", note);
+    rs_status st = RS_OK;
+    // Every device NVML lets us open, with its NVML index and UUID, so that
+    // CUDA_VISIBLE_DEVICES maps the CUDA ordinal as hw_probe_nvidia does.
+    unsigned count = 0;
+    hw_gpu all[HW_MAX_GPUS];
+    nvml_device devs[HW_MAX_GPUS];
+    char uuids[HW_MAX_GPUS][96];
+    int n_all = 0, map[HW_MAX_GPUS];
+    nvml_return r = api.count(&count);
+    if (r != NVML_SUCCESS) {
+        st = rs_fail(err, RS_ERR_RUNTIME, "NVML cannot count GPUs: %s", nvml_err(&api, r));
+        goto done;
+    }
+    for (unsigned i = 0; i < count && n_all < HW_MAX_GPUS; i++) {
+        if (api.handle(i, &devs[n_all]) != NVML_SUCCESS) continue;
+        memset(&all[n_all], 0, sizeof all[n_all]);
+        all[n_all].index = (int)i;
+        uuids[n_all][0] = '\0';
+        if (api.uuid && api.uuid(devs[n_all], uuids[n_all], sizeof uuids[n_all]) != NVML_SUCCESS)
+            uuids[n_all][0] = '\0';
+        uuids[n_all][sizeof uuids[n_all] - 1] = '\0';
+        n_all++;
+    }
+    int n_visible = visible_map(all, uuids, n_all, getenv("CUDA_VISIBLE_DEVICES"), map);
+    if (cuda_index < 0 || cuda_index >= n_visible) {
+        st = rs_fail(err, RS_ERR_RUNTIME, "NVML: no GPU with CUDA ordinal %d (%d visible)",
+                     cuda_index, n_visible);
+        goto done;
+    }
+    nvml_device dev = devs[map[cuda_index]];
+    bool tried = false;
+    for (size_t k = 0; k < sizeof nvml_procs_syms / sizeof nvml_procs_syms[0]; k++) {
+        nvml_procs_fn fn;
+        *(void **)&fn = dlsym(lib, nvml_procs_syms[k].sym);
+        if (!fn) continue;
+        tried = true;
+        bool next = false;
+        st = procs_query(fn, nvml_procs_syms[k].stride, dev, cuda_index, &api, bytes, &next, err);
+        if (!next) goto done;
+    }
+    if (!tried)
+        st = rs_fail(err, RS_ERR_RUNTIME,
+                     "NVML lacks nvmlDeviceGetComputeRunningProcesses (driver too old?)");
+done:
+    api.shutdown();
+    dlclose(lib);
+    return st;
 }

@@ -3,11 +3,21 @@
 //   FAKE_NVML_GPUS="NAME:TOTAL_MIB:FREE_MIB:CC:BUS_BITS:MEM_CLOCK_MHZ;..."
 //   FAKE_NVML_DRIVER="550.54.15"   (default "999.99")
 //   FAKE_NVML_INIT_FAIL=1          nvmlInit_v2 fails (NVML_ERROR_DRIVER_NOT_LOADED)
+//   FAKE_NVML_PROC_MIB="700,na,"   the memory of the calling process on each
+//                                  GPU (NVML index order): MiB, "na" for
+//                                  NVML_VALUE_NOT_AVAILABLE, empty or missing:
+//                                  not listed. Every GPU also lists another
+//                                  process (pid + 1, 1 GiB) ahead of it.
+//   FAKE_NVML_PROC_API=v2|v1       the newer nvmlDeviceGetComputeRunningProcesses
+//                                  versions answer NVML_ERROR_FUNCTION_NOT_FOUND
+// Compiled with FAKE_NVML_NO_PROCS (target fake_nvml_noproc), it exports no
+// nvmlDeviceGetComputeRunningProcesses at all, as drivers before R270.
 // Built as a shared library (CMake target fake_nvml); the tests point
 // RIGHTSIZE_NVML_LIB at it.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FAKE_MAX 16
 #define EXPORT   __attribute__((visibility("default")))
@@ -31,7 +41,9 @@ enum {
     NVML_SUCCESS = 0,
     NVML_ERROR_UNINITIALIZED = 1,
     NVML_ERROR_INVALID_ARGUMENT = 2,
+    NVML_ERROR_INSUFFICIENT_SIZE = 7,
     NVML_ERROR_DRIVER_NOT_LOADED = 9,
+    NVML_ERROR_FUNCTION_NOT_FOUND = 13,
 };
 
 static void parse_env(void)
@@ -141,3 +153,75 @@ EXPORT int nvmlDeviceGetMaxClockInfo(void *dev, int type, unsigned int *mhz)
     *mhz = ((fake_gpu *)dev)->mem_mhz;
     return NVML_SUCCESS;
 }
+
+#ifndef FAKE_NVML_NO_PROCS
+// nvmlProcessInfo_v2_t (also _v3's) and nvmlProcessInfo_v1_t.
+typedef struct fake_proc_v2 {
+    unsigned int pid;
+    unsigned long long used;
+    unsigned int gpu_instance, compute_instance;
+} fake_proc_v2;
+typedef struct fake_proc_v1 {
+    unsigned int pid;
+    unsigned long long used;
+} fake_proc_v1;
+
+// This process's figure on GPU index: 1 listed (*used set), 0 not listed.
+static int self_used(int index, unsigned long long *used)
+{
+    const char *env = getenv("FAKE_NVML_PROC_MIB");
+    if (!env) return 0;
+    for (int i = 0; i < index; i++) {
+        env = strchr(env, ',');
+        if (!env) return 0;
+        env++;
+    }
+    if (*env == '\0' || *env == ',') return 0;
+    if (strncmp(env, "na", 2) == 0) {
+        *used = 0xFFFFFFFFFFFFFFFFULL; // NVML_VALUE_NOT_AVAILABLE
+        return 1;
+    }
+    *used = strtoull(env, NULL, 10) << 20;
+    return 1;
+}
+
+// Lists the other process, then this one when FAKE_NVML_PROC_MIB says so;
+// level is the function's version (3, 2, 1 = unversioned).
+static int running_processes(void *dev, unsigned int *count, void *infos, int level)
+{
+    if (!initialized) return NVML_ERROR_UNINITIALIZED;
+    const char *api = getenv("FAKE_NVML_PROC_API");
+    int top = api && strcmp(api, "v1") == 0 ? 1 : api && strcmp(api, "v2") == 0 ? 2 : 3;
+    if (level > top) return NVML_ERROR_FUNCTION_NOT_FOUND;
+    unsigned int pids[2] = {(unsigned)getpid() + 1, (unsigned)getpid()};
+    unsigned long long used[2] = {1ULL << 30, 0};
+    unsigned int n = 1 + (unsigned)self_used((int)((fake_gpu *)dev - gpus), &used[1]);
+    if (*count < n) {
+        *count = n;
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        if (level == 1)
+            ((fake_proc_v1 *)infos)[i] = (fake_proc_v1){pids[i], used[i]};
+        else
+            ((fake_proc_v2 *)infos)[i] = (fake_proc_v2){pids[i], used[i], 0, 0};
+    }
+    *count = n;
+    return NVML_SUCCESS;
+}
+
+EXPORT int nvmlDeviceGetComputeRunningProcesses_v3(void *dev, unsigned int *count, void *infos)
+{
+    return running_processes(dev, count, infos, 3);
+}
+
+EXPORT int nvmlDeviceGetComputeRunningProcesses_v2(void *dev, unsigned int *count, void *infos)
+{
+    return running_processes(dev, count, infos, 2);
+}
+
+EXPORT int nvmlDeviceGetComputeRunningProcesses(void *dev, unsigned int *count, void *infos)
+{
+    return running_processes(dev, count, infos, 1);
+}
+#endif
