@@ -882,9 +882,9 @@ typedef struct family_renderer {
 #define BY_ROLE(pre, post) {pre "system" post, pre "user" post, pre "assistant" post}
 #define ALL3(s)            {s, s, s}
 // A family that is all data; one whose renderer uses the data.
-#define TURNS(...)               {render_turns, 0, {__VA_ARGS__}}
-#define RENDER(fn, variant, ...) {fn, variant, {__VA_ARGS__}}
-#define RENDER_COLLATED(fn, ...) {fn, 0, {__VA_ARGS__}, true}
+#define TURNS(...)               {.render = render_turns, .fmt = {__VA_ARGS__}}
+#define RENDER(fn, v, ...)       {.render = fn, .variant = v, .fmt = {__VA_ARGS__}}
+#define RENDER_COLLATED(fn, ...) {.render = fn, .fmt = {__VA_ARGS__}, .collate = true}
 // clang-format on
 
 // Rows that several families share.
@@ -905,9 +905,9 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
     [CHAT_FAMILY_CHATML] = TURNS(FMT_CHATML),
     [CHAT_FAMILY_CHATML_DEFSYS] = RENDER(render_chatml_defsys, 0, FMT_CHATML),
     [CHAT_FAMILY_QWEN2_5] = RENDER(render_chatml_defsys, 1, FMT_CHATML),
-    [CHAT_FAMILY_QWEN3] = {render_qwen3},
-    [CHAT_FAMILY_QWQ] = {render_qwq},
-    [CHAT_FAMILY_SMOLLM3] = {render_smollm3},
+    [CHAT_FAMILY_QWEN3] = {.render = render_qwen3},
+    [CHAT_FAMILY_QWQ] = {.render = render_qwq},
+    [CHAT_FAMILY_SMOLLM3] = {.render = render_smollm3},
     [CHAT_FAMILY_LLAMA3] = TURNS(FMT_LLAMA3),
     [CHAT_FAMILY_LLAMA3_1] = RENDER(render_llama3_1, 0, FMT_LLAMA3),
     [CHAT_FAMILY_LLAMA3_2] = RENDER(render_llama3_1, 1, FMT_LLAMA3),
@@ -915,8 +915,8 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
     [CHAT_FAMILY_MISTRAL_V0] =
         RENDER(render_mistral_v0, 0, .bos = BOS_FIRST, .pre = {NULL, "[INST] ", NULL},
                .post = {NULL, " [/INST]", "{eos}"}),
-    [CHAT_FAMILY_MISTRAL_V1] = {render_mistral_v1_v3, 1},
-    [CHAT_FAMILY_MISTRAL_V3] = {render_mistral_v1_v3},
+    [CHAT_FAMILY_MISTRAL_V1] = {.render = render_mistral_v1_v3, .variant = 1},
+    [CHAT_FAMILY_MISTRAL_V3] = {.render = render_mistral_v1_v3},
     [CHAT_FAMILY_MISTRAL_V3_TEKKEN] = {.render = render_mistral_v3_tekken, .alternate = true},
     // Mistral v7 (Mistral Large 2411; llama.cpp's rendering).
     [CHAT_FAMILY_MISTRAL_V7] = TURNS(.bos = BOS_FIRST, .pre = {"[SYSTEM_PROMPT] ", "[INST] ", " "},
@@ -948,10 +948,10 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
     // DeepSeek-V2 chat (llama.cpp's rendering; eos is <｜end▁of▁sentence｜>).
     [CHAT_FAMILY_DEEPSEEK2] = TURNS(.pre = {"", "User: ", "Assistant: "},
                                     .post = {"\n\n", "\n\n", "{eos}"}, .gen = "Assistant:"),
-    [CHAT_FAMILY_DEEPSEEK3] = {render_deepseek_r1},
-    [CHAT_FAMILY_DEEPSEEK3_1] = {render_deepseek3_1},
-    [CHAT_FAMILY_DEEPSEEK_R1] = {render_deepseek_r1, 1},
-    [CHAT_FAMILY_DEEPSEEK_R1_TOGGLE] = {render_deepseek_r1, 2},
+    [CHAT_FAMILY_DEEPSEEK3] = {.render = render_deepseek_r1},
+    [CHAT_FAMILY_DEEPSEEK3_1] = {.render = render_deepseek3_1},
+    [CHAT_FAMILY_DEEPSEEK_R1] = {.render = render_deepseek_r1, .variant = 1},
+    [CHAT_FAMILY_DEEPSEEK_R1_TOGGLE] = {.render = render_deepseek_r1, .variant = 2},
     [CHAT_FAMILY_ZEPHYR] = TURNS(.pre = {"<|system|>\n", "<|user|>\n", "<|assistant|>\n"},
                                  .post = ALL3("{eos}\n"), .gen = "<|assistant|>\n"),
     [CHAT_FAMILY_VICUNA] = TURNS(.pre = {"", "USER: ", "ASSISTANT: "},
@@ -997,8 +997,8 @@ static const family_renderer families[CHAT_FAMILY_COUNT] = {
                                 .post = {"\n\n", "\n\n", "{eos}\n\n"}, .gen = "### Assistant:\n"),
     [CHAT_FAMILY_ALFRED] = TURNS(.pre = {"<start_system>", "<start_user>", "<start_assistant>"},
                                  .post = ALL3("<end_message>"), .gen = "<start_assistant>"),
-    [CHAT_FAMILY_MONARCH] = {render_monarch},
-    [CHAT_FAMILY_ORION] = {render_orion},
+    [CHAT_FAMILY_MONARCH] = {.render = render_monarch},
+    [CHAT_FAMILY_ORION] = {.render = render_orion},
     [CHAT_FAMILY_CHATGLM3] =
         TURNS(.start = "[gMASK]sop", .pre = {"<|system|>\n ", "<|user|>\n ", "<|assistant|>\n "},
               .gen = "<|assistant|>"),
