@@ -175,12 +175,85 @@ static void test_calibration_round_trip(void **state)
     assert_true(w.gpus[0].decode_calib[c] == 0);
 }
 
+// A GPU+CPU split on the same H100 host: 16 Xeon cores with AVX-512, its
+// CPU bandwidth measured at 103.9 GB/s (hw --measure), its GFLOPS the
+// estimate (16 x 2.1 GHz x 32 = 1075: `hw` printed "~1075 GFLOPS (est.)"),
+// the card's copy 3004.2 GB/s. `rightsize bench` of the random Qwen2.5-7B,
+// prompt 128 and 32 tokens (decode at 144 positions on average):
+// bench/results/cuda-run13 and cuda-run14, cli.log. Both runs' mean is the
+// target: bf16 with blocks 0-13 on the GPU, prefill 178.2 and 140.9,
+// decode 12.0 and 11.8; int4 (--gpu-mem 2G) with blocks 0-5, prefill 90.7
+// and 97.3, decode 18.8 and 21.1.
+typedef struct split_run {
+    const char *precision;
+    int64_t gpu_blocks;
+    double prefill_tps[2], decode_tps[2];
+} split_run;
+
+static const split_run split_runs[] = {
+    {"bf16", 14, {178.2, 140.9}, {12.0, 11.8}},
+    {"int4", 6, {90.7, 97.3}, {18.8, 21.1}},
+};
+
+static hw_info h100_host(void)
+{
+    hw_info hw = h100();
+    hw.cpu_bandwidth_gbs = 103.9;
+    hw.cpu_gflops = 1075;
+    hw.has_avx2 = hw.has_fma = hw.has_avx512f = hw.has_avx512bw = true;
+    hw.gpus[0].bandwidth_measured_gbs = 3004.2;
+    return hw;
+}
+
+static plan_speed predict_split(const split_run *r, const hw_info *hw)
+{
+    model_desc *m = NULL;
+    rs_error err = {0};
+    if (model_open("qwen2.5-7b", &m, &err) != RS_OK) fail_msg("%s", err.msg);
+    plan_precision p;
+    assert_int_equal(plan_precision_parse(r->precision, &p, &err), RS_OK);
+    plan_weights w;
+    assert_int_equal(plan_weights_init(&w, m, p, &err), RS_OK);
+    plan_speed_span spans[2] = {{0, 0, r->gpu_blocks, false}, {-1, r->gpu_blocks, m->n_layer, true}};
+    plan_speed s;
+    plan_speed_estimate(m, hw, &w, spans, 2, 144, 1, DTYPE_F16, 128, &s);
+    plan_weights_free(&w);
+    model_free(m);
+    return s;
+}
+
+static void test_split_within_15pct(void **state)
+{
+    (void)state;
+    hw_info hw = h100_host();
+    bool ok = true;
+    for (size_t i = 0; i < sizeof split_runs / sizeof split_runs[0]; i++) {
+        const split_run *r = &split_runs[i];
+        plan_speed s = predict_split(r, &hw);
+        double mp = (r->prefill_tps[0] + r->prefill_tps[1]) / 2;
+        double md = (r->decode_tps[0] + r->decode_tps[1]) / 2;
+        double ep = 100 * (s.prefill_tps - mp) / mp, ed = 100 * (s.decode_tps - md) / md;
+        fprintf(stderr,
+                "  7b %-4s %2lld of 28 blocks on the GPU: prefill %6.1f (measured %6.1f, %+5.1f%%), "
+                "decode %5.2f (%5.2f, %+5.1f%%); CPU part %.1f of %.1f ms prefill, %.1f of %.1f ms "
+                "decode\n",
+                r->precision, (long long)r->gpu_blocks, s.prefill_tps, mp, ep, s.decode_tps, md,
+                ed, 1e3 * s.parts[1].prefill_s, 1e3 * 128 / s.prefill_tps,
+                1e3 * s.parts[1].decode_s, 1e3 / s.decode_tps);
+        for (int k = 0; k < 2; k++) // each run on its own, too
+            ok = ok && fabs(s.prefill_tps - r->prefill_tps[k]) <= 0.15 * r->prefill_tps[k] &&
+                 fabs(s.decode_tps - r->decode_tps[k]) <= 0.15 * r->decode_tps[k];
+    }
+    assert_true(ok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run13_within_10pct),
         cmocka_unit_test(test_terms),
         cmocka_unit_test(test_calibration_round_trip),
+        cmocka_unit_test(test_split_within_15pct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -602,9 +602,14 @@ int cmd_bench(int argc, char **argv)
     }
     r.bandwidth_gbs = (double)r.decode_bytes * r.decode_tps / 1e9;
 
-    // Calibration: the bandwidth that, at the planner's decode efficiency,
-    // predicts the speed just measured.
+    // Calibration: the bandwidth that, at the planner's decode efficiencies,
+    // predicts the speed just measured (float weights: effective / 0.80;
+    // K-quants at PLAN_EFF_CPU_DECODE_KQUANT: the bandwidth the plan used,
+    // scaled by measured / predicted).
     r.calibrated_gbs = r.bandwidth_gbs / PLAN_EFF_CPU_DECODE;
+    if (!r.on_gpu && r.plan_decode_tps > 0 && r.decode_tps > 0)
+        r.calibrated_gbs = plan_device_bandwidth(&lp.hw, -1, NULL) / PLAN_EFF_CPU_DECODE *
+                           r.decode_tps / r.plan_decode_tps;
     char path[512];
     hw_cache_path(path, sizeof path);
     if (!a.save) {
@@ -621,8 +626,8 @@ int cmd_bench(int argc, char **argv)
         if (hw_cache_store_cpu_bandwidth(&lp.hw, r.calibrated_gbs, &e2) == RS_OK) {
             r.saved = true;
             snprintf(r.save_note, sizeof r.save_note,
-                     "stored %.1f GB/s (effective / %.2f) for later plans in %.500s",
-                     r.calibrated_gbs, PLAN_EFF_CPU_DECODE, path);
+                     "stored %.1f GB/s (effective / the plan's efficiency) for later plans in %.500s",
+                     r.calibrated_gbs, path);
         } else {
             snprintf(r.save_note, sizeof r.save_note, "not stored: %.150s", e2.msg);
         }

@@ -45,7 +45,10 @@ double plan_device_flops(const hw_info *hw, int gpu_index)
         return PLAN_EFF_GPU_PREFILL * hw->gpus[gpu_index].tflops_bf16 * 1e12;
     }
     double gflops = hw->cpu_gflops;
-    if (gflops <= 0) gflops = (hw->cpu_cores > 0 ? hw->cpu_cores : 1) * PLAN_CPU_GFLOPS_PER_CORE;
+    if (gflops <= 0)
+        gflops = (hw->cpu_cores > 0 ? hw->cpu_cores : 1) * PLAN_CPU_GFLOPS_PER_CORE;
+    else if (!hw->cpu_gflops_measured && hw->has_avx512f)
+        gflops *= PLAN_CPU_AVX512_PREFILL_GAIN; // the estimate's one-pipe figure
     return PLAN_EFF_CPU_PREFILL * gflops * 1e9;
 }
 
@@ -149,15 +152,17 @@ void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weig
         // Decode: one step of n_seq tokens reads the active weights once and
         // each sequence's cache. The embedding lookup reads one row: nothing.
         uint64_t wbytes = 0, wall = 0;
-        double params = 0;
+        double params = 0, kquant = 0;
         for (int64_t l = sp->layer_first; l < sp->layer_last && l < w->n_layer; l++) {
             wbytes += w->layer_active[l];
             wall += w->layer[l];
             params += (double)w->layer_active_params[l];
+            kquant += (double)w->layer_class[l * PLAN_WCLASS_N + PLAN_WCLASS_KQUANT];
         }
         if (sp->has_output) {
             wbytes += w->output + w->output_head_tied;
             wall += w->output + w->output_head_tied;
+            kquant += (double)w->output_class[PLAN_WCLASS_KQUANT];
         }
         uint64_t kv = plan_kv_bytes_range(m, sp->layer_first, sp->layer_last, n_ctx, n_seq,
                                           kv_type);
@@ -170,7 +175,12 @@ void plan_speed_estimate(const model_desc *m, const hw_info *hw, const plan_weig
             continue;
         }
         if (p->bandwidth_gbs > 0) {
-            p->decode_s = (double)p->decode_bytes / (p->bandwidth_gbs * 1e9);
+            // K-quant bytes (active ones, like layer_active) at their own
+            // efficiency.
+            double bw = p->bandwidth_gbs * 1e9;
+            if (kquant > (double)wbytes) kquant = (double)wbytes;
+            p->decode_s = ((double)p->decode_bytes - kquant) / bw +
+                          kquant / (bw * PLAN_EFF_CPU_DECODE_KQUANT / PLAN_EFF_CPU_DECODE);
         }
         decode_s += p->decode_s;
 

@@ -21,8 +21,21 @@
 
 // Fraction of the measured (or estimated) CPU bandwidth a decode step reaches.
 #define PLAN_EFF_CPU_DECODE          0.80
+// K-quant weights (Q4_K, Q6_K) decode at a lower fraction: the engine's
+// unpacking of 6-bit scales and 4-bit nibbles costs cycles a bandwidth test
+// does not. Fitted to the 7B int4 split of bench/results/cuda-run13/14 (23
+// of 28 blocks and the head on a 16-core AVX-512 Xeon measured at 103.9
+// GB/s: its CPU part took 52.5 and 46.7 ms per token, 49.6 on average,
+// for 3.34 GB): docs/memory-model.md.
+#define PLAN_EFF_CPU_DECODE_KQUANT   0.65
 // Fraction of the CPU's peak f32 GFLOPS reached by prefill.
 #define PLAN_EFF_CPU_PREFILL         0.50
+// hw's GFLOPS estimate (never a bench's figure) gives AVX-512 cores the
+// one-pipe 32 FLOP per cycle; the engine's prefill on two-pipe Xeons beats
+// that by this factor (runs 13/14: 16 cores, the estimate 1075 GFLOPS; the
+// CPU part's prefill 1.95x (bf16) and 1.81x (Q4_K) faster than the model
+// without it; the geometric mean). Two 512-bit FMA pipes are 2x.
+#define PLAN_CPU_AVX512_PREFILL_GAIN 1.88
 // When the CPU's bandwidth was never measured: per physical core, capped.
 #define PLAN_CPU_BW_PER_CORE_GBS     10.0
 #define PLAN_CPU_BW_MAX_GBS          200.0
