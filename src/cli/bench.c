@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -24,6 +23,7 @@
 #include "plan/memory.h"
 #include "plan/speed.h"
 #include "tok/tokenizer.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 // Below this many weight bytes read per token, decode is bound by the
@@ -104,13 +104,6 @@ static int parse_args(int argc, char **argv, bench_args *a)
     }
     a->load.model = a->model;
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 // Relative error of a measurement against its prediction, percent; NAN
@@ -538,9 +531,7 @@ int cmd_bench(int argc, char **argv)
     {
         uint64_t before = load_plan_peak_rss();
         rs_error terr = {0};
-        rs_status ts = lp.m->source == MODEL_SOURCE_GGUF && lp.m->gguf
-                           ? tokenizer_load_gguf(lp.m->gguf, &tok, &terr)
-                           : tokenizer_load_hf(lp.m->path, &tok, &terr);
+        rs_status ts = cli_load_tokenizer(lp.m, &tok, &terr);
         r.has_tok = ts == RS_OK;
         uint64_t after = load_plan_peak_rss();
         r.tok_rss = after > before ? after - before : 0;
@@ -577,13 +568,13 @@ int cmd_bench(int argc, char **argv)
         engine_rewind(lp.e, 0);
         r.warmed = true;
     }
-    double t0 = now_s();
+    double t0 = clock_now_s();
     if ((st = engine_prefill(lp.e, ids, a.n_prompt, NULL, &err)) != RS_OK) goto done;
-    double t_prefill = now_s() - t0;
-    double t1 = now_s();
+    double t_prefill = clock_now_s() - t0;
+    double t1 = clock_now_s();
     for (int64_t i = 0; i < a.n_gen; i++)
         if ((st = engine_decode(lp.e, ids[a.n_prompt + i], &err)) != RS_OK) goto done;
-    double t_decode = now_s() - t1;
+    double t_decode = clock_now_s() - t1;
     r.prefill_tps = t_prefill > 0 ? (double)a.n_prompt / t_prefill : 0;
     r.decode_tps = t_decode > 0 ? (double)a.n_gen / t_decode : 0;
     r.peak_rss = load_plan_peak_rss();

@@ -371,12 +371,6 @@ static int chat_loop(chat_session *s, const chat_args *a)
     return rc;
 }
 
-static rs_status load_tokenizer(const model_desc *m, tokenizer **tok, rs_error *err)
-{
-    if (m->source == MODEL_SOURCE_GGUF && m->gguf) return tokenizer_load_gguf(m->gguf, tok, err);
-    return tokenizer_load_hf(m->path, tok, err);
-}
-
 int cmd_chat(int argc, char **argv)
 {
     chat_args a;
@@ -407,7 +401,7 @@ int cmd_chat(int argc, char **argv)
                 chat_family_name(family));
 
     if ((st = load_plan_prepare(&rq, &lp, &err)) != RS_OK) goto done;
-    if ((st = load_tokenizer(lp.m, &tok, &err)) != RS_OK) goto done;
+    if ((st = cli_load_tokenizer(lp.m, &tok, &err)) != RS_OK) goto done;
     // Parsing tokenizer.json leaves tens of MiB of freed heap that the
     // weights would not reuse: give it back before they load.
     malloc_trim(0);

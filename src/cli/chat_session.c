@@ -4,14 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+#include "util/clock.h"
 
 static char *dup_or_null(const char *s)
 {
@@ -274,7 +268,7 @@ rs_status chat_session_reply(chat_session *s, const char *user_text,
     t->prompt_tokens = n;
     t->reused_tokens = kept;
     t->prefill_tokens = n - kept;
-    double t0 = now_s();
+    double t0 = clock_now_s();
     st = engine_prefill(s->e, ids + kept, n - kept, NULL, err);
     free(ids);
     if (st != RS_OK) {
@@ -282,7 +276,7 @@ rs_status chat_session_reply(chat_session *s, const char *user_text,
         return st;
     }
     s->n_cached = n;
-    t->prefill_s = now_s() - t0;
+    t->prefill_s = clock_now_s() - t0;
     t->total_prefill_tokens += t->prefill_tokens;
     t->total_prefill_s += t->prefill_s;
 
@@ -294,7 +288,7 @@ rs_status chat_session_reply(chat_session *s, const char *user_text,
     size_t shown = 0;       // bytes of text already emitted
     bool stop_seen = false; // the stop string ended the answer
     int64_t n_gen = 0, n_decoded = 0;
-    double t1 = now_s();
+    double t1 = clock_now_s();
     for (;;) {
         if (interrupt && *interrupt) {
             *why = CHAT_STOP_INTERRUPTED;
@@ -337,7 +331,7 @@ rs_status chat_session_reply(chat_session *s, const char *user_text,
         s->cached[s->n_cached++] = next;
         n_decoded++;
     }
-    t->decode_s = now_s() - t1;
+    t->decode_s = clock_now_s() - t1;
     if (!stop_seen) {
         size_t len = 0;
         const char *rest = tokenizer_decoder_flush(&dec, &len);

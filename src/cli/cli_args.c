@@ -74,3 +74,9 @@ int cli_bad_value(const char *cmd, const char *option, const char *value, const 
             value ? " \"" : "", value ? value : "", value ? "\"" : "");
     return 2;
 }
+
+rs_status cli_load_tokenizer(const model_desc *m, tokenizer **tok, rs_error *err)
+{
+    if (m->source == MODEL_SOURCE_GGUF && m->gguf) return tokenizer_load_gguf(m->gguf, tok, err);
+    return tokenizer_load_hf(m->path, tok, err);
+}

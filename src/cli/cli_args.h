@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "engine/sampler.h"
+#include "model/model.h"
+#include "tok/tokenizer.h"
 #include "util/error.h"
 
 // Option values shared by the commands: a whole number or a number in
@@ -24,5 +26,9 @@ bool cli_parse_sampler_option(const char *o, const char *v, sampler_params *sp, 
 // one (load_plan_parse_option's), else "bad or missing value".
 int cli_take_model(const char *cmd, const char *arg, const char **model);
 int cli_bad_value(const char *cmd, const char *option, const char *value, const rs_error *err);
+
+// The model's own tokenizer, as run, chat and bench load it: a GGUF file's
+// vocabulary, or the tokenizer.json of an HF folder.
+rs_status cli_load_tokenizer(const model_desc *m, tokenizer **tok, rs_error *err);
 
 #endif

@@ -5,19 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cli/cli_args.h"
 #include "engine/backend_cuda.h"
 #include "plan/memory.h"
+#include "util/clock.h"
 #include "util/format.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void load_plan_request_init(load_plan_request *rq, const char *cmd)
 {
@@ -230,10 +223,10 @@ rs_status load_plan_load(const load_plan_request *rq, load_plan *lp, rs_error *e
             fprintf(stderr, "rightsize %s: loading %s with %s\n", rq->cmd,
                     plan_precision_name(row->precision), where);
         }
-        double t0 = now_s();
+        double t0 = clock_now_s();
         rs_status st = (rq->load ? rq->load : engine_load)(lp->m, &eo, &lp->e, err);
         if (st == RS_OK) {
-            lp->load_s = now_s() - t0;
+            lp->load_s = clock_now_s() - t0;
             lp->eo = eo;
             return RS_OK;
         }

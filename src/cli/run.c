@@ -20,6 +20,7 @@
 #include "plan/memory.h"
 #include "tok/chat_template.h"
 #include "tok/tokenizer.h"
+#include "util/clock.h"
 #include "util/format.h"
 
 typedef struct run_args {
@@ -165,12 +166,6 @@ static rs_status parse_ids(const char *s, int32_t **ids, int64_t *n, rs_error *e
     return RS_OK;
 }
 
-static rs_status load_tokenizer(const model_desc *m, tokenizer **tok, rs_error *err)
-{
-    if (m->source == MODEL_SOURCE_GGUF && m->gguf) return tokenizer_load_gguf(m->gguf, tok, err);
-    return tokenizer_load_hf(m->path, tok, err);
-}
-
 // The prompt text through the chat template when asked for: the model's
 // own, or --chat-template NAME|FILE.
 static rs_status render_prompt(const run_args *a, const char *text, char **out, bool *has_bos,
@@ -286,13 +281,6 @@ static void text_emit(gen_text *t, const run_args *a)
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -323,7 +311,7 @@ int cmd_run(int argc, char **argv)
 
     if ((st = model_open(a.model, &m, &err)) != RS_OK) goto done;
     // Token ids need no tokenizer, but the output reads better with one.
-    st = load_tokenizer(m, &tok, &err);
+    st = cli_load_tokenizer(m, &tok, &err);
     if (st != RS_OK && !a.prompt_ids) goto done;
     if (st != RS_OK) {
         fprintf(stderr, "rightsize run: no tokenizer (%s); printing token ids\n", err.msg);
@@ -373,7 +361,7 @@ int cmd_run(int argc, char **argv)
                      (long long)n_prompt, (long long)eo.n_ctx);
         goto done;
     }
-    double t0 = now_s();
+    double t0 = clock_now_s();
     // --device cuda without --gpu-layers or --split loads as planned, like
     // --gpu-mem: one decision for the precision and the GPU blocks.
     int cuda_dev = -1;
@@ -399,7 +387,7 @@ int cmd_run(int argc, char **argv)
     } else if ((st = engine_load(m, &eo, &e, &err)) != RS_OK) {
         goto done;
     }
-    double t_load = now_s() - t0;
+    double t_load = clock_now_s() - t0;
     if (a.verbose) {
         engine_memory mem;
         engine_memory_usage(e, &mem);
@@ -423,15 +411,15 @@ int cmd_run(int argc, char **argv)
     ids = hist;
     int64_t n_hist = n_prompt;
 
-    double t1 = now_s();
+    double t1 = clock_now_s();
     if ((st = engine_prefill(e, ids, n_prompt, NULL, &err)) != RS_OK) goto done;
-    double t_prefill = now_s() - t1;
+    double t_prefill = clock_now_s() - t1;
 
     if (tok) {
         tokenizer_decoder_init(&dec, tok, TOKENIZER_DECODE_SKIP_SPECIAL);
         have_dec = true;
     }
-    double t2 = now_s();
+    double t2 = clock_now_s();
     int64_t n_gen = 0;
     while (n_gen < a.n_predict) {
         int32_t next = sampler_sample(&smp, engine_logits(e), ids, n_hist);
@@ -466,7 +454,7 @@ int cmd_run(int argc, char **argv)
         }
         if ((st = engine_decode(e, next, &err)) != RS_OK) goto done;
     }
-    double t_decode = now_s() - t2;
+    double t_decode = clock_now_s() - t2;
     if (have_dec && strcmp(stop_reason, "stop") != 0) {
         size_t len = 0;
         const char *rest = tokenizer_decoder_flush(&dec, &len);

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "tok/tokenizer.h"
+#include "util/clock.h"
 
 // rightsize tokenize MODEL TEXT: the ids (and pieces) a model's tokenizer
 // gives for TEXT. MODEL is an HF folder, a tokenizer.json, or a GGUF file.
@@ -166,14 +166,13 @@ int cmd_tokenize(int argc, char **argv)
 
     rs_error err = {0};
     tokenizer *tok = NULL;
-    struct timespec t0, t1, t2;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = clock_now_s();
     if (load_any(model, &tok, &err)) {
         fprintf(stderr, "rightsize tokenize: %s\n", err.msg);
         free(buf);
         return err.status == RS_ERR_RUNTIME ? 1 : 2;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double t1 = clock_now_s();
     int32_t *ids = NULL;
     int64_t n = 0;
     if (tokenizer_encode(tok, text, len, add_special, parse_special, &ids, &n, &err)) {
@@ -182,11 +181,10 @@ int cmd_tokenize(int argc, char **argv)
         free(buf);
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t2);
+    const double t2 = clock_now_s();
 
     if (bench) {
-        double load_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-        double enc_s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) * 1e-9;
+        const double load_s = t1 - t0, enc_s = t2 - t1;
         printf("load %.3f s, encode %zu bytes -> %lld tokens in %.3f s: %.2f MB/s (1 thread)\n",
                load_s, len, (long long)n, enc_s, (double)len / 1e6 / enc_s);
     } else if (mode == OUT_IDS) {

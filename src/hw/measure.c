@@ -6,9 +6,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hw/hw.h"
+#include "util/clock.h"
 
 typedef struct measure_job {
     const uint64_t *data; // (n) this thread's slice of the buffer
@@ -45,13 +45,6 @@ static void *measure_thread(void *arg)
         s0 += p[i];
     job->sum = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
     return NULL;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 // Runs every job once on its own thread (the first on this one).
@@ -104,9 +97,9 @@ rs_status hw_measure_cpu_bandwidth(int threads, uint64_t bytes, int runs, double
     for (int r = 0; r < runs && st == RS_OK; r++) {
         for (int t = 0; t < threads; t++)
             jobs[t].init = 0;
-        double t0 = now_s();
+        double t0 = clock_now_s();
         st = run_jobs(jobs, threads, err);
-        double dt = now_s() - t0;
+        double dt = clock_now_s() - t0;
         for (int t = 0; t < threads; t++)
             sink += jobs[t].sum;
         double v = dt > 0 ? (double)(n * sizeof(uint64_t)) / dt / 1e9 : 0;
