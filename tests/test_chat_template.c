@@ -11,24 +11,6 @@
 
 #include "tok/chat_template.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
-}
-
 static const char *source_dir(void)
 {
     const char *s = getenv("RIGHTSIZE_SOURCE");
@@ -39,7 +21,7 @@ static cJSON *load_fixture(const char *name)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/fixtures/chat/%s", source_dir(), name);
-    char *text = slurp(path, NULL);
+    char *text = test_slurp(path, NULL);
     if (!text) fail_msg("fixture missing: %s", path);
     cJSON *j = cJSON_Parse(text);
     free(text);
@@ -207,7 +189,7 @@ static void test_ollama_testdata(void **state)
         int ok = 0;
         for (size_t c = 0; c < 3; c++) {
             snprintf(path, sizeof path, "%s/%s.gotmpl/%s", dir, oc->dir, convs[c].file);
-            char *want = slurp(path, NULL);
+            char *want = test_slurp(path, NULL);
             assert_non_null(want);
             char what[256];
             snprintf(what, sizeof what, "ollama %s/%s (family %s)", oc->dir, convs[c].file,
@@ -409,7 +391,7 @@ static void test_llama_cpp_templates(void **state)
     for (size_t k = 0; k < sizeof jinja_families / sizeof jinja_families[0]; k++) {
         char path[4200], name[512];
         snprintf(path, sizeof path, "%s/%s.jinja", dir, jinja_families[k].stem);
-        char *text = slurp(path, NULL);
+        char *text = test_slurp(path, NULL);
         assert_non_null(text);
         const char *fam = chat_template_family_name(text);
         if (strcmp(fam, jinja_families[k].family) != 0) {
@@ -521,7 +503,7 @@ static void test_templates_jsonl(void **state)
     (void)state;
     char path[4096];
     TESTDATA_PATH(path, "chat-templates/ollama-template-testdata/templates.jsonl");
-    char *all = slurp(path, NULL);
+    char *all = test_slurp(path, NULL);
     assert_non_null(all);
     cJSON *fx = load_fixture("templates-jsonl.json");
     const cJSON *entries = cJSON_GetObjectItem(fx, "entries");

@@ -35,30 +35,11 @@ typedef struct reference {
     cJSON *root;
 } reference;
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)sz + 1);
-    if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[sz] = 0;
-    if (n) *n = (size_t)sz;
-    return buf;
-}
-
 static void load_reference(const char *model, reference *r)
 {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s/reference.json", fixture_dir(), model);
-    char *text = slurp(path, NULL);
+    char *text = test_slurp(path, NULL);
     if (!text) fail_msg("cannot read %s", path);
     r->root = cJSON_Parse(text);
     free(text);
@@ -77,7 +58,7 @@ static float *load_logits(const char *model, const char *kind, const reference *
     char path[2048];
     snprintf(path, sizeof path, "%s/%s/logits_%s.bin", fixture_dir(), model, kind);
     size_t n;
-    char *buf = slurp(path, &n);
+    char *buf = test_slurp(path, &n);
     if (!buf) fail_msg("cannot read %s", path);
     assert_int_equal(n, (size_t)r->n_prompt * (size_t)r->n_vocab * sizeof(float));
     return (float *)buf;
@@ -409,7 +390,7 @@ static rs_status open_and_load(const char *path, rs_error *err)
 static void copy_file(const char *from, const char *to, long truncate_to)
 {
     size_t n;
-    char *buf = slurp(from, &n);
+    char *buf = test_slurp(from, &n);
     assert_non_null(buf);
     if (truncate_to >= 0 && (size_t)truncate_to < n) n = (size_t)truncate_to;
     FILE *f = fopen(to, "wb");
@@ -426,7 +407,7 @@ static void test_truncated_gguf(void **state)
     snprintf(src, sizeof src, "%s/llama3/llama3-Q8_0.gguf", fixture_dir());
     snprintf(dst, sizeof dst, "%s/truncated.gguf", test_tmpdir());
     size_t n;
-    free(slurp(src, &n));
+    free(test_slurp(src, &n));
     copy_file(src, dst, (long)n - 1000);
     rs_error err = {0};
     assert_int_equal(open_and_load(dst, &err), RS_ERR_INPUT);
@@ -446,7 +427,7 @@ static void test_inconsistent_config(void **state)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     copy_file(src, path, -1);
     snprintf(src, sizeof src, "%s/qwen2/f32/config.json", fixture_dir());
-    char *cfg = slurp(src, NULL);
+    char *cfg = test_slurp(src, NULL);
     cJSON *j = cJSON_Parse(cfg);
     free(cfg);
     cJSON_ReplaceItemInObject(j, "intermediate_size", cJSON_CreateNumber(96));
@@ -473,7 +454,7 @@ static void test_unknown_arch(void **state)
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     copy_file(src, path, -1);
     snprintf(src, sizeof src, "%s/qwen2/f32/config.json", fixture_dir());
-    char *cfg = slurp(src, NULL);
+    char *cfg = test_slurp(src, NULL);
     cJSON *j = cJSON_Parse(cfg);
     free(cfg);
     cJSON_ReplaceItemInObject(j, "model_type", cJSON_CreateString("frobnicator"));

@@ -10,24 +10,6 @@
 // transformers' logits of the tiny models, through f32 and f16 caches and a
 // quantized GGUF file. test_engine_parity.c covers the SIMD paths.
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)sz + 1);
-    if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    if (n) *n = (size_t)sz;
-    return buf;
-}
-
 // The prompt of tools/make_tiny_models.py (also in each reference.json).
 static const int32_t prompt[] = {1, 17, 42, 99, 3, 250, 128, 7, 64, 200, 31, 5};
 #define N_PROMPT 12
@@ -42,7 +24,7 @@ static void check(const char *model, const char *sub, const char *ref, dtype kv,
     snprintf(refpath, sizeof refpath, "%s/tests/fixtures/tiny/%s/logits_%s.bin",
              src && *src ? src : ".", model, ref);
     size_t n;
-    float *want = (float *)slurp(refpath, &n);
+    float *want = (float *)test_slurp(refpath, &n);
     if (!want) fail_msg("cannot read %s", refpath);
     assert_int_equal(n, sizeof(float) * N_PROMPT * N_VOCAB);
     model_desc *m = NULL;

@@ -15,20 +15,6 @@ static const char *fixture_path(char *buf, size_t n)
     return buf;
 }
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)sz + 1);
-    assert_int_equal(fread(p, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 static void test_fixture(void **state)
 {
     (void)state;
@@ -68,7 +54,8 @@ static void test_fixture(void **state)
     // which the struct cannot show, but the values below are checked against
     // the bytes the reference writer put there.
     size_t n;
-    uint8_t *img = read_all(path, &n);
+    uint8_t *img = (uint8_t *)test_slurp(path, &n);
+    assert_non_null(img);
     const st_tensor *bias = st_find(f, "lm_head.bias"); // f16 0, 1, 2, 3
     assert_int_equal(img[bias->begin + 2], 0x00);
     assert_int_equal(img[bias->begin + 3], 0x3c); // f16 1.0 = 0x3c00

@@ -18,26 +18,6 @@ static const char *fixture_dir(char *buf, size_t n)
     return buf;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = 0;
-        *len = (size_t)n;
-    }
-    return b;
-}
-
 static int hexval(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
@@ -108,9 +88,9 @@ static void run_parity(const char *name)
 
     size_t nc, ni;
     snprintf(path, sizeof path, "%s/corpus.hex", fdir);
-    char *corpus = slurp(path, &nc);
+    char *corpus = test_slurp(path, &nc);
     snprintf(path, sizeof path, "%s/%s.ids", fdir, name);
-    char *idf = slurp(path, &ni);
+    char *idf = test_slurp(path, &ni);
     if (!corpus || !idf) fail_msg("fixtures missing in %s (run tools/make_tok_fixtures.py)", fdir);
 
     // Header: what add_special adds around the ids.
@@ -375,7 +355,7 @@ static void test_tiny_tokenizers(void **state)
     fixture_dir(fdir, sizeof fdir);
     snprintf(path, sizeof path, "%s/tiny.ids", fdir);
     size_t n;
-    char *all = slurp(path, &n);
+    char *all = test_slurp(path, &n);
     assert_non_null(all);
     tokenizer *tok = NULL;
     int total = 0, ok = 0;

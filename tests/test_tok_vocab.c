@@ -8,32 +8,12 @@
 // is present, plus Llama 3 and Qwen2 through their tokenizer.json (their
 // GGUFs are too big to stage; same vocabularies, see PROVENANCE.md).
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) {
-        b[n] = 0;
-        *len = (size_t)n;
-    }
-    return b;
-}
-
 // Runs every vector of one vocabulary; returns the number of failures.
 static int run_vectors(tokenizer *tok, const char *vocab, const char *inp_path,
                        const char *out_path)
 {
     size_t ni, no;
-    char *inp = slurp(inp_path, &ni), *out = slurp(out_path, &no);
+    char *inp = test_slurp(inp_path, &ni), *out = test_slurp(out_path, &no);
     assert_non_null(inp);
     assert_non_null(out);
     const char *sep = "\n__ggml_vocab_test__\n";

@@ -11,20 +11,6 @@
 // within 10%; the seed's rule and accelerate's are reported beside it in
 // docs/training-accuracy.md (tools/train_table.py).
 
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) n = 0;
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 // Configs not in the shared test data are committed under tools/train_configs.
 static void config_dir(char *buf, size_t n, const char *name)
 {
@@ -43,7 +29,7 @@ static void test_every_measured_row_within_10_percent(void **state)
     char path[4096];
     const char *src = getenv("RIGHTSIZE_SOURCE");
     snprintf(path, sizeof path, "%s/bench/results/train_measured_h200.jsonl", src ? src : ".");
-    char *text = read_all(path);
+    char *text = test_slurp(path, NULL);
     assert_non_null(text);
     int rows = 0;
     double worst = 0;

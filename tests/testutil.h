@@ -81,6 +81,28 @@ static inline const char *test_tmpdir(void)
     return dir;
 }
 
+// The whole file, NUL-terminated, its size in *n (when n; 0 on failure):
+// NULL when it cannot be opened or read. The caller frees it.
+static inline char *test_slurp(const char *path, size_t *n)
+{
+    if (n) *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = sz >= 0 ? malloc((size_t)sz + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (!buf) return NULL;
+    buf[sz] = '\0';
+    if (n) *n = (size_t)sz;
+    return buf;
+}
+
 // Writes n bytes to dir/name and returns the full path in buf.
 static inline const char *test_write_file(char *buf, size_t bufsz, const char *name,
                                           const void *data, size_t n)
