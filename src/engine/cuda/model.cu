@@ -578,7 +578,7 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool qu
     a.KVH = m.n_head_kv;
     a.hd = m.head_dim;
     a.n_ctx = m.n_ctx;
-    a.window = m.sliding_window > 0 && (!m.layer_swa || m.layer_swa[l]) ? m.sliding_window : 0;
+    a.window = c->layers[l].window;
     a.split_len = decode ? DECODE_SPLIT_LEN : m.n_ctx;
     a.n_split = decode ? c->n_split_dec : 1;
     a.o_part = c->o_part;
@@ -587,7 +587,8 @@ static void attention(rs_cuda_ctx *c, int64_t l, int64_t n, bool decode, bool qu
     a.xq = quant_out ? c->mvs.xq : NULL;
     a.xds = quant_out ? c->mvs.xds : NULL;
     a.trigger = decode && !matvec_old() && matvec_pdl();
-    if (decode || getenv("RIGHTSIZE_CUDA_PREFILL_ATTN_OLD") || !launch_attention_prefill(a, c->st))
+    static const bool prefill_old = getenv("RIGHTSIZE_CUDA_PREFILL_ATTN_OLD") != NULL;
+    if (decode || prefill_old || !launch_attention_prefill(a, c->st))
         launch_attention(a, c->st);
 }
 
