@@ -56,13 +56,21 @@ __device__ __forceinline__ float ad_rope(const attn_decode_args &a, const float 
 }
 
 // Programmatic dependent launch (matvec_pdl, kernels.cu): the o
-// projection after this kernel may start and fetch its weights at once;
-// this kernel, launched while the q|k|v product still runs, waits for it
-// before reading anything. Without the launch attribute both return at once.
-__device__ __forceinline__ void ad_pdl_begin_and_wait()
+// projection after this kernel may start and fetch its weights at once
+// (begin); this kernel, launched while the q|k|v product still runs, loads
+// only what that product does not write (the position, the cached keys and
+// values of earlier tokens) before it waits for it. Without the launch
+// attribute both return at once.
+__device__ __forceinline__ void ad_pdl_begin()
 {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void ad_pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
 }
@@ -71,7 +79,7 @@ template <int DPL> // head dimensions per lane in the value sums: hd / 32
 __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_args a)
 {
     __shared__ ad_smem sm;
-    ad_pdl_begin_and_wait();
+    ad_pdl_begin();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int hd = 32 * DPL;
     const int64_t h = blockIdx.x, sp = blockIdx.y, G = a.H / a.KVH, kvh = h / G;
@@ -88,6 +96,31 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
     const int n_keys = (int)(hi - lo + 1); // at least 1
     const bool has_new = hi == p;
     __half *K = a.k_cache + kvh * a.n_ctx * hd, *V = a.v_cache + kvh * a.n_ctx * hd;
+    // The cached rows of earlier tokens, loaded while the q|k|v product
+    // may still run: this thread's half of one key row (scores), and one
+    // slice per key of its warp (values, DPL halves: uint2 or its .x).
+    const int s_kk = tid >> 1, s_half = tid & 1;
+    const bool s_cached = s_kk < n_keys && lo + s_kk != p;
+    uint4 ku[DPL * 2];
+    {
+        const uint4 *kr = (const uint4 *)(K + (lo + s_kk) * hd + s_half * (hd / 2));
+#pragma unroll
+        for (int j = 0; j < DPL * 2; j++)
+            ku[j] = s_cached ? kr[j] : make_uint4(0, 0, 0, 0);
+    }
+    uint2 vraw[AD_KEYS_PER_WARP];
+#pragma unroll
+    for (int i = 0; i < AD_KEYS_PER_WARP; i++) {
+        const int kk = warp + AD_WARPS * i;
+        const int64_t key = lo + kk;
+        vraw[i] = make_uint2(0, 0);
+        if (kk < n_keys && key != p) {
+            const __half *vr = V + key * hd + DPL * lane;
+            if constexpr (DPL == 4) vraw[i] = *(const uint2 *)vr;
+            else vraw[i].x = *(const uint32_t *)vr;
+        }
+    }
+    ad_pdl_wait();
     float m, lsum, o = 0;
     {
         // q (and the new k, v): all three loads first.
@@ -143,14 +176,9 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
                 for (int j = 0; j < hh; j++)
                     acc = fmaf(sm.kn[half * hh + j], sm.q[half * hh + j], acc);
             } else if (kk < n_keys) {
-                const uint4 *kr = (const uint4 *)(K + key * hd + half * hh);
-                uint4 u[DPL * 2];
-#pragma unroll
-                for (int j = 0; j < DPL * 2; j++)
-                    u[j] = kr[j];
 #pragma unroll
                 for (int j = 0; j < DPL * 2; j++) {
-                    const uint32_t w4[4] = {u[j].x, u[j].y, u[j].z, u[j].w};
+                    const uint32_t w4[4] = {ku[j].x, ku[j].y, ku[j].z, ku[j].w};
 #pragma unroll
                     for (int i = 0; i < 4; i++) {
                         const float2 kf = __half22float2(*(const __half2 *)&w4[i]);
@@ -180,14 +208,13 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
             const int kk = warp + AD_WARPS * i;
             const int64_t key = lo + kk;
             if (kk < n_keys && key != p) {
-                const __half *vr = V + key * hd + DPL * lane;
                 if constexpr (DPL == 4) {
-                    const uint2 t = *(const uint2 *)vr;
+                    const uint2 t = vraw[i];
                     const float2 f0 = __half22float2(*(const __half2 *)&t.x);
                     const float2 f1 = __half22float2(*(const __half2 *)&t.y);
                     vs[i][0] = f0.x, vs[i][1] = f0.y, vs[i][2] = f1.x, vs[i][3] = f1.y;
                 } else {
-                    const float2 f0 = __half22float2(*(const __half2 *)vr);
+                    const float2 f0 = __half22float2(*(const __half2 *)&vraw[i].x);
                     vs[i][0] = f0.x, vs[i][1] = f0.y;
                 }
             } else if (kk < n_keys) {
