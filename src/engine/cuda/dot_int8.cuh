@@ -57,48 +57,96 @@ RS_HD uint16_t ld_u16(const uint8_t *p)
 }
 
 // Chunk c (32 elements) of row r against the int8 input xi (element 4k + i
-// in byte i of xi[k]) with ds = (d, d * sum of the int8 values).
+// in byte i of xi[k]) with ds = (d, d * sum of the int8 values), in two
+// steps: qload reads the chunk's bytes (the weights, which a decode kernel
+// may fetch before its input exists) and qdot uses them.
+template <int T> struct qraw;
+template <int T> RS_HD qraw<T> qload(const dweight &w, int64_t r, int64_t c);
+template <int T> RS_HD float qdot(const qraw<T> &q, const int xi[8], float2 ds);
+
 template <int T>
-RS_HD float dotq(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds);
+RS_HD float dotq(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+{
+    return qdot<T>(qload<T>(w, r, c), xi, ds);
+}
+
+RS_HD void words8(uint4 a, uint4 b, int q[8])
+{
+    q[0] = (int)a.x, q[1] = (int)a.y, q[2] = (int)a.z, q[3] = (int)a.w;
+    q[4] = (int)b.x, q[5] = (int)b.y, q[6] = (int)b.z, q[7] = (int)b.w;
+}
+
+template <> struct qraw<DTYPE_Q8_0> {
+    uint4 a, b;
+    uint16_t d;
+};
 
 template <>
-RS_HD float dotq<DTYPE_Q8_0>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+RS_HD qraw<DTYPE_Q8_0> qload<DTYPE_Q8_0>(const dweight &w, int64_t r, int64_t c)
 {
     const uint4 *p = (const uint4 *)(w.payload + r * w.payload_row + c * 32);
-    const uint4 a = RS_LDG(p), b = RS_LDG(p + 1);
-    const int q[8] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w, (int)b.x, (int)b.y, (int)b.z, (int)b.w};
+    return {RS_LDG(p), RS_LDG(p + 1), ld_u16(w.header + r * w.header_row + c * 2)};
+}
+
+template <>
+RS_HD float qdot<DTYPE_Q8_0>(const qraw<DTYPE_Q8_0> &w, const int xi[8], float2 ds)
+{
+    int q[8];
+    words8(w.a, w.b, q);
     int s = 0;
 RS_UNROLL
     for (int k = 0; k < 8; k++)
         s = rs_dp4a(q[k], xi[k], s);
-    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
-    return d * ds.x * (float)s;
+    return h2f(w.d) * ds.x * (float)s;
+}
+
+template <> struct qraw<DTYPE_Q4_0> {
+    uint4 a;
+    uint16_t d;
+};
+
+template <>
+RS_HD qraw<DTYPE_Q4_0> qload<DTYPE_Q4_0>(const dweight &w, int64_t r, int64_t c)
+{
+    return {RS_LDG((const uint4 *)(w.payload + r * w.payload_row + c * 16)),
+            ld_u16(w.header + r * w.header_row + c * 2)};
 }
 
 template <>
-RS_HD float dotq<DTYPE_Q4_0>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+RS_HD float qdot<DTYPE_Q4_0>(const qraw<DTYPE_Q4_0> &w, const int xi[8], float2 ds)
 {
     // Byte i: element i in the low nibble, element i + 16 in the high one.
-    const uint4 a = RS_LDG((const uint4 *)(w.payload + r * w.payload_row + c * 16));
-    const int q[4] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w};
+    const int q[4] = {(int)w.a.x, (int)w.a.y, (int)w.a.z, (int)w.a.w};
     int s = 0;
 RS_UNROLL
     for (int k = 0; k < 4; k++) {
         s = rs_dp4a(q[k] & 0x0F0F0F0F, xi[k], s);
         s = rs_dp4a((q[k] >> 4) & 0x0F0F0F0F, xi[k + 4], s);
     }
-    const float d = h2f(ld_u16(w.header + r * w.header_row + c * 2));
-    return d * (ds.x * (float)s - 8.0f * ds.y);
+    return h2f(w.d) * (ds.x * (float)s - 8.0f * ds.y);
+}
+
+template <> struct qraw<DTYPE_Q4_K> {
+    uint4 hv, a, b; // the super-block's header, the chunk's 32 bytes of nibbles
+    int sub;
+};
+
+template <>
+RS_HD qraw<DTYPE_Q4_K> qload<DTYPE_Q4_K>(const dweight &w, int64_t r, int64_t c)
+{
+    const uint8_t *blk = w.payload + r * w.payload_row + (c >> 3) * 144;
+    const int sub = (int)(c & 7);
+    const uint4 *p = (const uint4 *)(blk + 16 + 32 * (sub >> 1));
+    return {RS_LDG((const uint4 *)blk), RS_LDG(p), RS_LDG(p + 1), sub};
 }
 
 template <>
-RS_HD float dotq<DTYPE_Q4_K>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+RS_HD float qdot<DTYPE_Q4_K>(const qraw<DTYPE_Q4_K> &w, const int xi[8], float2 ds)
 {
-    const uint8_t *blk = w.payload + r * w.payload_row + (c >> 3) * 144;
-    const int sub = (int)(c & 7), j = sub >> 1, shift = (sub & 1) * 4;
+    const int sub = w.sub, shift = (sub & 1) * 4;
     // scale_min_k4 on the header's words, without an indexed byte array
     // (which would live in local memory).
-    const uint4 hv = RS_LDG((const uint4 *)blk);
+    const uint4 hv = w.hv;
     const float d = h2f((uint16_t)(hv.x & 0xFFFF)), dmin = h2f((uint16_t)(hv.x >> 16));
     const int k = (sub & 3) * 8;
     int sc, m;
@@ -109,9 +157,8 @@ RS_HD float dotq<DTYPE_Q4_K>(const dweight &w, int64_t r, int64_t c, const int x
         sc = (int)(((hv.w >> k) & 0xF) | (((hv.y >> k) >> 6 & 3) << 4));
         m = (int)(((hv.w >> k) >> 4 & 0xF) | (((hv.z >> k) >> 6 & 3) << 4));
     }
-    const uint4 *p = (const uint4 *)(blk + 16 + 32 * j);
-    const uint4 a = RS_LDG(p), b = RS_LDG(p + 1);
-    const int q[8] = {(int)a.x, (int)a.y, (int)a.z, (int)a.w, (int)b.x, (int)b.y, (int)b.z, (int)b.w};
+    int q[8];
+    words8(w.a, w.b, q);
     int s = 0;
 RS_UNROLL
     for (int k = 0; k < 8; k++)
@@ -119,8 +166,15 @@ RS_UNROLL
     return d * (float)sc * ds.x * (float)s - dmin * (float)m * ds.y;
 }
 
+template <> struct qraw<DTYPE_Q6_K> {
+    uint4 l0, l1, h0, h1; // low nibbles, high bit pairs
+    uint16_t d;
+    int8_t sc0, sc1;
+    int quarter;
+};
+
 template <>
-RS_HD float dotq<DTYPE_Q6_K>(const dweight &w, int64_t r, int64_t c, const int xi[8], float2 ds)
+RS_HD qraw<DTYPE_Q6_K> qload<DTYPE_Q6_K>(const dweight &w, int64_t r, int64_t c)
 {
     const int64_t b = c >> 3;
     const int sub = (int)(c & 7), n = sub >> 2, quarter = sub & 3;
@@ -128,10 +182,17 @@ RS_HD float dotq<DTYPE_Q6_K>(const dweight &w, int64_t r, int64_t c, const int x
     const uint8_t *h = w.header + r * w.header_row + b * 18;
     const uint4 *pl = (const uint4 *)(p + n * 64 + (quarter & 1) * 32);
     const uint4 *ph = (const uint4 *)(p + 128 + n * 32);
-    const uint4 l0 = RS_LDG(pl), l1 = RS_LDG(pl + 1), h0 = RS_LDG(ph), h1 = RS_LDG(ph + 1);
-    const int ql[8] = {(int)l0.x, (int)l0.y, (int)l0.z, (int)l0.w, (int)l1.x, (int)l1.y, (int)l1.z, (int)l1.w};
-    const int qh[8] = {(int)h0.x, (int)h0.y, (int)h0.z, (int)h0.w, (int)h1.x, (int)h1.y, (int)h1.z, (int)h1.w};
-    const int shift = quarter >= 2 ? 4 : 0;
+    return {RS_LDG(pl), RS_LDG(pl + 1), RS_LDG(ph), RS_LDG(ph + 1), ld_u16(h + 16),
+            (int8_t)h[n * 8 + 2 * quarter], (int8_t)h[n * 8 + 2 * quarter + 1], quarter};
+}
+
+template <>
+RS_HD float qdot<DTYPE_Q6_K>(const qraw<DTYPE_Q6_K> &w, const int xi[8], float2 ds)
+{
+    int ql[8], qh[8];
+    words8(w.l0, w.l1, ql);
+    words8(w.h0, w.h1, qh);
+    const int quarter = w.quarter, shift = quarter >= 2 ? 4 : 0;
     int s0 = 0, s1 = 0;
 RS_UNROLL
     for (int k = 0; k < 8; k++) {
@@ -141,9 +202,7 @@ RS_UNROLL
         if (k < 4) s0 = rs_dp4a(q, xi[k], s0);
         else s1 = rs_dp4a(q, xi[k], s1);
     }
-    const float d = h2f(ld_u16(h + 16));
-    return d * ds.x * ((float)(int8_t)h[n * 8 + 2 * quarter] * (float)s0 +
-                       (float)(int8_t)h[n * 8 + 2 * quarter + 1] * (float)s1);
+    return h2f(w.d) * ds.x * ((float)w.sc0 * (float)s0 + (float)w.sc1 * (float)s1);
 }
 
 #endif

@@ -245,8 +245,8 @@ bool matvec_old(void)
 
 // Programmatic dependent launch: a decode matrix-vector kernel is launched
 // while the kernel before it still runs (mv_launch), lets the kernel after
-// it do the same at once (launch_dependents), fetches what does not depend
-// on its predecessor (the first weights of its rows, into L2), and only
+// it do the same at once (launch_dependents), loads what does not depend
+// on its predecessor (the first weights of its rows, into registers), and only
 // then waits for the predecessor's completion and memory (wait), before
 // reading anything another kernel wrote. Without the launch attribute both
 // instructions return at once.
@@ -264,10 +264,6 @@ __device__ __forceinline__ void mv_pdl_wait()
 #endif
 }
 
-__device__ __forceinline__ void prefetch_l2(const void *p)
-{
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-}
 
 // xf = the prepared input (when xf), and it quantized into xq/xds (when
 // xq): per 32 elements d = max |v| / 127, q = round(v / d). One warp per 32
@@ -400,6 +396,21 @@ __device__ __forceinline__ float4 mv_in_load(const mv_in &in, int64_t i4, float 
 }
 
 
+// One pass of mv_half_kernel's weight loads: MV2_U 16-byte words per row
+// and lane, from word i0 on (zeros past the row's end).
+template <int R, int W>
+__device__ __forceinline__ void mv_half_load(const uint4 *const wr[R], int64_t i0, int64_t n8,
+                                             uint4 wv[MV2_U][R])
+{
+#pragma unroll
+    for (int u = 0; u < MV2_U; u++) {
+        const int64_t i = i0 + u * W * 32;
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            wv[u][r] = i < n8 ? __ldg(wr[r] + i) : make_uint4(0, 0, 0, 0);
+    }
+}
+
 template <int T, int R, int W>
 __global__ void __launch_bounds__(W * 32) mv_half_kernel(dweight w, mv_in in, mv_out o)
 {
@@ -411,13 +422,10 @@ __global__ void __launch_bounds__(W * 32) mv_half_kernel(dweight w, mv_in in, mv
 #pragma unroll
     for (int r = 0; r < R; r++)
         wr[r] = (const uint4 *)(w.payload + safe[r] * w.payload_row);
-#pragma unroll
-    for (int u = 0; u < MV2_U; u++) {
-        const int64_t i = threadIdx.x + u * W * 32;
-#pragma unroll
-        for (int r = 0; r < R; r++)
-            if (i < n8) prefetch_l2(wr[r] + i);
-    }
+    // The weights of the first pass are loaded before the wait: under a
+    // dependent launch, while the kernel before still runs.
+    uint4 wv[MV2_U][R];
+    mv_half_load<R, W>(wr, threadIdx.x, n8, wv);
     mv_pdl_wait();
     const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     float acc[R];
@@ -425,21 +433,15 @@ __global__ void __launch_bounds__(W * 32) mv_half_kernel(dweight w, mv_in in, mv
     for (int r = 0; r < R; r++)
         acc[r] = 0;
     for (int64_t i0 = threadIdx.x; i0 < n8; i0 += W * 32 * MV2_U) {
-        uint4 wv[MV2_U][R];
+        if (i0 != threadIdx.x) mv_half_load<R, W>(wr, i0, n8, wv);
         float4 xa[MV2_U], xb[MV2_U];
 #pragma unroll
         for (int u = 0; u < MV2_U; u++) {
             const int64_t i = i0 + u * W * 32;
             if (i < n8) {
-#pragma unroll
-                for (int r = 0; r < R; r++)
-                    wv[u][r] = __ldg(wr[r] + i);
                 xa[u] = mv_in_load(in, 2 * i, scale);
                 xb[u] = mv_in_load(in, 2 * i + 1, scale);
             } else {
-#pragma unroll
-                for (int r = 0; r < R; r++)
-                    wv[u][r] = make_uint4(0, 0, 0, 0);
                 xa[u] = xb[u] = make_float4(0, 0, 0, 0);
             }
         }
@@ -493,19 +495,31 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
     mv_rows<R>(o, w.n_out, rows, safe);
     mv_pdl_begin();
     const int64_t nc = w.n_in >> 5;
-    if (threadIdx.x < nc) { // the first chunk's quants, all types alike: the row's bytes there
+    // The first chunk's weights are loaded before the wait: under a
+    // dependent launch, while the kernel before still runs.
+    const int64_t c0 = threadIdx.x;
+    qraw<T> first[R];
+    if (c0 < nc) {
 #pragma unroll
         for (int r = 0; r < R; r++)
-            prefetch_l2(w.payload + safe[r] * w.payload_row +
-                        threadIdx.x * (w.payload_row / nc));
+            first[r] = qload<T>(w, safe[r], c0);
     }
     mv_pdl_wait();
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++)
         acc[r] = 0;
+    if (c0 < nc) {
+        const int4 *xp = (const int4 *)(xq + (c0 << 5));
+        const int4 x0 = xp[0], x1 = xp[1];
+        const int xi[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+        const float2 ds = xds[c0];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            acc[r] += qdot<T>(first[r], xi, ds);
+    }
 #pragma unroll 2
-    for (int64_t c = threadIdx.x; c < nc; c += MV2_WARPS_Q * 32) {
+    for (int64_t c = c0 + MV2_WARPS_Q * 32; c < nc; c += MV2_WARPS_Q * 32) {
         const int4 *xp = (const int4 *)(xq + (c << 5));
         const int4 x0 = xp[0], x1 = xp[1];
         const int xi[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};

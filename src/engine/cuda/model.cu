@@ -29,6 +29,31 @@
 #define DEQ_SCRATCH_BYTES PLAN_GPU_DEQ_SCRATCH_BYTES
 #define DECODE_SPLIT_LEN PLAN_GPU_DECODE_SPLIT_LEN
 
+// A measurement knob, not a mode: RIGHTSIZE_CUDA_SKIP="attn,o" leaves those
+// launches out of every decode step (the tokens are then wrong), so that
+// bench/cuda/run17.sh can time what each kind of kernel costs inside the
+// dependent-launch chain, which ncu's one-kernel-at-a-time times do not show.
+enum { SKIP_QKV = 1, SKIP_ATTN = 2, SKIP_O = 4, SKIP_GATE_UP = 8, SKIP_DOWN = 16, SKIP_HEAD = 32 };
+
+static unsigned skip_from_env(void)
+{
+    const char *e = getenv("RIGHTSIZE_CUDA_SKIP");
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"qkv", SKIP_QKV},         {"attn", SKIP_ATTN}, {"o", SKIP_O},
+                 {"gate_up", SKIP_GATE_UP}, {"down", SKIP_DOWN}, {"head", SKIP_HEAD}};
+    unsigned bits = 0;
+    while (e && *e) {
+        const size_t len = strcspn(e, ",");
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strlen(names[i].name) == len && strncmp(e, names[i].name, len) == 0) bits |= names[i].bit;
+        e += len;
+        if (*e == ',') e++;
+    }
+    return bits;
+}
+
 struct rs_cuda_ctx {
     rs_cuda_model m; // host pointers not kept past create
     cudaStream_t st;
@@ -58,7 +83,12 @@ struct rs_cuda_ctx {
     int32_t *tokens; // (B)
     int *pos;
     int32_t *h_io; // pinned: pos, then B tokens
+    // The caller's logits buffer, page-locked on its first use: the copy
+    // from the device is then one DMA, not a copy staged through the
+    // driver's pinned buffer (a 0.5B model's 600 KB per token).
+    float *logits_pinned;
     int64_t logits_rows, n_split_dec;
+    unsigned skip; // SKIP_* launches the decode step leaves out (RIGHTSIZE_CUDA_SKIP)
     cudaGraphExec_t graph;
     int graph_state; // 0 not captured, 1 ready, -1 capture failed: run without
     // The fused decode step (fused.cuh), when the device runs it: its
@@ -376,6 +406,7 @@ static int fused_init(rs_cuda_ctx *c, int64_t widest, char *err, size_t errn)
 static void ctx_free(rs_cuda_ctx *c)
 {
     if (!c) return;
+    if (c->logits_pinned) cudaHostUnregister(c->logits_pinned);
     if (c->graph) cudaGraphExecDestroy(c->graph);
     if (c->blas) cublasDestroy(c->blas);
     if (c->st) cudaStreamDestroy(c->st);
@@ -448,6 +479,7 @@ static int ctx_create(const rs_cuda_model *mp, rs_cuda_ctx **out, char *err, siz
         const int64_t F = m.n_ff, widest = ar.widest;
         c->logits_rows = shape.logits_rows;
         c->n_split_dec = ar.n_split;
+        c->skip = skip_from_env();
         if (ar.bytes[PLAN_GPU_MV] < align256(mv_scratch_bytes(widest))) {
             snprintf(err, errn, "plan/gpu_arena.c counts %llu bytes of matrix-vector scratch, common.cuh needs %llu",
                      (unsigned long long)ar.bytes[PLAN_GPU_MV], (unsigned long long)mv_scratch_bytes(widest));
@@ -692,37 +724,43 @@ static void decode_step(rs_cuda_ctx *c)
     for (int64_t l = 0; l < m.n_layer; l++) {
         const dlayer &L = c->layers[l];
         float *ss_attn = c->ss + 2 * l + 1, *ss_ffn = c->ss + 2 * l + 2;
-        launch_matvec_group(L.qkv.part, L.qkv.out_off, L.qkv.n_parts,
-                            mv(c->x, PRO_RMSNORM, L.attn_norm, ss_cur, c->qkv, false, NULL, false, eps),
-                            c->mvs, c->st);
+        const unsigned skip = c->skip;
+        if (!(skip & SKIP_QKV))
+            launch_matvec_group(L.qkv.part, L.qkv.out_off, L.qkv.n_parts,
+                                mv(c->x, PRO_RMSNORM, L.attn_norm, ss_cur, c->qkv, false, NULL, false, eps),
+                                c->mvs, c->st);
         // An int8 o projection takes its input quantized by the attention's
         // last kernel rather than by a launch of its own.
         const bool att_q = mv_int8(L.wo.type) && m.head_dim % 32 == 0;
-        if (!attention_decode(c, l, att_q)) {
+        if (!(skip & SKIP_ATTN) && !attention_decode(c, l, att_q)) {
             rope_kv(c, l, 1);
             attention(c, l, 1, true, att_q);
         }
         mv_args ao = mv(c->att, PRO_NONE, NULL, NULL, c->x, true, ss_attn, false, eps);
         ao.q_ready = att_q;
-        launch_matvec_group(&L.wo, &zero, 1, ao, c->mvs, c->st);
+        if (!(skip & SKIP_O)) launch_matvec_group(&L.wo, &zero, 1, ao, c->mvs, c->st);
         if (L.gate_up.n_parts == 1) {
-            launch_matvec_group(L.gate_up.part, L.gate_up.out_off, 1,
-                                mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb2, false, NULL, true, eps),
-                                c->mvs, c->st);
-            launch_matvec_group(&L.down, &zero, 1,
-                                mv(c->hb2, PRO_NONE, NULL, NULL, c->x, true, ss_ffn, false, eps),
-                                c->mvs, c->st);
+            if (!(skip & SKIP_GATE_UP))
+                launch_matvec_group(L.gate_up.part, L.gate_up.out_off, 1,
+                                    mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb2, false, NULL, true, eps),
+                                    c->mvs, c->st);
+            if (!(skip & SKIP_DOWN))
+                launch_matvec_group(&L.down, &zero, 1,
+                                    mv(c->hb2, PRO_NONE, NULL, NULL, c->x, true, ss_ffn, false, eps),
+                                    c->mvs, c->st);
         } else {
-            launch_matvec_group(L.gate_up.part, L.gate_up.out_off, L.gate_up.n_parts,
-                                mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb, false, NULL, false, eps),
-                                c->mvs, c->st);
-            launch_matvec_group(&L.down, &zero, 1,
-                                mv(c->hb, PRO_SWIGLU, NULL, NULL, c->x, true, ss_ffn, false, eps),
-                                c->mvs, c->st);
+            if (!(skip & SKIP_GATE_UP))
+                launch_matvec_group(L.gate_up.part, L.gate_up.out_off, L.gate_up.n_parts,
+                                    mv(c->x, PRO_RMSNORM, L.ffn_norm, ss_attn, c->hb, false, NULL, false, eps),
+                                    c->mvs, c->st);
+            if (!(skip & SKIP_DOWN))
+                launch_matvec_group(&L.down, &zero, 1,
+                                    mv(c->hb, PRO_SWIGLU, NULL, NULL, c->x, true, ss_ffn, false, eps),
+                                    c->mvs, c->st);
         }
         ss_cur = ss_ffn;
     }
-    if (m.with_output)
+    if (m.with_output && !(c->skip & SKIP_HEAD))
         launch_matvec_group(&c->out, &zero, 1,
                             mv(c->x, PRO_RMSNORM, c->out_norm, ss_cur, c->logits, false, NULL, false, eps),
                             c->mvs, c->st);
@@ -802,6 +840,16 @@ static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in,
     CU(cudaGetLastError());
     if (m.with_output) {
         const int64_t rows = logits_rows >= n && n > 1 ? n : 1;
+        if (logits != c->logits_pinned && logits_rows == c->logits_rows) {
+            if (c->logits_pinned) cudaHostUnregister(c->logits_pinned);
+            c->logits_pinned = NULL;
+            // Pageable memory still works, only slower: a failure is no error.
+            if (cudaHostRegister(logits, (size_t)(logits_rows * m.n_vocab) * 4,
+                                 cudaHostRegisterDefault) == cudaSuccess)
+                c->logits_pinned = logits;
+            else
+                cudaGetLastError();
+        }
         CU(cudaMemcpyAsync(logits, c->logits, (size_t)(rows * m.n_vocab) * 4, cudaMemcpyDeviceToHost, c->st));
     } else {
         CU(cudaMemcpyAsync(x_out, c->x, (size_t)(n * m.n_embd) * 4, cudaMemcpyDeviceToHost, c->st));
