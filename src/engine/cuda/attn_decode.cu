@@ -19,14 +19,12 @@
 #define AD_THREADS 128
 #define AD_WARPS (AD_THREADS / 32)
 #define AD_KEYS_PER_WARP (DECODE_SPLIT_KEYS / AD_WARPS)
-#define AD_MAX_SPLITS 2048 // the merge keeps one weight per split in shared memory
 
 struct ad_smem {
     float q[128], kn[128], vn[128], tq[128], tk[128];
     float p[DECODE_SPLIT_KEYS];
     float part[AD_WARPS][128];
     float red[AD_WARPS];
-    float f[AD_MAX_SPLITS];
     int last;
 };
 
@@ -120,6 +118,14 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
             else vraw[i].x = *(const uint32_t *)vr;
         }
     }
+    // The rotation of this thread's dimension (d = tid) at position p.
+    float rc = 1.0f, rs = 0.0f;
+    if (tid < a.rope_dim) {
+        const int d = tid;
+        const int i = a.interleaved ? d >> 1 : (d < a.rope_dim / 2 ? d : d - (int)a.rope_dim / 2);
+        const float angle = (float)p * a.inv_freq[i];
+        rc = cosf(angle) * a.attn_factor, rs = sinf(angle) * a.attn_factor;
+    }
     ad_pdl_wait();
     float m, lsum, o = 0;
     {
@@ -146,11 +152,8 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
         __syncthreads();
         if (act) {
             if (d < a.rope_dim) {
-                const int i = a.interleaved ? d >> 1 : (d < a.rope_dim / 2 ? d : d - (int)a.rope_dim / 2);
-                const float angle = (float)p * a.inv_freq[i];
-                const float c = cosf(angle) * a.attn_factor, s = sinf(angle) * a.attn_factor;
-                qv = ad_rope(a, sm.tq, d, c, s);
-                if (has_new) kv = ad_rope(a, sm.tk, d, c, s);
+                qv = ad_rope(a, sm.tq, d, rc, rs);
+                if (has_new) kv = ad_rope(a, sm.tk, d, rc, rs);
             }
             sm.q[d] = qv * rsqrtf((float)hd);
             if (has_new) {
@@ -255,24 +258,35 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
     __syncthreads();
     if (!sm.last) return;
     __threadfence();
-    const float *ml = a.ml_part + (h * a.n_split + s_first) * 2;
-    float M = -INFINITY;
-    for (int64_t s = tid; s < n_active; s += AD_THREADS)
-        M = fmaxf(M, __ldcg(ml + 2 * s));
-    M = ad_reduce(M, 1, sm.red);
-    float den = 0;
-    for (int64_t s = tid; s < n_active; s += AD_THREADS) {
-        const float f = expf(__ldcg(ml + 2 * s) - M);
-        sm.f[s] = f;
-        den += f * __ldcg(ml + 2 * s + 1);
-    }
-    den = ad_reduce(den, 0, sm.red); // also publishes sm.f
     if (tid < hd) {
+        // The merge, per dimension in one pass of the online softmax: the
+        // partials of 8 splits loaded at a time, no barrier.
+        const float *ml = a.ml_part + (h * a.n_split + s_first) * 2;
         const float *op = a.o_part + (h * a.n_split + s_first) * hd + tid;
-        float num = 0;
-#pragma unroll 8
-        for (int64_t s = 0; s < n_active; s++)
-            num = fmaf(sm.f[s], __ldcg(op + s * hd), num);
+        float M = -INFINITY, den = 0, num = 0;
+        for (int64_t s0 = 0; s0 < n_active; s0 += 8) {
+            float ms[8], ls[8], os[8];
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const bool in = s0 + k < n_active;
+                ms[k] = in ? __ldcg(ml + 2 * (s0 + k)) : -INFINITY;
+                ls[k] = in ? __ldcg(ml + 2 * (s0 + k) + 1) : 0.0f;
+                os[k] = in ? __ldcg(op + (s0 + k) * hd) : 0.0f;
+            }
+            float nm = M;
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                nm = fmaxf(nm, ms[k]);
+            const float f = expf(M - nm); // 0 on the first pass (M = -inf, nm finite)
+            den *= f, num *= f;
+#pragma unroll
+            for (int k = 0; k < 8; k++) {
+                const float e = expf(ms[k] - nm);
+                den = fmaf(e, ls[k], den);
+                num = fmaf(e, os[k], num);
+            }
+            M = nm;
+        }
         const float v = num / den;
         a.out[h * hd + tid] = v;
         if (a.xq) { // whole warps (hd % 32 == 0): one int8 block of 32 each
@@ -290,7 +304,7 @@ __global__ void __launch_bounds__(AD_THREADS) attn_decode_kernel(attn_decode_arg
 
 bool launch_attention_decode(const attn_decode_args &a, cudaStream_t s)
 {
-    if (a.n_split > AD_MAX_SPLITS || a.rope_dim > a.hd) return false; // sm.f holds a weight per split
+    if (a.rope_dim > a.hd) return false;
     void (*k)(attn_decode_args);
     if (a.hd == 64) k = attn_decode_kernel<2>;
     else if (a.hd == 128) k = attn_decode_kernel<4>;

@@ -149,9 +149,10 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn);
 void launch_dequant_bf16(const dweight &w, int64_t r0, int64_t rows, __nv_bfloat16 *dst,
                          cudaStream_t s);
 // x (n, n_embd) = rows tokens[t] of the embedding table; with ss, *ss = the
-// sum of squares of row 0 (decode: the first norm needs no pass of its own).
+// sum of squares of row 0 (decode: the first norm needs no pass of its own)
+// and ss[1 .. ss_n - 1] = 0.
 void launch_embed(const dweight &w, const int32_t *tokens, int64_t n, float *x, cudaStream_t s,
-                  float *ss = NULL);
+                  float *ss = NULL, int64_t ss_n = 1);
 // out (n, d) = rmsnorm of each row of x (n, d) times w.
 void launch_rmsnorm_rows(const float *x, const float *w, float *out, int64_t n, int64_t d,
                          float eps, cudaStream_t s);

@@ -29,7 +29,7 @@
 #define DEQ_SCRATCH_BYTES PLAN_GPU_DEQ_SCRATCH_BYTES
 #define DECODE_SPLIT_LEN PLAN_GPU_DECODE_SPLIT_LEN
 
-// A measurement knob, not a mode: RIGHTSIZE_CUDA_SKIP="attn,o" leaves those
+// A measurement knob, not a mode: RIGHTSIZE_CUDA_SKIP="attn,o" (or "attn+o") leaves those
 // launches out of every decode step (the tokens are then wrong), so that
 // bench/cuda/run17.sh can time what each kind of kernel costs inside the
 // dependent-launch chain, which ncu's one-kernel-at-a-time times do not show.
@@ -45,11 +45,11 @@ static unsigned skip_from_env(void)
                  {"gate_up", SKIP_GATE_UP}, {"down", SKIP_DOWN}, {"head", SKIP_HEAD}};
     unsigned bits = 0;
     while (e && *e) {
-        const size_t len = strcspn(e, ",");
+        const size_t len = strcspn(e, ",+");
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (strlen(names[i].name) == len && strncmp(e, names[i].name, len) == 0) bits |= names[i].bit;
         e += len;
-        if (*e == ',') e++;
+        if (*e == ',' || *e == '+') e++;
     }
     return bits;
 }
@@ -555,7 +555,12 @@ static int gemm(rs_cuda_ctx *c, const dweight &w, const float *x, int64_t n, flo
                           (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         return 0;
     }
-    int64_t chunk = (int64_t)(DEQ_SCRATCH_BYTES / 2) / w.n_in;
+    // Chunks of whole multiples of 64 rows: at 4,681 rows (32 MiB of a
+    // 3584-wide matrix) the output of every chunk after the first starts
+    // off 16-byte alignment and cuBLAS takes a kernel 5x slower (run 19:
+    // 69 of a 7B Q8_0 prefill's 95 ms).
+    int64_t chunk = (int64_t)(DEQ_SCRATCH_BYTES / 2) / w.n_in / 64 * 64;
+    if (chunk < 1) chunk = 1;
     if (chunk > w.n_out) chunk = w.n_out;
     for (int64_t r0 = 0; r0 < w.n_out; r0 += chunk) {
         const int64_t rows = w.n_out - r0 < chunk ? w.n_out - r0 : chunk;
@@ -715,11 +720,14 @@ static void decode_step(rs_cuda_ctx *c)
     }
     const float eps = m.norm_eps;
     const int64_t zero = 0;
-    cudaMemsetAsync(c->ss, 0, (size_t)(2 * m.n_layer + 2) * sizeof(float), c->st);
     const float *ss_cur = NULL; // without the embedding, the first norm has its own pass
+    const int64_t ss_n = 2 * m.n_layer + 2;
     if (m.with_embd) {
-        launch_embed(c->embd, c->tokens, 1, c->x, c->st, c->ss);
+        // The token comes in beside the position (ctx_forward: one copy).
+        launch_embed(c->embd, (const int32_t *)c->pos + 1, 1, c->x, c->st, c->ss, ss_n);
         ss_cur = c->ss;
+    } else {
+        cudaMemsetAsync(c->ss, 0, (size_t)ss_n * sizeof(float), c->st);
     }
     for (int64_t l = 0; l < m.n_layer; l++) {
         const dlayer &L = c->layers[l];
@@ -808,9 +816,15 @@ static int ctx_forward(rs_cuda_ctx *c, const int32_t *tokens, const float *x_in,
     CU(cudaSetDevice(m.device));
     c->h_io[0] = (int32_t)pos;
     if (tokens) memcpy(c->h_io + 1, tokens, (size_t)n * 4);
-    CU(cudaMemcpyAsync(c->pos, c->h_io, 4, cudaMemcpyHostToDevice, c->st));
-    if (m.with_embd) CU(cudaMemcpyAsync(c->tokens, c->h_io + 1, (size_t)n * 4, cudaMemcpyHostToDevice, c->st));
-    else CU(cudaMemcpyAsync(c->x, x_in, (size_t)(n * m.n_embd) * 4, cudaMemcpyHostToDevice, c->st));
+    // A decode step's token goes with its position in one copy (the pos
+    // piece of the arena holds 256 bytes); a prefill's tokens to their own.
+    const bool one_copy = n == 1 && m.with_embd && !c->fused && !matvec_old(); // decode_step's
+
+    CU(cudaMemcpyAsync(c->pos, c->h_io, one_copy ? 8 : 4, cudaMemcpyHostToDevice, c->st));
+    if (m.with_embd && !one_copy)
+        CU(cudaMemcpyAsync(c->tokens, c->h_io + 1, (size_t)n * 4, cudaMemcpyHostToDevice, c->st));
+    else if (!m.with_embd)
+        CU(cudaMemcpyAsync(c->x, x_in, (size_t)(n * m.n_embd) * 4, cudaMemcpyHostToDevice, c->st));
     if (n == 1 && c->fused) {
         if (fused_launch(c->fa, c->st, err, errn)) return 1;
         if (!m.with_output)
