@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run 15 (bench/results/cuda.md): L2 prefetch of later weights by the
-# decode kernels (RIGHTSIZE_CUDA_PF, model.cu) and the decode attention's
+# decode kernels (RIGHTSIZE_CUDA_PF, a knob of that run's model.cu, removed
+# after it since no setting helped) and the decode attention's
 # cached keys and values loaded before its dependent-launch wait, in one
 # device call:
 #   bash bench/cuda/run15.sh CARRY OUT ["NAME=PF ..."]

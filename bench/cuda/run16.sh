@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs 15-16 (bench/results/cuda.md): decode rate of library variants on
-# models built once, with cuda_check of each, in one device call:
+# Runs 16-19 and 21 (bench/results/cuda.md): decode and prefill rates of
+# library variants on models built once, with cuda_check of each, in one
+# device call:
 #   bash bench/cuda/run16.sh CARRY OUT "VARIANTS" ["MODEL PREC;..."]
 # VARIANTS: names of v/NAME/librightsize_cuda.so in CARRY ("base" = CARRY's
 # own library); each setting of ENV_NAME=VALUE after a colon is exported for
 # it (e.g. base:RIGHTSIZE_CUDA_PDL=0). cuda_bench: prompt 512, 128 tokens,
-# 3 reps (median of the last 2).
+# REPS reps (default 3; the median of all but the first).
 # CARRY: cuda_check, cuda_bench, librightsize_cuda.so, lib/, configs/,
 # ncu_kernels.py, v/NAME/librightsize_cuda.so.
 set -u

@@ -44,11 +44,11 @@
 #define PLAN_CPU_GFLOPS_PER_CORE     64.0
 
 // ---- GPUs: the CUDA engine, fitted to its own runs on an H100 80GB HBM3
-// (3,007 GB/s copy, 989 bf16 TFLOPS, driver 580.159.04): bench/results/
-// cuda-run13 (`rightsize bench` of Qwen2.5-7B at BF16/Q8_0/Q4_K; cuda_bench
-// of Qwen2.5-0.5B and Llama-3.1-8B, its host argmax per token taken off) and
-// cuda-run10's Nsight Compute split of a prefill; the fit and its errors are
-// in docs/memory-model.md. A decode step takes
+// (3,004-3,007 GB/s copy, 989 bf16 TFLOPS, driver 580.159.04): bench/results/
+// cuda-run22 (`rightsize bench` of Qwen2.5-7B at BF16/Q8_0/Q4_K; cuda_bench
+// of Qwen2.5-0.5B and Llama-3.1-8B, its rate inside engine_decode, without
+// its greedy loop's host argmax); tests/test_plan_speed_gpu.c holds the
+// measurements and the errors (all within 6.1%). A decode step takes
 //   sum over weight families (plan_wclass) of bytes / (copy bandwidth x efficiency)
 //   + launches x PLAN_GPU_LAUNCH_S + quantization launches x PLAN_GPU_QUANT_LAUNCH_S,
 // the copy bandwidth being the card's measured device-to-device copy (hw
@@ -67,10 +67,12 @@
 // 3 more that quantize the input to int8 when its matrices take the int8
 // path, and each GPU 2 more (embedding or input, head or output). The
 // attention's own time at a short context is mostly latency, in the launch
-// term. The fitted latency of the quantization launches is 0 (they hide in
-// the products' tails).
-#define PLAN_GPU_LAUNCH_S                 6.8e-6
-#define PLAN_GPU_QUANT_LAUNCH_S           0.0
+// term (run 17 timed it by leaving it out: 6-7 us of a block). Since the
+// products load their first weights before their dependent-launch wait
+// (runs 15-17), a launch costs 3.8 us of latency rather than run 13's 6.8,
+// and a quantization launch 1.5.
+#define PLAN_GPU_LAUNCH_S                 3.8e-6
+#define PLAN_GPU_QUANT_LAUNCH_S           1.5e-6
 #define PLAN_GPU_LAUNCHES_PER_BLOCK       5
 #define PLAN_GPU_QUANT_LAUNCHES_PER_BLOCK 3
 #define PLAN_GPU_LAUNCHES_PER_STEP        2
@@ -78,16 +80,18 @@
 // of the bf16 tensor TFLOPS (cuBLAS; quantized matrices are dequantized to
 // bf16 first), those of quantized matrices larger than the dequantization
 // scratch (multiplied in slabs of rows) at PLAN_EFF_GPU_PREFILL_SLABS, the
-// causal attention's FLOPs (attn_prefill.cu, tiled) at
-// PLAN_EFF_GPU_PREFILL_ATTN (run 10's ncu: 6.6 of 21.2 ms of the 7B's 512
-// tokens), PLAN_GPU_PREFILL_TOKEN_S per token and block (norms, rope,
-// SwiGLU, conversions), and the dequantization: 2 bytes of bf16 per
-// quantized weight at PLAN_EFF_GPU_DEQUANT of the copy bandwidth.
+// causal attention's FLOPs (attn_prefill.cu, tensor cores since run 21; a
+// short grid of 64-query tiles, far from the peak) at
+// PLAN_EFF_GPU_PREFILL_ATTN, PLAN_GPU_PREFILL_TOKEN_S per token and block
+// (norms, rope, SwiGLU, conversions), and the dequantization: 2 bytes of
+// bf16 per quantized weight at PLAN_EFF_GPU_DEQUANT of the copy bandwidth
+// (run 19's ncu: 11.8 ms of dequantization in a 7B Q8_0 prefill; the slabs'
+// GEMMs run as fast as whole ones since their rows are multiples of 64).
 #define PLAN_EFF_GPU_PREFILL       0.65
-#define PLAN_EFF_GPU_PREFILL_SLABS 0.09
-#define PLAN_EFF_GPU_PREFILL_ATTN  0.008
+#define PLAN_EFF_GPU_PREFILL_SLABS 0.65
+#define PLAN_EFF_GPU_PREFILL_ATTN  0.0135
 #define PLAN_GPU_PREFILL_TOKEN_S   0.20e-6
-#define PLAN_EFF_GPU_DEQUANT       0.23
+#define PLAN_EFF_GPU_DEQUANT       0.26
 
 // Between two devices of a split the residual stream of each step passes
 // through host memory (engine_gpu.c: device to host, host to device). Run 6
