@@ -213,8 +213,8 @@ static void launch_matvec_old(const dweight &w, const float *x, float *y, bool a
 #ifndef MV2_RQ
 #define MV2_RQ 4
 #endif
-#ifndef MV2_MANY_ROWS
-#define MV2_MANY_ROWS 16384
+#ifndef MV2_MANY_ROWS // run 23: 4,096 beat 16,384 and 3,584 (7B Q4_K +1.5%, 8B BF16 +0.2%)
+#define MV2_MANY_ROWS 4096
 #endif
 #ifndef MV2_U
 #define MV2_U 4
@@ -346,9 +346,21 @@ __device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t 
     }
 }
 
+// The outputs' previous values when the product adds onto them, loaded by
+// the one thread that writes them, right after the wait: the load's round
+// trip then overlaps the dot products instead of following the reduction.
+template <int R>
+__device__ __forceinline__ void mv_prev(const mv_out &o, const int64_t rows[R], int64_t n_out,
+                                        float yprev[R])
+{
+#pragma unroll
+    for (int r = 0; r < R; r++)
+        yprev[r] = threadIdx.x == 0 && o.accumulate && !o.swiglu && rows[r] < n_out ? o.y[rows[r]] : 0.0f;
+}
+
 template <int R, int W = MV2_WARPS>
-__device__ __forceinline__ void mv_finish(float acc[R], const int64_t rows[R], int64_t n_out,
-                                          const mv_out &o)
+__device__ __forceinline__ void mv_finish(float acc[R], const float yprev[R], const int64_t rows[R],
+                                          int64_t n_out, const mv_out &o)
 {
     __shared__ float red[W][R];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -377,7 +389,7 @@ __device__ __forceinline__ void mv_finish(float acc[R], const int64_t rows[R], i
 #pragma unroll
     for (int r = 0; r < R; r++) {
         if (rows[r] >= n_out) continue;
-        const float t = o.accumulate ? o.y[rows[r]] + v[r] : v[r];
+        const float t = o.accumulate ? yprev[r] + v[r] : v[r];
         o.y[rows[r]] = t;
         ss = fmaf(t, t, ss);
     }
@@ -427,6 +439,8 @@ __global__ void __launch_bounds__(W * 32) mv_half_kernel(dweight w, mv_in in, mv
     uint4 wv[MV2_U][R];
     mv_half_load<R, W>(wr, threadIdx.x, n8, wv);
     mv_pdl_wait();
+    float yprev[R];
+    mv_prev<R>(o, rows, w.n_out, yprev);
     const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     float acc[R];
 #pragma unroll
@@ -451,7 +465,7 @@ __global__ void __launch_bounds__(W * 32) mv_half_kernel(dweight w, mv_in in, mv
             for (int r = 0; r < R; r++)
                 acc[r] += dot8<T>(wv[u][r], xa[u], xb[u]);
     }
-    mv_finish<R, W>(acc, rows, w.n_out, o);
+    mv_finish<R, W>(acc, yprev, rows, w.n_out, o);
 }
 
 // Any float-dequantized type, one 32-element chunk per lane (dq32).
@@ -462,6 +476,8 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_
     mv_rows<MV2_R>(o, w.n_out, rows, safe);
     mv_pdl_begin();
     mv_pdl_wait();
+    float yprev[MV2_R];
+    mv_prev<MV2_R>(o, rows, w.n_out, yprev);
     const int64_t nc = w.n_in >> 5;
     const float scale = in.norm_w ? rsqrtf(*in.ss / (float)w.n_in + in.eps) : 1.0f;
     float acc[MV2_R];
@@ -484,7 +500,7 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_
                 acc[r] = fmaf(v[j], xv[j], acc[r]);
         }
     }
-    mv_finish<MV2_R>(acc, rows, w.n_out, o);
+    mv_finish<MV2_R>(acc, yprev, rows, w.n_out, o);
 }
 
 template <int T, int R>
@@ -505,6 +521,8 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
             first[r] = qload<T>(w, safe[r], c0);
     }
     mv_pdl_wait();
+    float yprev[R];
+    mv_prev<R>(o, rows, w.n_out, yprev);
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -528,7 +546,7 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
         for (int r = 0; r < R; r++)
             acc[r] += dotq<T>(w, safe[r], c, xi, ds);
     }
-    mv_finish<R, MV2_WARPS_Q>(acc, rows, w.n_out, o);
+    mv_finish<R, MV2_WARPS_Q>(acc, yprev, rows, w.n_out, o);
 }
 
 // Launches a decode kernel, with programmatic dependent launch when on.
@@ -557,10 +575,11 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
                         cudaStream_t s)
 {
     // Several rows per block only where the blocks are many (gate|up, the
-    // head): elsewhere one row per block, so that the last wave of blocks
-    // over the SMs is a small part of the whole (1,800 blocks of two long
-    // rows of a 7B's down projection would leave most SMs idle in the last
-    // of 2.3 waves).
+    // head, a 7B's q|k|v of 4,608 rows, an 8B's o and down of 4,096):
+    // elsewhere one row per block, so that the last wave of blocks over the
+    // SMs is a small part of the whole (1,800 blocks of two long rows of a
+    // 7B's down projection would leave most SMs idle in the last of 2.3
+    // waves).
     const bool many = o.swiglu || w.n_out >= MV2_MANY_ROWS;
     const int R = T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K
                       ? (many ? MV2_RQ : 1)
