@@ -216,6 +216,24 @@ static void launch_matvec_old(const dweight &w, const float *x, float *y, bool a
 #ifndef MV2_MANY_ROWS // run 23: 4,096 beat 16,384 and 3,584 (7B Q4_K +1.5%, 8B BF16 +0.2%)
 #define MV2_MANY_ROWS 4096
 #endif
+// The int8 kernel's registers decide its occupancy (run 25-26: at 2 chunks
+// in flight per lane a block of 4 Q6_K rows took 236 registers, of 4 Q4_K
+// rows 168): one chunk per lane in the loop, and bounds of 4 blocks per SM
+// for blocks of several rows (128 registers) and 8 for one row (64), which
+// ptxas meets without spilling. Run 26, engine tok/s against 2 chunks and
+// no bounds: 7B Q4_K 371.4 -> 434.2, Q8_0 316.0 -> 321.2, 0.5B Q8_0
+// 1,167 -> 1,395.
+#ifndef MV2_Q_UNROLL // chunks of the loop in flight per lane
+#define MV2_Q_UNROLL 1
+#endif
+#ifndef MV2_Q_MINB_MANY // blocks per SM its registers must allow, several rows a block
+#define MV2_Q_MINB_MANY 4
+#endif
+#ifndef MV2_Q_MINB // the same, one row a block
+#define MV2_Q_MINB 8
+#endif
+#define RS_PRAGMA(x) _Pragma(#x)
+#define RS_UNROLL_N(n) RS_PRAGMA(unroll n)
 #ifndef MV2_U
 #define MV2_U 4
 #endif
@@ -504,7 +522,7 @@ __global__ void __launch_bounds__(MV2_WARPS * 32) mv_chunk_kernel(dweight w, mv_
 }
 
 template <int T, int R>
-__global__ void __launch_bounds__(MV2_WARPS_Q * 32)
+__global__ void __launch_bounds__(MV2_WARPS_Q * 32, R > 1 ? MV2_Q_MINB_MANY : MV2_Q_MINB)
 mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict__ xds, mv_out o)
 {
     int64_t rows[R], safe[R];
@@ -536,7 +554,7 @@ mv_q8_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict_
         for (int r = 0; r < R; r++)
             acc[r] += qdot<T>(first[r], xi, ds);
     }
-#pragma unroll 2
+RS_UNROLL_N(MV2_Q_UNROLL)
     for (int64_t c = c0 + MV2_WARPS_Q * 32; c < nc; c += MV2_WARPS_Q * 32) {
         const int4 *xp = (const int4 *)(xq + (c << 5));
         const int4 x0 = xp[0], x1 = xp[1];
