@@ -19,6 +19,7 @@
 #include "engine/engine_gpu.h"
 #include "model/model.h"
 #include "plan/memory.h"
+#include "util/argmax.h"
 
 static double now(void)
 {
@@ -39,13 +40,6 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int32_t argmax(const float *v, int64_t n)
-{
-    int64_t b = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return (int32_t)b;
-}
 
 static void write_file(const char *prefix, const char *ext, const void *p, size_t bytes)
 {
@@ -126,7 +120,7 @@ int main(int argc, char **argv)
         // loop's argmax over the vocabulary (llama-bench's tg measures so).
         double in_decode = 0;
         for (int64_t i = 0; i < n_decode; i++) {
-            gen[i] = argmax(engine_logits(e), V);
+            gen[i] = (int32_t)argmax_f32(engine_logits(e), V);
             const double d0 = now();
             if (i + 1 < n_decode && engine_decode(e, gen[i], &err) != RS_OK) {
                 fprintf(stderr, "cuda_bench: %s\n", err.msg);

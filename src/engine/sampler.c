@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/argmax.h"
+
 sampler_params sampler_default_params(void)
 {
     sampler_params p = {0};
@@ -88,18 +90,11 @@ int32_t sampler_sample(sampler *s, const float *logits_in, const int32_t *histor
             if (history[i] >= 0 && history[i] < V) s->seen[history[i]] = 0;
     }
 
-    if (s->p.temperature <= 0) {
-        int32_t best = 0;
-        for (int64_t i = 1; i < V; i++)
-            if (l[i] > l[best]) best = (int32_t)i;
-        return best;
-    }
+    if (s->p.temperature <= 0) return (int32_t)argmax_f32(l, V);
 
     // Candidates: every token, or the top k. Sorting is only needed when a
     // filter looks at the order.
-    float maxl = l[0];
-    for (int64_t i = 1; i < V; i++)
-        if (l[i] > maxl) maxl = l[i];
+    const float maxl = l[argmax_f32(l, V)];
     int64_t n = 0;
     bool need_sort = s->p.top_k > 0 || (s->p.top_p > 0 && s->p.top_p < 1);
     for (int64_t i = 0; i < V; i++) {
