@@ -90,7 +90,17 @@ template <int T> static int check(const char *name, int64_t n_in, int64_t n_out)
             memcpy(xi, xq.data() + c * 32, 32);
             got += dotq<T>(w, r, c, xi, ds[c]);
         }
-        const double e = fabs(got - ref) / (mag > 0 ? mag : 1);
+        double e = fabs(got - ref) / (mag > 0 ? mag : 1);
+        if constexpr (T == DTYPE_Q4_K) { // and two chunks a lane (q4k_pair)
+            float got2 = 0;
+            for (int64_t p = 0; p < n_in / 64; p++) {
+                int xi[16];
+                memcpy(xi, xq.data() + p * 64, 64);
+                const float4 d4 = make_float4(ds[2 * p].x, ds[2 * p].y, ds[2 * p + 1].x, ds[2 * p + 1].y);
+                got2 += q4k_pair_dot(q4k_pair_load(w, r, p), xi, d4);
+            }
+            e = fmax(e, fabs(got2 - ref) / (mag > 0 ? mag : 1));
+        }
         if (e > worst) worst = e;
     }
     const int bad = !(worst < 1e-5);

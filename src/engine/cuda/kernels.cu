@@ -110,6 +110,10 @@ static int g_sm_count;
 // unless RIGHTSIZE_CUDA_PDL=0: +1% to +6% on every model of run 14, checked
 // by cuda_check in runs 13-14): see mv_pdl_begin.
 static bool g_pdl;
+// Measurement knob (RIGHTSIZE_CUDA_SKIP containing "prep", model.cu's
+// list): the int8 products read whatever xq holds instead of a launch of
+// mv_prep_kernel, so that a run can time what those launches cost.
+static bool g_skip_prep;
 
 #define MV_SETUP(T)                                                                                \
     do {                                                                                           \
@@ -130,6 +134,8 @@ int matvec_setup(int64_t max_n_in, char *err, size_t errn)
     CU(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
     const char *pdl = getenv("RIGHTSIZE_CUDA_PDL");
     g_pdl = major >= 9 && !(pdl && strcmp(pdl, "0") == 0);
+    const char *skip = getenv("RIGHTSIZE_CUDA_SKIP");
+    g_skip_prep = skip && strstr(skip, "prep");
     matvec_old();
     const int bytes = (int)(max_n_in * 4);
     if (bytes <= 48 * 1024) return 0;
@@ -212,6 +218,12 @@ static void launch_matvec_old(const dweight &w, const float *x, float *y, bool a
 #endif
 #ifndef MV2_RQ
 #define MV2_RQ 4
+#endif
+// int8 products with rows this short take several rows a block whatever
+// their number (run 30: the 7B's o projection, 3,584 rows of 3,584, at one
+// row a block cost the Q4_K step 6%).
+#ifndef MV2_Q_MANY_N_IN
+#define MV2_Q_MANY_N_IN 4096
 #endif
 #ifndef MV2_MANY_ROWS // run 23: 4,096 beat 16,384 and 3,584 (7B Q4_K +1.5%, 8B BF16 +0.2%)
 #define MV2_MANY_ROWS 4096
@@ -567,6 +579,46 @@ RS_UNROLL_N(MV2_Q_UNROLL)
     mv_finish<R, MV2_WARPS_Q>(acc, yprev, rows, w.n_out, o);
 }
 
+// Q4_K, a pair of chunks a lane (q4k_pair): blocks of MV2_Q4K_WARPS warps,
+// since a 7B's rows of 3,584 have 56 pairs (a chunk a lane took 4 warps).
+#ifndef MV2_Q4K_WARPS
+#define MV2_Q4K_WARPS 2
+#endif
+template <int R>
+__global__ void __launch_bounds__(MV2_Q4K_WARPS * 32, MV2_Q_MINB_MANY * 4 / MV2_Q4K_WARPS)
+mv_q4k_pair_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict__ xds, mv_out o)
+{
+    constexpr int LANES = MV2_Q4K_WARPS * 32;
+    int64_t rows[R], safe[R];
+    mv_rows<R>(o, w.n_out, rows, safe);
+    mv_pdl_begin();
+    const int64_t np = w.n_in >> 6, p0 = threadIdx.x;
+    q4k_pair first[R];
+    if (p0 < np) {
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            first[r] = q4k_pair_load(w, safe[r], p0);
+    }
+    mv_pdl_wait();
+    float yprev[R];
+    mv_prev<R>(o, rows, w.n_out, yprev);
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+        acc[r] = 0;
+    for (int64_t p = p0; p < np; p += LANES) {
+        const int4 *xp = (const int4 *)(xq + (p << 6));
+        const int4 x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
+        const int xi[16] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w,
+                            x2.x, x2.y, x2.z, x2.w, x3.x, x3.y, x3.z, x3.w};
+        const float4 ds = ((const float4 *)xds)[p];
+#pragma unroll
+        for (int r = 0; r < R; r++)
+            acc[r] += q4k_pair_dot(p == p0 ? first[r] : q4k_pair_load(w, safe[r], p), xi, ds);
+    }
+    mv_finish<R, MV2_Q4K_WARPS>(acc, yprev, rows, w.n_out, o);
+}
+
 // Launches a decode kernel, with programmatic dependent launch when on.
 template <typename... P, typename... A>
 static void mv_launch(void (*k)(P...), unsigned grid, unsigned block, cudaStream_t s, A... args)
@@ -588,6 +640,12 @@ static void mv_launch(void (*k)(P...), unsigned grid, unsigned block, cudaStream
     cudaLaunchKernelEx(&cfg, k, args...);
 }
 
+static int env_int(const char *name, int def)
+{
+    const char *e = getenv(name);
+    return e && *e ? atoi(e) : def;
+}
+
 template <int T>
 static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc, const mv_out &o,
                         cudaStream_t s)
@@ -598,7 +656,8 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
     // SMs is a small part of the whole (1,800 blocks of two long rows of a
     // 7B's down projection would leave most SMs idle in the last of 2.3
     // waves).
-    const bool many = o.swiglu || w.n_out >= MV2_MANY_ROWS;
+    static const int64_t many_n_in = env_int("RIGHTSIZE_CUDA_MANY_NIN", MV2_Q_MANY_N_IN);
+    const bool many = o.swiglu || w.n_out >= MV2_MANY_ROWS || (mv_int8(T) && w.n_in <= many_n_in);
     const int R = T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K
                       ? (many ? MV2_RQ : 1)
                   : T == DTYPE_BF16 || T == DTYPE_F16 ? (many ? MV2_R : 1)
@@ -608,6 +667,16 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
     const int8_t *xq = sc.xq;
     const float2 *xds = sc.xds;
     if constexpr (T == DTYPE_Q8_0 || T == DTYPE_Q4_0 || T == DTYPE_Q4_K || T == DTYPE_Q6_K) {
+        if constexpr (T == DTYPE_Q4_K) {
+            // Blocks of several rows only (run 30, 7B, time inside the
+            // chain: gate|up 889 -> 824 us a token; down, at one row a
+            // block, 459 -> 523). RIGHTSIZE_CUDA_Q4K_PAIR=0 turns it off.
+            static const int pair = env_int("RIGHTSIZE_CUDA_Q4K_PAIR", 1);
+            if (pair && many && w.n_in % 64 == 0) {
+                mv_launch(mv_q4k_pair_kernel<MV2_RQ>, g, MV2_Q4K_WARPS * 32, s, w, xq, xds, o);
+                return;
+            }
+        }
         if (many) mv_launch(mv_q8_kernel<T, MV2_RQ>, g, MV2_WARPS_Q * 32, s, w, xq, xds, o);
         else mv_launch(mv_q8_kernel<T, 1>, g, MV2_WARPS_Q * 32, s, w, xq, xds, o);
     } else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16) {
@@ -652,7 +721,7 @@ void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const
     // Float kernels read x itself unless it needs the SwiGLU or a norm whose
     // sum of squares nobody counted.
     const bool direct = a.pro == PRO_NONE || (a.pro == PRO_RMSNORM && a.ss_in);
-    const bool prep_f = any_f && !direct, prep_q = any_q && !a.q_ready;
+    const bool prep_f = any_f && !direct, prep_q = any_q && !a.q_ready && !g_skip_prep;
     if (prep_q || prep_f)
         launch_prep(a.pro, a.x, ws[0].n_in, a.norm_w, a.eps, a.ss_in, prep_f ? sc.xf : NULL,
                     prep_q ? sc.xq : NULL, sc.xds, s);

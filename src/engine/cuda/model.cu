@@ -30,7 +30,8 @@
 #define DECODE_SPLIT_LEN PLAN_GPU_DECODE_SPLIT_LEN
 
 // A measurement knob, not a mode: RIGHTSIZE_CUDA_SKIP="attn,o" (or "attn+o") leaves those
-// launches out of every decode step (the tokens are then wrong), so that
+// launches out of every decode step (the tokens are then wrong; "prep" leaves
+// out the int8 input quantization, kernels.cu), so that
 // bench/cuda/run17.sh can time what each kind of kernel costs inside the
 // dependent-launch chain, which ncu's one-kernel-at-a-time times do not show.
 enum { SKIP_QKV = 1, SKIP_ATTN = 2, SKIP_O = 4, SKIP_GATE_UP = 8, SKIP_DOWN = 16, SKIP_HEAD = 32 };
