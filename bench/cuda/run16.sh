@@ -8,7 +8,8 @@
 # it (e.g. base:RIGHTSIZE_CUDA_PDL=0). cuda_bench: prompt 512, 128 tokens,
 # REPS reps (default 3; the median of all but the first).
 # CARRY: cuda_check, cuda_bench, librightsize_cuda.so, lib/, configs/,
-# ncu_kernels.py, v/NAME/librightsize_cuda.so.
+# ncu_kernels.py, make_model.py (bench/cuda; runs 16-34 ran the same lines
+# inline), v/NAME/librightsize_cuda.so.
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -27,16 +28,7 @@ done
 timeout 60 "$C/cuda_check" --copy 2>&1 | tail -1 | tee "$OUT/copy.txt"
 for name in $(echo "$MODELS" | tr ';' '\n' | awk '{print $1}' | sort -u); do
     mkdir -p "/tmp/$name" && cp "$C/configs/$name/config.json" "/tmp/$name/"
-    timeout 150 python3 - "/tmp/$name" <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+    timeout 150 python3 "$C/make_model.py" "/tmp/$name" 2>&1 | grep -v Warn | tail -1
 done
 echo "$MODELS" | tr ';' '\n' | while read -r name prec; do
     [ -n "$name" ] || continue

@@ -7,7 +7,8 @@
 # 2. ncu, sections of memory, warp state and occupancy, on the kernels of
 #    one decode block (prep, q|k|v, attention, o, prep, gate|up, prep, down)
 #    and the head's, at position 512.
-# CARRY: cuda_check, cuda_bench, librightsize_cuda.so, lib/, configs/.
+# CARRY: cuda_check, cuda_bench, librightsize_cuda.so, lib/, configs/,
+# make_model.py (bench/cuda; run 27 ran the same lines inline).
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -20,16 +21,7 @@ timeout 120 "$C/cuda_check" >"$OUT/check.log" 2>&1; echo "cuda_check rc=$? $(tai
 timeout 60 "$C/cuda_check" --copy 2>&1 | tail -1 | tee "$OUT/copy.txt"
 name=qwen2.5-7b
 mkdir -p "/tmp/$name" && cp "$C/configs/$name/config.json" "/tmp/$name/"
-timeout 150 python3 - "/tmp/$name" <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+timeout 150 python3 "$C/make_model.py" "/tmp/$name" 2>&1 | grep -v Warn | tail -1
 for prec in ${PRECS:-int4}; do
   for skip in none attn o qkv gate_up down head; do
     s=$skip; [ "$s" = none ] && s=
