@@ -11,6 +11,8 @@
 #    upload, the GPU speed model before and after bench calibrates it).
 # CARRY: rightsize, cuda_bench, librightsize_cuda.so, lib/, ncu_kernels.py,
 # configs/NAME/config.json, tokenizer.json, tokenizer_config.json.
+# Also make_model.py (bench/cuda), which builds the model as the run's own
+# inline lines did.
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -23,16 +25,7 @@ log() { echo "=== $* ($(date +%T))"; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/env.txt"
 for m in qwen2.5-0.5b qwen2.5-7b; do
     mkdir -p /tmp/$m && cp "$C/configs/$m/config.json" "$C/tokenizer.json" "$C/tokenizer_config.json" /tmp/$m/
-    timeout 120 python3 - /tmp/$m <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+    timeout 120 python3 "$C/make_model.py" /tmp/$m 2>&1 | grep -v Warn | tail -1
 done
 for mp in "qwen2.5-7b bf16" "qwen2.5-7b int4" "qwen2.5-0.5b bf16"; do
     set -- $mp

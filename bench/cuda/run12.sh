@@ -5,6 +5,8 @@
 #   bash bench/cuda/run12.sh CARRY OUT "VARIANTS"
 # CARRY as for run10.sh, plus v/NAME/librightsize_cuda.so per variant
 # ("base" = CARRY's own library).
+# Also make_model.py (bench/cuda), which builds the model as the run's own
+# inline lines did.
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -15,16 +17,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/env.txt"
 for name in qwen2.5-0.5b qwen2.5-7b; do
     mkdir -p "/tmp/$name" && cp "$C/configs/$name/config.json" "/tmp/$name/"
-    timeout 120 python3 - "/tmp/$name" <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+    timeout 120 python3 "$C/make_model.py" "/tmp/$name" 2>&1 | grep -v Warn | tail -1
 done
 for v in $VARIANTS; do
     lib=$C/v/$v/librightsize_cuda.so

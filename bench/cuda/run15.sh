@@ -13,6 +13,8 @@
 #    prefill's time.
 # CARRY: rightsize, cuda_check, cuda_bench, librightsize_cuda.so, lib/,
 # configs/, ncu_kernels.py, v/NAME/librightsize_cuda.so.
+# Also make_model.py (bench/cuda), which builds the model as the run's own
+# inline lines did.
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -29,16 +31,7 @@ echo "cuda_check (all prefetch on) rc=$? $(tail -1 "$OUT/check_pf.log")"
 timeout 60 "$C/cuda_check" --copy 2>&1 | tail -1 | tee -a "$OUT/check.log"
 for name in qwen2.5-0.5b qwen2.5-7b; do
     mkdir -p "/tmp/$name" && cp "$C/configs/$name/config.json" "/tmp/$name/"
-    timeout 150 python3 - "/tmp/$name" <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+    timeout 150 python3 "$C/make_model.py" "/tmp/$name" 2>&1 | grep -v Warn | tail -1
 done
 bench() { # lib pf model prec -> one line
     local r

@@ -3,6 +3,8 @@
 # int8 and at bf16, kernel by kernel (ncu, tools/ncu_kernels.py):
 #   bash bench/cuda/run19_ncu_prefill.sh CARRY OUT
 # CARRY: cuda_bench, librightsize_cuda.so, lib/, configs/, ncu_kernels.py.
+# Also make_model.py (bench/cuda), which builds the model as the run's own
+# inline lines did.
 set -u
 C=$(cd "$1" && pwd)
 OUT=$2
@@ -12,16 +14,7 @@ export RIGHTSIZE_CUDA_LIB=$C/librightsize_cuda.so
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 name=qwen2.5-7b
 mkdir -p "/tmp/$name" && cp "$C/configs/$name/config.json" "/tmp/$name/"
-timeout 150 python3 - "/tmp/$name" <<'PY' 2>&1 | grep -v Warn | tail -1
-import sys, torch
-from transformers import AutoConfig, AutoModelForCausalLM
-cfg = AutoConfig.from_pretrained(sys.argv[1])
-torch.manual_seed(0)
-with torch.device("cuda"):
-    m = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16)
-m.save_pretrained(sys.argv[1], safe_serialization=True)
-print("made", sys.argv[1])
-PY
+timeout 150 python3 "$C/make_model.py" "/tmp/$name" 2>&1 | grep -v Warn | tail -1
 for p in int8 bf16; do
   timeout 200 "$NCU" --csv --clock-control none --metrics gpu__time_duration.sum "$C/cuda_bench" /tmp/$name $p cuda -1 512 0 1 >/tmp/p-$p.csv 2>/tmp/p-$p.err
   echo "== $p rc=$?"; tail -2 /tmp/p-$p.err
