@@ -101,6 +101,17 @@ template <int T> static int check(const char *name, int64_t n_in, int64_t n_out)
             }
             e = fmax(e, fabs(got2 - ref) / (mag > 0 ? mag : 1));
         }
+        if constexpr (T == DTYPE_Q6_K) { // and a half super-block a lane (q6k_half)
+            float got2 = 0;
+            for (int64_t hh = 0; hh < n_in / 128; hh++) {
+                int xi[32];
+                memcpy(xi, xq.data() + hh * 128, 128);
+                const float2 *d = ds.data() + 4 * hh;
+                got2 += q6k_half_dot(q6k_half_load(w, r, hh), xi, make_float4(d[0].x, d[0].y, d[1].x, d[1].y),
+                                     make_float4(d[2].x, d[2].y, d[3].x, d[3].y));
+            }
+            e = fmax(e, fabs(got2 - ref) / (mag > 0 ? mag : 1));
+        }
         if (e > worst) worst = e;
     }
     const int bad = !(worst < 1e-5);

@@ -299,13 +299,13 @@ __device__ __forceinline__ void mv_pdl_wait()
 // xq): per 32 elements d = max |v| / 127, q = round(v / d). One warp per 32
 // elements; for the norm, every block sums the squares of x itself (inputs
 // of a few thousand elements) unless ss_in has the sum already.
-template <int PRO>
-__global__ void __launch_bounds__(PREP_THREADS)
+template <int PRO, int THREADS>
+__global__ void __launch_bounds__(THREADS)
 mv_prep_kernel(const float *__restrict__ x, int64_t n, const float *__restrict__ norm_w, float eps,
                const float *__restrict__ ss_in, float *__restrict__ xf, int8_t *__restrict__ xq,
                float2 *__restrict__ xds)
 {
-    __shared__ float red[PREP_THREADS / 32];
+    __shared__ float red[THREADS / 32];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     mv_pdl_begin();
     mv_pdl_wait();
@@ -314,20 +314,20 @@ mv_prep_kernel(const float *__restrict__ x, int64_t n, const float *__restrict__
         scale = rsqrtf(*ss_in / (float)n + eps);
     } else if (PRO == PRO_RMSNORM) {
         float ss = 0;
-        for (int64_t i = tid; i < n; i += PREP_THREADS)
+        for (int64_t i = tid; i < n; i += THREADS)
             ss = fmaf(x[i], x[i], ss);
         ss = warp_sum(ss);
         if (lane == 0) red[warp] = ss;
         __syncthreads();
         if (warp == 0) {
-            ss = warp_sum(red[lane]);
+            ss = warp_sum(lane < THREADS / 32 ? red[lane] : 0.0f);
             if (lane == 0) red[0] = ss;
         }
         __syncthreads();
         scale = rsqrtf(red[0] / (float)n + eps);
     }
-    for (int64_t b = (int64_t)blockIdx.x * (PREP_THREADS / 32) + warp; b < (n >> 5);
-         b += (int64_t)gridDim.x * (PREP_THREADS / 32)) {
+    for (int64_t b = (int64_t)blockIdx.x * (THREADS / 32) + warp; b < (n >> 5);
+         b += (int64_t)gridDim.x * (THREADS / 32)) {
         const int64_t i = (b << 5) + lane;
         float v = x[i];
         if (PRO == PRO_RMSNORM) v = v * scale * norm_w[i];
@@ -356,13 +356,15 @@ struct mv_out {
     int accumulate, swiglu;
 };
 
-// The rows of block b: b R .. b R + R - 1; with swiglu, gate rows
-// b R/2 .. b R/2 + R/2 - 1 then the up rows n_out/2 further on. A row past
-// its half (or past n_out) reads row 0 and its result is dropped.
+// The rows of group b (a block, or a warp): b R .. b R + R - 1; with
+// swiglu, gate rows b R/2 .. b R/2 + R/2 - 1 then the up rows n_out/2
+// further on. A row past its half (or past n_out) reads row 0 and its
+// result is dropped.
 template <int R>
-__device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t rows[R], int64_t safe[R])
+__device__ __forceinline__ void mv_rows_at(const mv_out &o, int64_t n_out, int64_t b, int64_t rows[R],
+                                           int64_t safe[R])
 {
-    const int64_t b = blockIdx.x, half = n_out >> 1;
+    const int64_t half = n_out >> 1;
 #pragma unroll
     for (int r = 0; r < R; r++) {
         rows[r] = b * R + r;
@@ -376,16 +378,44 @@ __device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t 
     }
 }
 
+template <int R>
+__device__ __forceinline__ void mv_rows(const mv_out &o, int64_t n_out, int64_t rows[R], int64_t safe[R])
+{
+    mv_rows_at<R>(o, n_out, blockIdx.x, rows, safe);
+}
+
 // The outputs' previous values when the product adds onto them, loaded by
 // the one thread that writes them, right after the wait: the load's round
 // trip then overlaps the dot products instead of following the reduction.
 template <int R>
 __device__ __forceinline__ void mv_prev(const mv_out &o, const int64_t rows[R], int64_t n_out,
-                                        float yprev[R])
+                                        float yprev[R], bool writer = threadIdx.x == 0)
 {
 #pragma unroll
     for (int r = 0; r < R; r++)
-        yprev[r] = threadIdx.x == 0 && o.accumulate && !o.swiglu && rows[r] < n_out ? o.y[rows[r]] : 0.0f;
+        yprev[r] = writer && o.accumulate && !o.swiglu && rows[r] < n_out ? o.y[rows[r]] : 0.0f;
+}
+
+// The writer's part of the epilogue: v, the rows' sums, into y.
+template <int R>
+__device__ __forceinline__ void mv_store(const float v[R], const float yprev[R], const int64_t rows[R],
+                                         int64_t n_out, const mv_out &o)
+{
+    if (o.swiglu) { // v[p] gate and v[p + R/2] up of output rows[p]
+#pragma unroll
+        for (int p = 0; p < R / 2; p++)
+            if (rows[p] < n_out) o.y[rows[p]] = v[p] / (1.0f + expf(-v[p])) * v[p + R / 2];
+        return;
+    }
+    float ss = 0;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (rows[r] >= n_out) continue;
+        const float t = o.accumulate ? yprev[r] + v[r] : v[r];
+        o.y[rows[r]] = t;
+        ss = fmaf(t, t, ss);
+    }
+    if (o.ss_out) atomicAdd(o.ss_out, ss);
 }
 
 template <int R, int W = MV2_WARPS>
@@ -409,21 +439,7 @@ __device__ __forceinline__ void mv_finish(float acc[R], const float yprev[R], co
         for (int k = 0; k < W; k++)
             v[r] += red[k][r];
     }
-    if (o.swiglu) { // v[p] gate and v[p + R/2] up of output rows[p]
-#pragma unroll
-        for (int p = 0; p < R / 2; p++)
-            if (rows[p] < n_out) o.y[rows[p]] = v[p] / (1.0f + expf(-v[p])) * v[p + R / 2];
-        return;
-    }
-    float ss = 0;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        if (rows[r] >= n_out) continue;
-        const float t = o.accumulate ? yprev[r] + v[r] : v[r];
-        o.y[rows[r]] = t;
-        ss = fmaf(t, t, ss);
-    }
-    if (o.ss_out) atomicAdd(o.ss_out, ss);
+    mv_store<R>(v, yprev, rows, n_out, o);
 }
 
 __device__ __forceinline__ float4 mv_in_load(const mv_in &in, int64_t i4, float scale)
@@ -619,6 +635,56 @@ mv_q4k_pair_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__res
     mv_finish<R, MV2_Q4K_WARPS>(acc, yprev, rows, w.n_out, o);
 }
 
+// Q6_K, a lane per half super-block (q6k_half) and a warp per RW rows
+// (a 7B's rows of 3,584 have 28 halves): each payload byte is loaded once
+// and a row's sum needs no barrier. Run 38, the 7B's head (447 MB): 190 us
+// a token with a chunk a lane and 4 rows a block, 234 with a row a warp
+// (128 registers, 96 bytes a lane in flight), 174 with two (167 registers,
+// 192 bytes). RIGHTSIZE_CUDA_Q6K_WARP=0 turns it off.
+#ifndef MV2_Q6K_WARPS
+#define MV2_Q6K_WARPS 4
+#endif
+template <int RW>
+__global__ void __launch_bounds__(MV2_Q6K_WARPS * 32, 3)
+mv_q6k_warp_kernel(dweight w, const int8_t *__restrict__ xq, const float2 *__restrict__ xds, mv_out o)
+{
+    const int lane = threadIdx.x & 31;
+    int64_t rows[RW], safe[RW];
+    mv_rows_at<RW>(o, w.n_out, (int64_t)blockIdx.x * MV2_Q6K_WARPS + (threadIdx.x >> 5), rows, safe);
+    mv_pdl_begin();
+    const int64_t nh = w.n_in >> 7;
+    q6k_half first[RW];
+    if (lane < nh) {
+#pragma unroll
+        for (int r = 0; r < RW; r++)
+            first[r] = q6k_half_load(w, safe[r], lane);
+    }
+    mv_pdl_wait();
+    float yprev[RW];
+    mv_prev<RW>(o, rows, w.n_out, yprev, lane == 0);
+    float acc[RW];
+#pragma unroll
+    for (int r = 0; r < RW; r++)
+        acc[r] = 0;
+    for (int64_t hh = lane; hh < nh; hh += 32) {
+        const int4 *xp = (const int4 *)(xq + (hh << 7));
+        int xi[32];
+#pragma unroll
+        for (int k = 0; k < 8; k++) {
+            const int4 t = xp[k];
+            xi[4 * k] = t.x, xi[4 * k + 1] = t.y, xi[4 * k + 2] = t.z, xi[4 * k + 3] = t.w;
+        }
+        const float4 ds01 = ((const float4 *)xds)[2 * hh], ds23 = ((const float4 *)xds)[2 * hh + 1];
+#pragma unroll
+        for (int r = 0; r < RW; r++)
+            acc[r] += q6k_half_dot(hh == lane ? first[r] : q6k_half_load(w, safe[r], hh), xi, ds01, ds23);
+    }
+#pragma unroll
+    for (int r = 0; r < RW; r++)
+        acc[r] = warp_sum(acc[r]);
+    if (lane == 0) mv_store<RW>(acc, yprev, rows, w.n_out, o);
+}
+
 // Launches a decode kernel, with programmatic dependent launch when on.
 template <typename... P, typename... A>
 static void mv_launch(void (*k)(P...), unsigned grid, unsigned block, cudaStream_t s, A... args)
@@ -677,6 +743,15 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
                 return;
             }
         }
+        if constexpr (T == DTYPE_Q6_K) {
+            static const int warp_rows = env_int("RIGHTSIZE_CUDA_Q6K_WARP", 1);
+            if (warp_rows && w.n_in % 128 == 0) {
+                const int64_t per_block = MV2_Q6K_WARPS * 2;
+                const unsigned gq = (unsigned)((w.n_out + per_block - 1) / per_block);
+                mv_launch(mv_q6k_warp_kernel<2>, gq, MV2_Q6K_WARPS * 32, s, w, xq, xds, o);
+                return;
+            }
+        }
         if (many) mv_launch(mv_q8_kernel<T, MV2_RQ>, g, MV2_WARPS_Q * 32, s, w, xq, xds, o);
         else mv_launch(mv_q8_kernel<T, 1>, g, MV2_WARPS_Q * 32, s, w, xq, xds, o);
     } else if constexpr (T == DTYPE_BF16 || T == DTYPE_F16) {
@@ -694,20 +769,35 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
     }
 }
 
-static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w, float eps,
-                        const float *ss_in, float *xf, int8_t *xq, float2 *xds, cudaStream_t s)
+template <int T>
+static void launch_prep_t(int pro, const float *x, int64_t n, const float *norm_w, float eps,
+                          const float *ss_in, float *xf, int8_t *xq, float2 *xds, cudaStream_t s)
 {
-    const int64_t per_block = PREP_THREADS; // 32 warps of 32 elements
-    int64_t blocks = (n + per_block - 1) / per_block;
-    if (blocks > 64) blocks = 64;
+    int64_t blocks = (n + T - 1) / T; // a warp per 32 elements
+    if (blocks > 64 * PREP_THREADS / T) blocks = 64 * PREP_THREADS / T;
     const unsigned g = (unsigned)blocks;
     const float *none = NULL;
     if (pro == PRO_RMSNORM)
-        mv_launch(mv_prep_kernel<PRO_RMSNORM>, g, PREP_THREADS, s, x, n, norm_w, eps, ss_in, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_RMSNORM, T>, g, T, s, x, n, norm_w, eps, ss_in, xf, xq, xds);
     else if (pro == PRO_SWIGLU)
-        mv_launch(mv_prep_kernel<PRO_SWIGLU>, g, PREP_THREADS, s, x, n, norm_w, eps, none, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_SWIGLU, T>, g, T, s, x, n, norm_w, eps, none, xf, xq, xds);
     else
-        mv_launch(mv_prep_kernel<PRO_NONE>, g, PREP_THREADS, s, x, n, norm_w, eps, none, xf, xq, xds);
+        mv_launch(mv_prep_kernel<PRO_NONE, T>, g, T, s, x, n, norm_w, eps, none, xf, xq, xds);
+}
+
+static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w, float eps,
+                        const float *ss_in, float *xf, int8_t *xq, float2 *xds, cudaStream_t s)
+{
+    // Blocks of 1,024 threads when each block must sum the squares of the
+    // whole input itself; otherwise small ones, which leave room on every
+    // multiprocessor for the blocks of the product after them to start and
+    // load their weights while this kernel runs.
+    // Run 39, 7B engine tok/s: Q4_K 479.2 -> 480.9, Q8_0 334.3 -> 334.9.
+    static const int small = env_int("RIGHTSIZE_CUDA_PREP_THREADS", 128);
+    if (small == 128 && !(pro == PRO_RMSNORM && !ss_in))
+        launch_prep_t<128>(pro, x, n, norm_w, eps, ss_in, xf, xq, xds, s);
+    else
+        launch_prep_t<PREP_THREADS>(pro, x, n, norm_w, eps, ss_in, xf, xq, xds, s);
 }
 
 void launch_matvec_group(const dweight *ws, const int64_t *out_off, int n, const mv_args &a,
