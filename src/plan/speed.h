@@ -44,11 +44,11 @@
 #define PLAN_CPU_GFLOPS_PER_CORE     64.0
 
 // ---- GPUs: the CUDA engine, fitted to its own runs on an H100 80GB HBM3
-// (3,005-3,007 GB/s copy, 989 bf16 TFLOPS, driver 580.159.04): bench/results/
-// cuda-run35 (`rightsize bench` of Qwen2.5-7B at BF16/Q8_0/Q4_K; cuda_bench
+// (3,005-3,013 GB/s copy, 989 bf16 TFLOPS, driver 580.159.04): bench/results/
+// cuda-run41 (`rightsize bench` of Qwen2.5-7B at BF16/Q8_0/Q4_K; cuda_bench
 // of Qwen2.5-0.5B and Llama-3.1-8B, its rate inside engine_decode, without
 // its greedy loop's host argmax); tests/test_plan_speed_gpu.c holds the
-// measurements and the errors (decode within 3.0%, prefill within 7.7%). A
+// measurements and the errors (decode within 4.5%, prefill within 7.5%). A
 // decode step takes
 //   sum over weight families (plan_wclass) of bytes / (copy bandwidth x efficiency)
 //   + launches x PLAN_GPU_LAUNCH_S + quantization launches x PLAN_GPU_QUANT_LAUNCH_S,
@@ -59,7 +59,7 @@
 #define PLAN_GPU_COPY_OF_SPEC 0.88 // H200 4,252 of 4,814 GB/s; H100 SXM 3,007 of 3,352
 #define PLAN_EFF_GPU_FLOAT    1.02 // F32/F16/BF16 (the KV cache too)
 #define PLAN_EFF_GPU_INT8     1.03 // Q8_0, Q4_0 through int8 dot products
-#define PLAN_EFF_GPU_KQUANT   0.90 // Q4_K, Q6_K through int8 dot products
+#define PLAN_EFF_GPU_KQUANT   0.92 // Q4_K, Q6_K through int8 dot products
 // Others, dequantized in fp32 (H200 run 4, older kernels: Q4_K 0.18, Q4_0
 // 0.20; no later run measures them).
 #define PLAN_EFF_GPU_DEQ      0.19
