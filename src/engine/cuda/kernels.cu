@@ -738,14 +738,14 @@ static void mv_launch_t(const dweight &w, const mv_in &in, const mv_scratch &sc,
             // chain: gate|up 889 -> 824 us a token; down, at one row a
             // block, 459 -> 523). RIGHTSIZE_CUDA_Q4K_PAIR=0 turns it off.
             static const int pair = env_int("RIGHTSIZE_CUDA_Q4K_PAIR", 1);
-            if (pair && many && w.n_in % 64 == 0) {
+            if (pair && many) { // rows of 256-weight super-blocks: whole pairs
                 mv_launch(mv_q4k_pair_kernel<MV2_RQ>, g, MV2_Q4K_WARPS * 32, s, w, xq, xds, o);
                 return;
             }
         }
         if constexpr (T == DTYPE_Q6_K) {
             static const int warp_rows = env_int("RIGHTSIZE_CUDA_Q6K_WARP", 1);
-            if (warp_rows && w.n_in % 128 == 0) {
+            if (warp_rows) { // rows of 256-weight super-blocks: whole halves
                 const int64_t per_block = MV2_Q6K_WARPS * 2;
                 const unsigned gq = (unsigned)((w.n_out + per_block - 1) / per_block);
                 mv_launch(mv_q6k_warp_kernel<2>, gq, MV2_Q6K_WARPS * 32, s, w, xq, xds, o);
@@ -793,8 +793,9 @@ static void launch_prep(int pro, const float *x, int64_t n, const float *norm_w,
     // multiprocessor for the blocks of the product after them to start and
     // load their weights while this kernel runs.
     // Run 39, 7B engine tok/s: Q4_K 479.2 -> 480.9, Q8_0 334.3 -> 334.9.
-    static const int small = env_int("RIGHTSIZE_CUDA_PREP_THREADS", 128);
-    if (small == 128 && !(pro == PRO_RMSNORM && !ss_in))
+    // RIGHTSIZE_CUDA_PREP_THREADS=1024 takes the large blocks everywhere.
+    static const bool large = env_int("RIGHTSIZE_CUDA_PREP_THREADS", 128) == PREP_THREADS;
+    if (!large && !(pro == PRO_RMSNORM && !ss_in))
         launch_prep_t<128>(pro, x, n, norm_w, eps, ss_in, xf, xq, xds, s);
     else
         launch_prep_t<PREP_THREADS>(pro, x, n, norm_w, eps, ss_in, xf, xq, xds, s);
